@@ -1,0 +1,69 @@
+// Options for opening a store for writing.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "reel/status.h"
+
+namespace reel {
+
+// When appended records reach the disk (design.md, "Durability contract").
+struct SyncPolicy {
+  enum class Mode {
+    // sync() and flush() return only after an fdatasync covers every record
+    // appended before the call (group commit: one fdatasync for all of them).
+    kAlways,
+    // The background flusher fdatasyncs at least every `interval`: at most
+    // that window is lost on power loss; nothing written is lost when the
+    // process crashes.
+    kInterval,
+    // No fdatasync, ever: the OS decides. A process crash still loses nothing
+    // written; power loss may lose anything not yet written back by the OS.
+    kNone,
+  };
+  Mode mode = Mode::kInterval;
+  std::chrono::nanoseconds interval = std::chrono::milliseconds(10);
+
+  // "always", "none", "interval:10ms" (also "interval:1s", "interval:500us").
+  static Result<SyncPolicy> parse(std::string_view text);
+  std::string to_string() const;
+};
+
+// What recovery may do to the WAL when it opens a store for writing.
+enum class RecoveryMode {
+  // A torn tail (a frame that does not check out with nothing valid after it:
+  // a write cut short by a crash) is zeroed and the store opens. A bad frame
+  // followed by valid frames is corruption, not a crash artefact: the open
+  // fails with an error naming segment, offset and seq, and nothing is cut.
+  kTruncateTornTail,
+};
+
+struct StoreOptions {
+  // Create the store if the directory holds none.
+  bool create_if_missing = true;
+  // Segment file size, preallocated when the segment is created.
+  uint64_t segment_bytes_max = uint64_t{1} << 30;
+  SyncPolicy sync;
+  // Largest payload + key accepted by append().
+  uint64_t max_record_bytes = uint64_t{1} << 20;
+  // Frames are gathered into one io_uring write of up to this many bytes.
+  uint64_t batch_bytes_max = uint64_t{1} << 20;
+  // Appended records become visible to readers within this time even when
+  // nobody calls flush().
+  std::chrono::nanoseconds flush_interval = std::chrono::milliseconds(10);
+  // LMDB map size for the index (address space, not disk).
+  uint64_t index_map_bytes = uint64_t{256} << 30;
+  RecoveryMode recovery = RecoveryMode::kTruncateTornTail;
+};
+
+// Per-record options for Store::append.
+struct AppendOptions {
+  std::string_view key;     // empty: no key; otherwise indexed by (stream, key)
+  uint64_t ts_ns = 0;       // 0: now (CLOCK_REALTIME)
+  uint64_t source_seq = 0;  // the feed's own sequence number; 0: none
+};
+
+}  // namespace reel

@@ -1,0 +1,89 @@
+// reel::Reader: read-only access to a store, from any process, concurrently
+// with the writer. Needs only read permission on the store directory.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "reel/record_view.h"
+#include "reel/status.h"
+#include "reel/types.h"
+
+namespace reel {
+
+struct StoreStats {
+  Watermarks watermarks;     // as published in the head file
+  uint64_t first_seq = 0;    // 0 when empty
+  uint64_t last_seq = 0;     // last whole record in the WAL
+  uint64_t record_count = 0;
+  uint64_t segment_count = 0;
+  uint64_t wal_bytes = 0;    // bytes of frames (headers included) in the WAL
+  uint64_t wal_file_bytes = 0;  // preallocated size of all segment files
+  uint64_t first_ts_ns = 0;
+  uint64_t last_ts_ns = 0;
+  uint64_t store_id = 0;
+};
+
+class Reader;
+
+// Iterates records in order. A view returned by next() stays valid while the
+// Reader lives. One thread at a time.
+class Cursor {
+ public:
+  Cursor();
+  ~Cursor();
+  Cursor(Cursor&&) noexcept;
+  Cursor& operator=(Cursor&&) noexcept;
+
+  // The next record, or false at the end or on an error (see status()).
+  bool next(RecordView* out);
+  // kOk at a clean end; kCorruption naming segment, offset and seq if a
+  // damaged frame stopped the iteration.
+  const Status& status() const;
+
+  struct Impl;
+
+ private:
+  friend class Reader;
+  explicit Cursor(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+class Reader {
+ public:
+  // Opens `dir` read-only. Works without write access to the store and
+  // without an index (queries then scan the WAL).
+  static Result<std::unique_ptr<Reader>> open(const std::string& dir);
+  ~Reader();
+  Reader(const Reader&) = delete;
+  Reader& operator=(const Reader&) = delete;
+
+  // The record with this seq: kNotFound past the end, kCorruption (naming
+  // segment, offset, seq) if its frame is damaged.
+  Result<RecordView> get(uint64_t seq);
+  // Records from <= seq <= to, in seq order.
+  Cursor range(uint64_t from, uint64_t to = UINT64_MAX);
+  // Records of `stream` with t0 <= ts_ns <= t1, in (ts, seq) order.
+  Cursor by_time(std::string_view stream, uint64_t t0_ns, uint64_t t1_ns);
+  // Records of `stream` whose key equals `key`, in seq order.
+  Cursor by_key(std::string_view stream, std::string_view key);
+
+  Result<std::vector<StreamInfo>> streams();
+  // The id of stream `name`, if it exists.
+  Result<std::optional<uint32_t>> stream_id(std::string_view name);
+  Result<StoreStats> stats();
+  // Published watermarks (head file); zeros if there is none.
+  Watermarks watermarks() const;
+
+  struct Impl;
+
+ private:
+  explicit Reader(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace reel

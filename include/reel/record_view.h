@@ -1,0 +1,50 @@
+// RecordView: one stored record, read in place from the mapped segment.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+#include "reel/record_generated.h"
+
+namespace reel {
+
+// A view of one record inside a read-only mapping of a WAL segment. Nothing
+// is copied: every accessor points into the mapping.
+//
+// Ownership and lifetime (as LMDB's mdb_get): the bytes belong to the Reader
+// that returned the view and stay valid for as long as that Reader lives.
+// They are mapped PROT_READ: writing through them is forbidden (and faults).
+class RecordView {
+ public:
+  RecordView() = default;
+  RecordView(const uint8_t* frame, size_t frame_bytes, const fb::Record* record)
+      : frame_(frame), frame_bytes_(frame_bytes), record_(record) {}
+
+  uint64_t seq() const { return record_->seq(); }
+  uint64_t ts_ns() const { return record_->ts_ns(); }
+  uint32_t stream() const { return record_->stream(); }
+  uint64_t source_seq() const { return record_->source_seq(); }
+  std::string_view key() const { return bytes_of(record_->key()); }
+  std::string_view payload() const { return bytes_of(record_->payload()); }
+  // The generated FlatBuffers accessors, for everything else.
+  const fb::Record* record() const { return record_; }
+  // The frame exactly as stored (header, FlatBuffer, padding): what replay
+  // sends on the wire, byte for byte.
+  std::span<const std::byte> frame() const {
+    return {reinterpret_cast<const std::byte*>(frame_), frame_bytes_};
+  }
+  bool valid() const { return record_ != nullptr; }
+
+ private:
+  static std::string_view bytes_of(const flatbuffers::Vector<uint8_t>* v) {
+    if (v == nullptr) return {};
+    return {reinterpret_cast<const char*>(v->data()), v->size()};
+  }
+  const uint8_t* frame_ = nullptr;
+  size_t frame_bytes_ = 0;
+  const fb::Record* record_ = nullptr;
+};
+
+}  // namespace reel

@@ -1,0 +1,9 @@
+// The whole public API of reel.
+#pragma once
+
+#include "reel/options.h"
+#include "reel/reader.h"
+#include "reel/record_view.h"
+#include "reel/status.h"
+#include "reel/store.h"
+#include "reel/types.h"

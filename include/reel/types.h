@@ -1,0 +1,29 @@
+// Plain value types shared by reel's public API.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace reel {
+
+// One stream's totals, as of the index (and the unindexed tail for a Reader).
+struct StreamInfo {
+  uint32_t id = 0;
+  std::string name;
+  uint64_t count = 0;
+  uint64_t first_seq = 0;
+  uint64_t last_seq = 0;
+  uint64_t first_ts_ns = 0;
+  uint64_t last_ts_ns = 0;
+};
+
+// Watermarks: every record with seq <= written_seq is visible to readers and
+// survives a crash of the writer process; <= durable_seq survives power loss;
+// <= indexed_seq is in the LMDB index.
+struct Watermarks {
+  uint64_t written_seq = 0;
+  uint64_t durable_seq = 0;
+  uint64_t indexed_seq = 0;
+};
+
+}  // namespace reel

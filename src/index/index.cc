@@ -1,0 +1,378 @@
+#include "index/index.h"
+
+#include <cstring>
+
+#include "util/coding.h"
+
+namespace reel::index {
+namespace {
+
+constexpr size_t kStreamValueFixedBytes = 40;  // count, first/last seq, first/last ts
+
+void encode_time_key(uint8_t* dst, uint32_t stream, uint64_t ts) {
+  encode_big32(dst, stream);
+  encode_big64(dst + 4, ts);
+}
+
+std::string encode_key_key(uint32_t stream, std::string_view key) {
+  std::string k(4 + key.size(), '\0');
+  encode_big32(reinterpret_cast<uint8_t*>(k.data()), stream);
+  std::memcpy(k.data() + 4, key.data(), key.size());
+  return k;
+}
+
+StreamInfo decode_stream(uint32_t id, const MDB_val& v) {
+  StreamInfo info;
+  info.id = id;
+  const auto* p = static_cast<const uint8_t*>(v.mv_data);
+  if (v.mv_size < kStreamValueFixedBytes) return info;
+  info.count = decode_fixed64(p);
+  info.first_seq = decode_fixed64(p + 8);
+  info.last_seq = decode_fixed64(p + 16);
+  info.first_ts_ns = decode_fixed64(p + 24);
+  info.last_ts_ns = decode_fixed64(p + 32);
+  info.name.assign(reinterpret_cast<const char*>(p) + kStreamValueFixedBytes,
+                   v.mv_size - kStreamValueFixedBytes);
+  return info;
+}
+
+std::string encode_stream(const StreamInfo& info) {
+  std::string v(kStreamValueFixedBytes, '\0');
+  auto* p = reinterpret_cast<uint8_t*>(v.data());
+  encode_fixed64(p, info.count);
+  encode_fixed64(p + 8, info.first_seq);
+  encode_fixed64(p + 16, info.last_seq);
+  encode_fixed64(p + 24, info.first_ts_ns);
+  encode_fixed64(p + 32, info.last_ts_ns);
+  v += info.name;
+  return v;
+}
+
+}  // namespace
+
+void IndexBatch::add(uint64_t seq, uint64_t ts_ns, uint32_t stream, std::string_view key) {
+  entries_.push_back(Entry{seq, ts_ns, stream, static_cast<uint32_t>(keys_.size()),
+                           static_cast<uint32_t>(key.size())});
+  keys_.append(key);
+}
+
+void IndexBatch::clear() {
+  entries_.clear();
+  positions_.clear();
+  keys_.clear();
+  names_.clear();
+}
+
+Result<std::unique_ptr<Index>> Index::open(const std::string& dir, bool read_only,
+                                           uint64_t map_bytes) {
+  std::unique_ptr<Index> index(new Index());
+  Status s = index->env_.open(dir, read_only, map_bytes, 8);
+  if (!s) return s;
+  s = index->open_dbs(read_only);
+  if (!s) return s;
+  return index;
+}
+
+Status Index::open_dbs(bool read_only) {
+  LmdbTxn txn;
+  Status s = txn.begin(env_.get(), read_only);
+  if (!s) return s;
+  const unsigned create = read_only ? 0 : MDB_CREATE;
+  struct Db {
+    const char* name;
+    unsigned flags;
+    MDB_dbi* dbi;
+  } dbs[] = {{"meta", 0, &meta_},
+             {"seqpos", 0, &seqpos_},
+             {"time", MDB_DUPSORT | MDB_DUPFIXED, &time_},
+             {"key", MDB_DUPSORT | MDB_DUPFIXED, &key_},
+             {"streams", 0, &streams_},
+             {"names", 0, &names_}};
+  for (const Db& db : dbs) {
+    int rc = mdb_dbi_open(txn.get(), db.name, db.flags | create, db.dbi);
+    if (rc != 0) return lmdb_status(rc, std::string("index: open database ") + db.name);
+  }
+  return txn.commit();
+}
+
+Status Index::put_meta_u64(MDB_txn* txn, const char* name, uint64_t value) {
+  uint8_t buf[8];
+  encode_fixed64(buf, value);
+  MDB_val k = to_val(name, std::strlen(name)), v = to_val(buf, 8);
+  return lmdb_status(mdb_put(txn, meta_, &k, &v, 0), std::string("index: put meta ") + name);
+}
+
+Result<uint64_t> Index::get_meta_u64(const char* name) const {
+  LmdbTxn txn;
+  Status s = txn.begin(env_.get(), true);
+  if (!s) return s;
+  MDB_val k = to_val(name, std::strlen(name)), v;
+  int rc = mdb_get(txn.get(), meta_, &k, &v);
+  if (rc == MDB_NOTFOUND) return uint64_t{0};
+  if (rc != 0) return lmdb_status(rc, std::string("index: get meta ") + name);
+  if (v.mv_size != 8) return Status::corruption(std::string("index: meta ") + name + " malformed");
+  return decode_fixed64(static_cast<const uint8_t*>(v.mv_data));
+}
+
+Result<uint64_t> Index::indexed_seq() const { return get_meta_u64("indexed_seq"); }
+Result<uint64_t> Index::store_id() const { return get_meta_u64("store_id"); }
+
+Status Index::set_store_id(uint64_t store_id) {
+  LmdbTxn txn;
+  Status s = txn.begin(env_.get(), false);
+  if (s) s = put_meta_u64(txn.get(), "store_id", store_id);
+  if (s) s = txn.commit();
+  return s;
+}
+
+Status Index::update_streams(MDB_txn* txn, const IndexBatch& batch) {
+  std::map<uint32_t, StreamInfo> touched;
+  auto load = [&](uint32_t id) -> Result<StreamInfo*> {
+    auto it = touched.find(id);
+    if (it != touched.end()) return &it->second;
+    uint8_t kb[4];
+    encode_big32(kb, id);
+    MDB_val k = to_val(kb, 4), v;
+    int rc = mdb_get(txn, streams_, &k, &v);
+    StreamInfo info;
+    info.id = id;
+    if (rc == 0) {
+      info = decode_stream(id, v);
+    } else if (rc != MDB_NOTFOUND) {
+      return lmdb_status(rc, "index: read stream " + std::to_string(id));
+    }
+    return &touched.emplace(id, std::move(info)).first->second;
+  };
+  for (const auto& [id, name] : batch.names_) {
+    auto info = load(id);
+    if (!info) return info.status();
+    (*info)->name = name;
+    MDB_val k = to_val(name.data(), name.size());
+    uint8_t vb[4];
+    encode_fixed32(vb, id);
+    MDB_val v = to_val(vb, 4);
+    Status s = lmdb_status(mdb_put(txn, names_, &k, &v, 0), "index: put stream name " + name);
+    if (!s) return s;
+  }
+  for (const auto& e : batch.entries_) {
+    auto info = load(e.stream);
+    if (!info) return info.status();
+    StreamInfo& si = **info;
+    if (si.count == 0) {
+      si.first_seq = e.seq;
+      si.first_ts_ns = e.ts_ns;
+      si.last_ts_ns = e.ts_ns;
+    }
+    ++si.count;
+    si.last_seq = e.seq;
+    si.first_ts_ns = std::min(si.first_ts_ns, e.ts_ns);
+    si.last_ts_ns = std::max(si.last_ts_ns, e.ts_ns);
+  }
+  for (auto& [id, info] : touched) {
+    if (info.name.empty()) info.name = "stream-" + std::to_string(id);
+    uint8_t kb[4];
+    encode_big32(kb, id);
+    std::string value = encode_stream(info);
+    MDB_val k = to_val(kb, 4), v = to_val(value.data(), value.size());
+    Status s = lmdb_status(mdb_put(txn, streams_, &k, &v, 0), "index: put stream");
+    if (!s) return s;
+  }
+  return Status::ok();
+}
+
+Status Index::apply(const IndexBatch& batch) {
+  if (batch.entries_.empty()) return Status::ok();
+  LmdbTxn txn;
+  Status s = txn.begin(env_.get(), false);
+  if (!s) return s;
+  for (const SeqPosition& pos : batch.positions_) {
+    uint8_t kb[8], vb[16];
+    encode_big64(kb, pos.seq);
+    encode_fixed64(vb, pos.segment_first_seq);
+    encode_fixed64(vb + 8, pos.offset);
+    MDB_val k = to_val(kb, 8), v = to_val(vb, 16);
+    int rc = mdb_put(txn.get(), seqpos_, &k, &v, MDB_APPEND);
+    if (rc != 0) return lmdb_status(rc, "index: put position of seq " + std::to_string(pos.seq));
+  }
+  for (const auto& e : batch.entries_) {
+    uint8_t tk[12], sv[8];
+    encode_time_key(tk, e.stream, e.ts_ns);
+    encode_big64(sv, e.seq);
+    MDB_val k = to_val(tk, 12), v = to_val(sv, 8);
+    int rc = mdb_put(txn.get(), time_, &k, &v, 0);
+    if (rc != 0) return lmdb_status(rc, "index: put time of seq " + std::to_string(e.seq));
+    if (e.key_bytes > 0) {
+      std::string kk =
+          encode_key_key(e.stream, std::string_view(batch.keys_).substr(e.key_offset, e.key_bytes));
+      MDB_val k2 = to_val(kk.data(), kk.size());
+      rc = mdb_put(txn.get(), key_, &k2, &v, 0);
+      if (rc != 0) return lmdb_status(rc, "index: put key of seq " + std::to_string(e.seq));
+    }
+  }
+  s = update_streams(txn.get(), batch);
+  if (s) s = put_meta_u64(txn.get(), "indexed_seq", batch.last_seq());
+  if (s) s = put_meta_u64(txn.get(), "format", 1);
+  if (!s) return s;
+  return txn.commit();
+}
+
+Status Index::clear() {
+  LmdbTxn txn;
+  Status s = txn.begin(env_.get(), false);
+  if (!s) return s;
+  for (MDB_dbi dbi : {meta_, seqpos_, time_, key_, streams_, names_}) {
+    int rc = mdb_drop(txn.get(), dbi, 0);
+    if (rc != 0) return lmdb_status(rc, "index: clear");
+  }
+  return txn.commit();
+}
+
+Status Index::sync() { return lmdb_status(mdb_env_sync(env_.get(), 1), "index: sync"); }
+
+Result<std::optional<SeqPosition>> Index::floor_position(uint64_t seq) const {
+  LmdbTxn txn;
+  Status s = txn.begin(env_.get(), true);
+  LmdbCursor cursor;
+  if (s) s = cursor.open(txn.get(), seqpos_);
+  if (!s) return s;
+  uint8_t kb[8];
+  encode_big64(kb, seq);
+  MDB_val k = to_val(kb, 8), v;
+  int rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_SET_RANGE);
+  if (rc == 0 && decode_big64(static_cast<const uint8_t*>(k.mv_data)) != seq) {
+    rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_PREV);
+  } else if (rc == MDB_NOTFOUND) {
+    rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_LAST);
+  }
+  if (rc == MDB_NOTFOUND) return std::optional<SeqPosition>();
+  if (rc != 0) return lmdb_status(rc, "index: position lookup");
+  if (k.mv_size != 8 || v.mv_size != 16) return Status::corruption("index: malformed position");
+  SeqPosition pos;
+  pos.seq = decode_big64(static_cast<const uint8_t*>(k.mv_data));
+  pos.segment_first_seq = decode_fixed64(static_cast<const uint8_t*>(v.mv_data));
+  pos.offset = decode_fixed64(static_cast<const uint8_t*>(v.mv_data) + 8);
+  if (pos.seq > seq) return std::optional<SeqPosition>();
+  return std::optional<SeqPosition>(pos);
+}
+
+Status Index::seqs_by_time(uint32_t stream, uint64_t t0, uint64_t t1,
+                           std::vector<std::pair<uint64_t, uint64_t>>* out) const {
+  LmdbTxn txn;
+  Status s = txn.begin(env_.get(), true);
+  LmdbCursor cursor;
+  if (s) s = cursor.open(txn.get(), time_);
+  if (!s) return s;
+  uint8_t kb[12], end[12];
+  encode_time_key(kb, stream, t0);
+  encode_time_key(end, stream, t1);
+  MDB_val k = to_val(kb, 12), v;
+  int rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_SET_RANGE);
+  while (rc == 0) {
+    if (k.mv_size != 12 || std::memcmp(k.mv_data, end, 12) > 0) break;
+    out->emplace_back(decode_big64(static_cast<const uint8_t*>(k.mv_data) + 4),
+                      decode_big64(static_cast<const uint8_t*>(v.mv_data)));
+    rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_NEXT);
+  }
+  if (rc != 0 && rc != MDB_NOTFOUND) return lmdb_status(rc, "index: time range");
+  return Status::ok();
+}
+
+Status Index::seqs_by_key(uint32_t stream, std::string_view key, std::vector<uint64_t>* out) const {
+  LmdbTxn txn;
+  Status s = txn.begin(env_.get(), true);
+  LmdbCursor cursor;
+  if (s) s = cursor.open(txn.get(), key_);
+  if (!s) return s;
+  std::string kk = encode_key_key(stream, key);
+  MDB_val k = to_val(kk.data(), kk.size()), v;
+  int rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_SET_KEY);
+  while (rc == 0) {
+    out->push_back(decode_big64(static_cast<const uint8_t*>(v.mv_data)));
+    rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_NEXT_DUP);
+  }
+  if (rc != MDB_NOTFOUND) return lmdb_status(rc, "index: key lookup");
+  return Status::ok();
+}
+
+Status Index::streams(std::vector<StreamInfo>* out) const {
+  LmdbTxn txn;
+  Status s = txn.begin(env_.get(), true);
+  LmdbCursor cursor;
+  if (s) s = cursor.open(txn.get(), streams_);
+  if (!s) return s;
+  MDB_val k, v;
+  int rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_FIRST);
+  while (rc == 0) {
+    if (k.mv_size == 4) {
+      out->push_back(decode_stream(decode_big32(static_cast<const uint8_t*>(k.mv_data)), v));
+    }
+    rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_NEXT);
+  }
+  if (rc != MDB_NOTFOUND) return lmdb_status(rc, "index: list streams");
+  return Status::ok();
+}
+
+Status Index::for_each_position(const std::function<bool(const SeqPosition&)>& fn) const {
+  LmdbTxn txn;
+  Status s = txn.begin(env_.get(), true);
+  LmdbCursor cursor;
+  if (s) s = cursor.open(txn.get(), seqpos_);
+  if (!s) return s;
+  MDB_val k, v;
+  int rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_FIRST);
+  while (rc == 0) {
+    if (k.mv_size != 8 || v.mv_size != 16) return Status::corruption("index: malformed position");
+    SeqPosition pos{decode_big64(static_cast<const uint8_t*>(k.mv_data)),
+                    decode_fixed64(static_cast<const uint8_t*>(v.mv_data)),
+                    decode_fixed64(static_cast<const uint8_t*>(v.mv_data) + 8)};
+    if (!fn(pos)) break;
+    rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_NEXT);
+  }
+  if (rc != 0 && rc != MDB_NOTFOUND) return lmdb_status(rc, "index: walk positions");
+  return Status::ok();
+}
+
+Status Index::for_each_time(const std::function<bool(uint32_t, uint64_t, uint64_t)>& fn) const {
+  LmdbTxn txn;
+  Status s = txn.begin(env_.get(), true);
+  LmdbCursor cursor;
+  if (s) s = cursor.open(txn.get(), time_);
+  if (!s) return s;
+  MDB_val k, v;
+  int rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_FIRST);
+  while (rc == 0) {
+    if (k.mv_size != 12 || v.mv_size != 8) return Status::corruption("index: malformed time entry");
+    const auto* kp = static_cast<const uint8_t*>(k.mv_data);
+    if (!fn(decode_big32(kp), decode_big64(kp + 4),
+            decode_big64(static_cast<const uint8_t*>(v.mv_data)))) {
+      break;
+    }
+    rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_NEXT);
+  }
+  if (rc != 0 && rc != MDB_NOTFOUND) return lmdb_status(rc, "index: walk time entries");
+  return Status::ok();
+}
+
+Status Index::for_each_key(
+    const std::function<bool(uint32_t, std::string_view, uint64_t)>& fn) const {
+  LmdbTxn txn;
+  Status s = txn.begin(env_.get(), true);
+  LmdbCursor cursor;
+  if (s) s = cursor.open(txn.get(), key_);
+  if (!s) return s;
+  MDB_val k, v;
+  int rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_FIRST);
+  while (rc == 0) {
+    if (k.mv_size < 4 || v.mv_size != 8) return Status::corruption("index: malformed key entry");
+    const auto* kp = static_cast<const uint8_t*>(k.mv_data);
+    if (!fn(decode_big32(kp), as_view(k).substr(4),
+            decode_big64(static_cast<const uint8_t*>(v.mv_data)))) {
+      break;
+    }
+    rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_NEXT);
+  }
+  if (rc != 0 && rc != MDB_NOTFOUND) return lmdb_status(rc, "index: walk key entries");
+  return Status::ok();
+}
+
+}  // namespace reel::index

@@ -1,0 +1,115 @@
+// The LMDB index: derived data, rebuildable from the WAL at any time.
+//
+// Databases and key encodings (all integers in keys are big-endian so that
+// LMDB's memcmp order is numeric order; see schemas/format.md):
+//   meta       "indexed_seq" -> u64 LE, "store_id" -> u64 LE, "format" -> u32 LE
+//   seqpos     seq (u64 BE) -> segment first_seq (u64 LE), offset (u64 LE)
+//              Sparse: the first frame of each segment and the first frame
+//              starting in each new 4 KiB block. get(seq) = floor lookup +
+//              a scan of at most 4 KiB plus one frame.
+//   time       stream (u32 BE) ++ ts_ns (u64 BE) -> seq (u64 BE), DUPSORT
+//   key        stream (u32 BE) ++ key bytes -> seq (u64 BE), DUPSORT
+//   streams    id (u32 BE) -> count, first/last seq, first/last ts (u64 LE
+//              each) ++ name bytes
+//   names      name bytes -> id (u32 LE)
+//
+// Durability: the environment is opened MDB_NOSYNC (one write transaction per
+// batch, no fsync per commit). A process crash cannot harm it; an OS crash
+// can, which is why the store records the boot id whenever the index has
+// unsynced commits and rebuilds it after a reboot (store/head_file.h).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "index/lmdb_env.h"
+#include "reel/status.h"
+#include "reel/types.h"
+
+namespace reel::index {
+
+inline constexpr uint64_t kPositionBlockBytes = 4096;
+inline constexpr size_t kMaxKeyBytes = 500;  // LMDB keys are at most 511 bytes
+
+struct SeqPosition {
+  uint64_t seq = 0;
+  uint64_t segment_first_seq = 0;
+  uint64_t offset = 0;
+};
+
+// What one write transaction adds. Keys are copied in, so the caller's
+// buffers may be reused right after add().
+class IndexBatch {
+ public:
+  struct Entry {
+    uint64_t seq;
+    uint64_t ts_ns;
+    uint32_t stream;
+    uint32_t key_offset;  // into keys_
+    uint32_t key_bytes;   // 0 = no key
+  };
+  void add(uint64_t seq, uint64_t ts_ns, uint32_t stream, std::string_view key);
+  void add_position(const SeqPosition& position) { positions_.push_back(position); }
+  void declare_stream(uint32_t id, std::string_view name) { names_[id] = std::string(name); }
+  void clear();
+  bool empty() const { return entries_.empty(); }
+  uint64_t last_seq() const { return entries_.empty() ? 0 : entries_.back().seq; }
+  size_t size() const { return entries_.size(); }
+
+ private:
+  friend class Index;
+  std::vector<Entry> entries_;
+  std::vector<SeqPosition> positions_;
+  std::string keys_;
+  std::map<uint32_t, std::string> names_;
+};
+
+class Index {
+ public:
+  // Opens (read_only = false: creates) the index in `dir`.
+  static Result<std::unique_ptr<Index>> open(const std::string& dir, bool read_only,
+                                             uint64_t map_bytes);
+
+  Result<uint64_t> indexed_seq() const;
+  Result<uint64_t> store_id() const;  // 0 when never set
+  Status set_store_id(uint64_t store_id);
+
+  // Adds a batch in one write transaction and advances indexed_seq to the
+  // batch's last seq. Positions must come in seq order, after any indexed.
+  Status apply(const IndexBatch& batch);
+  // Empties every database (before a rebuild).
+  Status clear();
+  // Forces LMDB's data and meta pages to disk.
+  Status sync();
+
+  // The last position entry with seq <= `seq`, if any.
+  Result<std::optional<SeqPosition>> floor_position(uint64_t seq) const;
+  // (ts, seq) of the records of `stream` with t0 <= ts <= t1, in that order.
+  Status seqs_by_time(uint32_t stream, uint64_t t0, uint64_t t1,
+                      std::vector<std::pair<uint64_t, uint64_t>>* out) const;
+  // Seqs of `stream` whose key equals `key`, ascending.
+  Status seqs_by_key(uint32_t stream, std::string_view key, std::vector<uint64_t>* out) const;
+  Status streams(std::vector<StreamInfo>* out) const;
+
+  // Full walks, for verify. The callbacks return false to stop.
+  Status for_each_position(const std::function<bool(const SeqPosition&)>& fn) const;
+  Status for_each_time(const std::function<bool(uint32_t, uint64_t, uint64_t)>& fn) const;
+  Status for_each_key(const std::function<bool(uint32_t, std::string_view, uint64_t)>& fn) const;
+
+ private:
+  Status open_dbs(bool read_only);
+  Status put_meta_u64(MDB_txn* txn, const char* name, uint64_t value);
+  Result<uint64_t> get_meta_u64(const char* name) const;
+  Status update_streams(MDB_txn* txn, const IndexBatch& batch);
+
+  LmdbEnv env_;
+  MDB_dbi meta_ = 0, seqpos_ = 0, time_ = 0, key_ = 0, streams_ = 0, names_ = 0;
+};
+
+}  // namespace reel::index

@@ -1,0 +1,122 @@
+#include "store/head_file.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+
+#include "store/store_dir.h"
+#include "util/coding.h"
+
+namespace reel::store {
+namespace {
+constexpr char kHeadMagic[8] = {'R', 'E', 'E', 'L', 'H', 'E', 'A', 'D'};
+constexpr size_t kBootIdOffset = 72;
+constexpr size_t kBootIdBytes = 40;
+
+Result<uint8_t*> map_head(const std::string& path, bool writable) {
+  int fd = ::open(path.c_str(), (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+  if (fd < 0) return Status::from_errno(path + ": open head file", errno);
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || st.st_size < static_cast<off_t>(kHeadFileBytes)) {
+    ::close(fd);
+    return Status::corruption(path + ": head file too short");
+  }
+  void* p = ::mmap(nullptr, kHeadFileBytes, writable ? PROT_READ | PROT_WRITE : PROT_READ,
+                   MAP_SHARED, fd, 0);
+  int err = errno;
+  ::close(fd);
+  if (p == MAP_FAILED) return Status::from_errno(path + ": mmap head file", err);
+  if (std::memcmp(p, kHeadMagic, sizeof kHeadMagic) != 0) {
+    ::munmap(p, kHeadFileBytes);
+    return Status::corruption(path + ": not a reel head file (bad magic)");
+  }
+  return static_cast<uint8_t*>(p);
+}
+}  // namespace
+
+HeadFile::~HeadFile() {
+  if (base_ != nullptr) ::munmap(base_, kHeadFileBytes);
+}
+
+uint64_t HeadFile::load(size_t offset) const {
+  if (base_ == nullptr) return 0;
+  // Acquire: pairs with the release store in store().
+  return std::atomic_ref<uint64_t>(*reinterpret_cast<uint64_t*>(base_ + offset))
+      .load(std::memory_order_acquire);
+}
+
+void HeadFile::store(size_t offset, uint64_t value) {
+  // Release: everything written before (frames, index commits) is visible to
+  // a reader whose acquire load sees `value`.
+  std::atomic_ref<uint64_t>(*reinterpret_cast<uint64_t*>(base_ + offset))
+      .store(value, std::memory_order_release);
+}
+
+Status HeadFile::open_for_write(const std::string& path, uint64_t store_id) {
+  path_ = path;
+  auto mapped = map_head(path, true);
+  if (!mapped && mapped.status().code() != Code::kNotFound &&
+      mapped.status().code() != Code::kCorruption) {
+    return mapped.status();
+  }
+  if (!mapped) {
+    std::string bytes(kHeadFileBytes, '\0');
+    auto* p = reinterpret_cast<uint8_t*>(bytes.data());
+    std::memcpy(p, kHeadMagic, sizeof kHeadMagic);
+    encode_fixed32(p + 8, 1);
+    encode_fixed64(p + 16, store_id);
+    Status s = write_file_atomic(path, bytes);
+    if (!s) return s;
+    mapped = map_head(path, true);
+    if (!mapped) return mapped.status();
+  }
+  base_ = *mapped;
+  writable_ = true;
+  if (store_id != 0 && load(16) != store_id) store(16, store_id);
+  return Status::ok();
+}
+
+Status HeadFile::open_for_read(const std::string& path) {
+  path_ = path;
+  auto mapped = map_head(path, false);
+  if (!mapped) return mapped.status();
+  base_ = *mapped;
+  return Status::ok();
+}
+
+std::string HeadFile::boot_id() const {
+  if (base_ == nullptr) return "";
+  const char* p = reinterpret_cast<const char*>(base_ + kBootIdOffset);
+  return std::string(p, strnlen(p, kBootIdBytes));
+}
+
+void HeadFile::begin_writer_session(uint64_t pid) {
+  store(48, pid);
+  store(56, generation() + 1);
+  store(112, 0);
+}
+
+Status HeadFile::mark_index_dirty(const std::string& boot_id) {
+  std::memset(base_ + kBootIdOffset, 0, kBootIdBytes);
+  std::memcpy(base_ + kBootIdOffset, boot_id.data(), std::min(boot_id.size(), kBootIdBytes));
+  store(64, 1);
+  if (::msync(base_, kHeadFileBytes, MS_SYNC) != 0) {
+    return Status::from_errno(path_ + ": msync", errno);
+  }
+  return Status::ok();
+}
+
+Status HeadFile::mark_clean_shutdown() {
+  store(112, 1);
+  if (::msync(base_, kHeadFileBytes, MS_SYNC) != 0) {
+    return Status::from_errno(path_ + ": msync", errno);
+  }
+  return Status::ok();
+}
+
+}  // namespace reel::store

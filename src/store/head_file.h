@@ -1,0 +1,73 @@
+// The head file: a small shared mapping through which the writer publishes
+// its watermarks to readers and tailers in any process.
+//
+//   0   magic "REELHEAD"            48  writer_pid      u64
+//   8   version u32, 4 bytes pad    56  generation      u64 (+1 per writer open)
+//   16  store_id        u64         64  index_dirty     u64 (1 = unsynced LMDB commits)
+//   24  written_seq     u64         72  boot_id         36 bytes + pad (text)
+//   32  durable_seq     u64         112 clean_shutdown  u64 (1 = closed cleanly)
+//   40  indexed_seq     u64
+//
+// The file is created by write-temp/fsync/rename; afterwards the writer stores
+// the u64 fields through the mapping with release stores and readers load
+// them with acquire loads (std::atomic_ref on 8-byte aligned slots): a reader
+// that sees written_seq = N can read every frame up to N, because the frames
+// were written before the store to written_seq (pairs with the acquire in
+// Reader). The watermarks are hints for readers; the WAL is the truth, and a
+// lost head file is rebuilt from it.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "reel/status.h"
+#include "reel/types.h"
+
+namespace reel::store {
+
+inline constexpr size_t kHeadFileBytes = 4096;
+
+class HeadFile {
+ public:
+  HeadFile() = default;
+  ~HeadFile();
+  HeadFile(const HeadFile&) = delete;
+  HeadFile& operator=(const HeadFile&) = delete;
+
+  // Writer: creates the file if missing (or replaces one that is malformed)
+  // and maps it read-write.
+  Status open_for_write(const std::string& path, uint64_t store_id);
+  // Reader: maps it read-only. kNotFound if there is none.
+  Status open_for_read(const std::string& path);
+  bool is_open() const { return base_ != nullptr; }
+
+  uint64_t store_id() const { return load(16); }
+  uint64_t written_seq() const { return load(24); }
+  uint64_t durable_seq() const { return load(32); }
+  uint64_t indexed_seq() const { return load(40); }
+  uint64_t writer_pid() const { return load(48); }
+  uint64_t generation() const { return load(56); }
+  bool index_dirty() const { return load(64) != 0; }
+  std::string boot_id() const;
+  bool clean_shutdown() const { return load(112) != 0; }
+  Watermarks watermarks() const { return {written_seq(), durable_seq(), indexed_seq()}; }
+
+  void set_written_seq(uint64_t v) { store(24, v); }
+  void set_durable_seq(uint64_t v) { store(32, v); }
+  void set_indexed_seq(uint64_t v) { store(40, v); }
+  void begin_writer_session(uint64_t pid);  // pid, generation+1, clean_shutdown = 0
+  // Records that the index has unsynced commits on this boot, durably
+  // (msync) before the first such commit lands.
+  Status mark_index_dirty(const std::string& boot_id);
+  void mark_index_clean() { store(64, 0); }
+  Status mark_clean_shutdown();
+
+ private:
+  uint64_t load(size_t offset) const;
+  void store(size_t offset, uint64_t value);
+  uint8_t* base_ = nullptr;
+  bool writable_ = false;
+  std::string path_;
+};
+
+}  // namespace reel::store

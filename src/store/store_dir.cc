@@ -1,0 +1,133 @@
+#include "store/store_dir.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <fstream>
+#include <sstream>
+
+namespace reel::store {
+
+StorePaths::StorePaths(std::string root_dir) : root(std::move(root_dir)) {
+  while (root.size() > 1 && root.back() == '/') root.pop_back();
+  wal = root + "/wal";
+  index = root + "/index";
+  head = root + "/head";
+  schemas = root + "/schemas";
+  lock = root + "/LOCK";
+}
+
+namespace {
+Status make_dir(const std::string& path) {
+  if (::mkdir(path.c_str(), 0755) == 0 || errno == EEXIST) return Status::ok();
+  return Status::from_errno(path + ": cannot create directory", errno);
+}
+
+Status fsync_path(const std::string& path, int flags) {
+  int fd = ::open(path.c_str(), flags | O_CLOEXEC);
+  if (fd < 0) return Status::from_errno(path + ": open", errno);
+  int rc = ::fsync(fd);
+  int err = errno;
+  ::close(fd);
+  if (rc != 0) return Status::from_errno(path + ": fsync", err);
+  return Status::ok();
+}
+
+std::string parent_dir(const std::string& path) {
+  auto slash = path.rfind('/');
+  if (slash == std::string::npos) return ".";
+  if (slash == 0) return "/";
+  return path.substr(0, slash);
+}
+}  // namespace
+
+Status create_layout(const StorePaths& paths) {
+  for (const std::string* dir : {&paths.root, &paths.wal, &paths.index, &paths.schemas}) {
+    Status s = make_dir(*dir);
+    if (!s) return s;
+  }
+  Status s = fsync_path(paths.root, O_RDONLY | O_DIRECTORY);
+  if (s) s = fsync_path(parent_dir(paths.root), O_RDONLY | O_DIRECTORY);
+  return s;
+}
+
+Status write_file_atomic(const std::string& path, std::string_view bytes) {
+  const std::string tmp = path + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return Status::from_errno(tmp + ": create", errno);
+  size_t done = 0;
+  while (done < bytes.size()) {
+    ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      int err = errno;
+      ::close(fd);
+      ::unlink(tmp.c_str());
+      return Status::from_errno(tmp + ": write", err);
+    }
+    done += static_cast<size_t>(n);
+  }
+  if (::fsync(fd) != 0) {
+    int err = errno;
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    return Status::from_errno(tmp + ": fsync", err);
+  }
+  ::close(fd);
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    return Status::from_errno(path + ": rename from " + tmp, errno);
+  }
+  return fsync_path(parent_dir(path), O_RDONLY | O_DIRECTORY);
+}
+
+Result<std::string> read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::from_errno(path + ": cannot read", errno ? errno : ENOENT);
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+std::string boot_id() {
+  std::ifstream in("/proc/sys/kernel/random/boot_id");
+  std::string id;
+  std::getline(in, id);
+  return id;
+}
+
+WriterLock::~WriterLock() {
+  if (fd_ >= 0) ::close(fd_);  // releases the flock
+}
+
+Status WriterLock::acquire(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return Status::from_errno(path + ": cannot open lock file", errno);
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    int err = errno;
+    char buf[32] = {};
+    ssize_t n = ::pread(fd, buf, sizeof buf - 1, 0);
+    ::close(fd);
+    if (err == EWOULDBLOCK) {
+      std::string holder = n > 0 ? std::string(buf, static_cast<size_t>(n)) : "unknown";
+      while (!holder.empty() && (holder.back() == '\n' || holder.back() == '\0')) {
+        holder.pop_back();
+      }
+      return Status::busy(path + ": the store is open for writing by another writer (pid " +
+                          holder + ")");
+    }
+    return Status::from_errno(path + ": flock", err);
+  }
+  std::string pid = std::to_string(::getpid()) + "\n";
+  if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, pid.data(), pid.size(), 0) < 0) {
+    int err = errno;
+    ::close(fd);
+    return Status::from_errno(path + ": cannot record writer pid", err);
+  }
+  fd_ = fd;
+  return Status::ok();
+}
+
+}  // namespace reel::store

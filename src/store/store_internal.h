@@ -1,0 +1,22 @@
+// Test seams for Store that are not part of the public API.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "reel/store.h"
+#include "wal/io_env.h"
+
+namespace reel::store {
+
+// Opens a store whose WAL file operations go through `env` (tests pass a
+// fault-injecting wrapper).
+Result<std::unique_ptr<Store>> open_store_with_env(const std::string& dir,
+                                                   const StoreOptions& options,
+                                                   std::unique_ptr<wal::IoEnv> env);
+
+// Rebuilds the index of the store in `dir` from its WAL (reel reindex).
+// Takes the writer lock.
+Status reindex_store(const std::string& dir, uint64_t* records_indexed);
+
+}  // namespace reel::store

@@ -1,0 +1,108 @@
+#include "wal/frame.h"
+
+#include <cstring>
+
+#include "util/coding.h"
+#include "util/crc32c.h"
+
+namespace reel::wal {
+
+size_t FrameEncoder::prepare(const RecordFields& f) {
+  seq_ = f.seq;
+  builder_.Clear();
+  flatbuffers::Offset<flatbuffers::Vector<uint8_t>> key_off;
+  if (!f.key.empty()) {
+    key_off = builder_.CreateVector(reinterpret_cast<const uint8_t*>(f.key.data()), f.key.size());
+  }
+  auto payload_off =
+      builder_.CreateVector(reinterpret_cast<const uint8_t*>(f.payload.data()), f.payload.size());
+  flatbuffers::Offset<flatbuffers::String> name_off;
+  if (!f.stream_name.empty()) {
+    name_off = builder_.CreateString(f.stream_name.data(), f.stream_name.size());
+  }
+  reel::fb::RecordBuilder rb(builder_);
+  rb.add_seq(f.seq);
+  rb.add_ts_ns(f.ts_ns);
+  rb.add_source_seq(f.source_seq);
+  rb.add_stream(f.stream);
+  if (!f.key.empty()) rb.add_key(key_off);
+  rb.add_payload(payload_off);
+  if (!f.stream_name.empty()) rb.add_stream_name(name_off);
+  builder_.Finish(rb.Finish(), reel::fb::RecordIdentifier());
+  return frame_bytes_for_body(builder_.GetSize());
+}
+
+void FrameEncoder::write(uint32_t segment_no, std::span<uint8_t> dst) const {
+  const size_t body = builder_.GetSize();
+  const size_t total = frame_bytes_for_body(body);
+  uint8_t* p = dst.data();
+  encode_fixed32(p + kFrameLengthOffset, static_cast<uint32_t>(body));
+  encode_fixed64(p + kFrameSeqOffset, seq_);
+  encode_fixed32(p + kFrameSegmentNoOffset, segment_no);
+  encode_fixed16(p + kFrameFlagsOffset, 0);
+  encode_fixed16(p + kFrameReservedOffset, 0);
+  std::memcpy(p + kFrameBodyOffset, builder_.GetBufferPointer(), body);
+  std::memset(p + kFrameBodyOffset + body, 0, total - kFrameBodyOffset - body);
+  uint32_t crc = crc32c::value(p, 4);
+  crc = crc32c::extend(crc, p + kFrameSeqOffset, kFrameHeaderBytes - kFrameSeqOffset + body);
+  encode_fixed32(p + kFrameChecksumOffset, crc);
+}
+
+const char* frame_status_name(FrameStatus status) {
+  switch (status) {
+    case FrameStatus::kOk: return "ok";
+    case FrameStatus::kEndOfData: return "end of data";
+    case FrameStatus::kTruncated: return "truncated frame";
+    case FrameStatus::kBadLength: return "bad frame length";
+    case FrameStatus::kBadChecksum: return "bad checksum";
+    case FrameStatus::kBadHeader: return "bad frame header";
+    case FrameStatus::kBadRecord: return "bad record body";
+  }
+  return "?";
+}
+
+uint64_t peek_frame_seq(std::span<const uint8_t> buf) {
+  if (buf.size() < kFrameSeqOffset + 8) return 0;
+  return decode_fixed64(buf.data() + kFrameSeqOffset);
+}
+
+FrameStatus decode_frame(std::span<const uint8_t> buf, uint32_t segment_no, DecodedFrame* out) {
+  if (buf.size() < 4) return buf.empty() ? FrameStatus::kEndOfData : FrameStatus::kTruncated;
+  const uint8_t* p = buf.data();
+  const uint32_t body = decode_fixed32(p + kFrameLengthOffset);
+  if (body == 0) {
+    // Preallocated space reads as zeros; a zero length with anything else
+    // non-zero in the header is damage, not the end.
+    for (size_t i = 4; i < kFrameHeaderBytes && i < buf.size(); ++i) {
+      if (p[i] != 0) return FrameStatus::kBadLength;
+    }
+    return FrameStatus::kEndOfData;
+  }
+  if (body > kMaxFrameBodyBytes || body < 8) return FrameStatus::kBadLength;
+  const size_t total = frame_bytes_for_body(body);
+  if (total > buf.size()) return FrameStatus::kTruncated;
+  uint32_t crc = crc32c::value(p, 4);
+  crc = crc32c::extend(crc, p + kFrameSeqOffset, kFrameHeaderBytes - kFrameSeqOffset + body);
+  if (crc != decode_fixed32(p + kFrameChecksumOffset)) return FrameStatus::kBadChecksum;
+  const uint16_t flags = decode_fixed16(p + kFrameFlagsOffset);
+  if (decode_fixed32(p + kFrameSegmentNoOffset) != segment_no ||
+      decode_fixed16(p + kFrameReservedOffset) != 0 ||
+      (flags & ~kFlagSafeToIgnoreMask & ~kKnownFlags) != 0) {
+    return FrameStatus::kBadHeader;
+  }
+  const uint64_t seq = decode_fixed64(p + kFrameSeqOffset);
+  const uint8_t* body_ptr = p + kFrameBodyOffset;
+  flatbuffers::Verifier verifier(body_ptr, body);
+  if (!reel::fb::VerifyRecordBuffer(verifier)) return FrameStatus::kBadRecord;
+  const auto* record = reel::fb::GetRecord(body_ptr);
+  if (record->seq() != seq || record->payload() == nullptr) return FrameStatus::kBadRecord;
+  out->data = p;
+  out->frame_bytes = total;
+  out->body_bytes = body;
+  out->seq = seq;
+  out->flags = flags;
+  out->record = record;
+  return FrameStatus::kOk;
+}
+
+}  // namespace reel::wal

@@ -1,0 +1,83 @@
+// FrameEncoder builds complete frames; decode_frame checks and reads one.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include <flatbuffers/flatbuffers.h>
+
+#include "reel/record_generated.h"
+#include "wal/frame_format.h"
+
+namespace reel::wal {
+
+// The fields of one record, borrowed: the views must outlive the encode call.
+struct RecordFields {
+  uint64_t seq = 0;
+  uint64_t ts_ns = 0;
+  uint32_t stream = 0;
+  uint64_t source_seq = 0;
+  std::string_view key;           // empty = no key
+  std::string_view payload;
+  std::string_view stream_name;   // empty = not declared in this record
+};
+
+// Builds frames. Owns a FlatBufferBuilder that is reused between calls, so
+// steady-state encoding allocates nothing. Not thread-safe.
+class FrameEncoder {
+ public:
+  FrameEncoder() : builder_(1024) {}
+
+  // Builds the record body for `fields` and returns the size of the whole
+  // frame (header, body and padding). Nothing is written yet.
+  size_t prepare(const RecordFields& fields);
+
+  // Writes the frame prepared last as a frame of segment `segment_no` into
+  // `dst`, which must hold the size prepare() returned; padding is zeroed.
+  void write(uint32_t segment_no, std::span<uint8_t> dst) const;
+
+  // prepare() + write(); returns the frame size.
+  size_t encode(const RecordFields& fields, uint32_t segment_no, std::span<uint8_t> dst) {
+    size_t n = prepare(fields);
+    write(segment_no, dst);
+    return n;
+  }
+
+ private:
+  flatbuffers::FlatBufferBuilder builder_;
+  uint64_t seq_ = 0;
+};
+
+enum class FrameStatus {
+  kOk,
+  kEndOfData,    // a zero length word: preallocated space, nothing written here
+  kTruncated,    // the frame runs past the end of the buffer
+  kBadLength,    // body_length is not plausible
+  kBadChecksum,  // crc32c does not match
+  kBadHeader,    // wrong segment_no, unknown flag or non-zero reserved bits
+  kBadRecord,    // the body is not a valid Record, or its seq differs from the header
+};
+const char* frame_status_name(FrameStatus status);
+
+// A frame that passed every check. Points into the decoded buffer; valid as
+// long as that buffer is; never write through it.
+struct DecodedFrame {
+  const uint8_t* data = nullptr;  // first byte of the frame
+  size_t frame_bytes = 0;         // padded size: the next frame starts here
+  size_t body_bytes = 0;
+  uint64_t seq = 0;
+  uint16_t flags = 0;
+  const reel::fb::Record* record = nullptr;
+};
+
+// Checks the frame at the start of `buf`: length, checksum, header fields
+// (segment_no must equal `segment_no`), and that the body is a valid Record
+// whose seq equals the header's. Never reads outside `buf`.
+FrameStatus decode_frame(std::span<const uint8_t> buf, uint32_t segment_no, DecodedFrame* out);
+
+// Reads only the header fields, with no checks (for error messages).
+uint64_t peek_frame_seq(std::span<const uint8_t> buf);
+
+}  // namespace reel::wal

@@ -1,0 +1,49 @@
+// IoEnv: the one seam every WAL file operation passes through (LevelDB's Env,
+// Redpanda's file_sanitizer). The default environment issues writes and
+// fdatasync through io_uring; tests wrap it to fail, shorten or refuse any
+// operation, because strace and LD_PRELOAD cannot see io_uring.
+//
+// An IoEnv is used by one thread at a time (the WAL writer).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+
+#include "reel/status.h"
+
+namespace reel::wal {
+
+class IoEnv {
+ public:
+  virtual ~IoEnv() = default;
+
+  // Creates `path` (which must not exist), preallocates `bytes` with
+  // fallocate, and fsyncs the directory. A full disk is reported here, as
+  // kNoSpace, and the partial file is removed.
+  virtual Result<int> create_preallocated(const std::string& path, uint64_t bytes) = 0;
+  // Opens an existing file for writing.
+  virtual Result<int> open_for_write(const std::string& path) = 0;
+  // One write attempt at `offset`; returns how many bytes the kernel took,
+  // which may be fewer than asked. Callers loop.
+  virtual Result<size_t> write_some(int fd, std::span<const uint8_t> data, uint64_t offset,
+                                    const std::string& name) = 0;
+  // fdatasync, issued only after every write it must cover has completed.
+  virtual Status datasync(int fd, const std::string& name) = 0;
+  virtual Status fsync_dir(const std::string& dir) = 0;
+  // Makes sure [0, bytes) is allocated (extends a file that was cut short;
+  // never shrinks one, so no reader's mapping can fault).
+  virtual Status preallocate(int fd, uint64_t bytes, const std::string& name) = 0;
+  virtual void close(int fd) = 0;
+};
+
+// The real environment: io_uring for writes and fdatasync, syscalls for the rest.
+Result<std::unique_ptr<IoEnv>> make_uring_env();
+
+// Writes all of `data` at `offset` through env, resubmitting the rest after
+// short writes. A write that makes no progress is an error.
+Status write_all(IoEnv* env, int fd, std::span<const uint8_t> data, uint64_t offset,
+                 const std::string& name);
+
+}  // namespace reel::wal

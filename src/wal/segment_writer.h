@@ -1,0 +1,78 @@
+// SegmentWriter appends batches of complete frames to the active segment.
+//
+// Watermarks, as the store uses them:
+//   appended - handed to append_batch(); the call returns once the kernel has
+//              taken every byte (page cache): the frames are *written* and
+//              visible to readers, and survive a crash of this process;
+//   durable  - covered by a sync() issued after those writes completed: they
+//              survive power loss.
+// One append_batch() or sync() runs at a time (single writer thread).
+//
+// After any failed write or sync the writer is failed for good and returns
+// that first error from every call (reliability.md rule 7: never retry and
+// then acknowledge; the kernel may have dropped the dirty pages).
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+
+#include "reel/status.h"
+#include "wal/io_env.h"
+#include "wal/segment_file.h"
+
+namespace reel::wal {
+
+class SegmentWriter {
+ public:
+  // `env` is borrowed and must outlive the writer.
+  SegmentWriter(IoEnv* env, std::string wal_dir, uint64_t store_id, uint64_t capacity_bytes)
+      : env_(env), wal_dir_(std::move(wal_dir)), store_id_(store_id), capacity_(capacity_bytes) {}
+  ~SegmentWriter();
+  SegmentWriter(const SegmentWriter&) = delete;
+  SegmentWriter& operator=(const SegmentWriter&) = delete;
+
+  // Creates, preallocates and makes durable a new segment whose first frame
+  // will carry `first_seq`. The previous segment must have been sealed. A full
+  // disk fails here with kNoSpace and leaves nothing behind; it does not fail
+  // the writer, so a later call may succeed once space returns.
+  Status start_segment(uint64_t first_seq, uint32_t segment_no);
+
+  // Continues the existing segment `header` at `end_offset` (after recovery).
+  Status resume_segment(const SegmentHeader& header, uint64_t end_offset);
+
+  // Appends `frames` (whole frames, borrowed for the duration of the call) at
+  // the end of the active segment. They must fit: see remaining_bytes().
+  Status append_batch(std::span<const uint8_t> frames);
+
+  // fdatasync of the active segment: everything appended so far is durable.
+  Status sync();
+
+  // sync() and close the active segment, before starting the next one.
+  Status seal();
+
+  bool has_segment() const { return fd_ >= 0; }
+  uint64_t remaining_bytes() const { return capacity_ - end_offset_; }
+  uint64_t end_offset() const { return end_offset_; }
+  uint32_t segment_no() const { return header_.segment_no; }
+  uint64_t first_seq() const { return header_.first_seq; }
+  const std::string& path() const { return path_; }
+  uint64_t capacity_bytes() const { return capacity_; }
+  const Status& failure() const { return failure_; }
+
+ private:
+  Status fail(Status s);
+
+  IoEnv* env_;
+  std::string wal_dir_;
+  uint64_t store_id_;
+  uint64_t capacity_;
+  SegmentHeader header_;
+  std::string path_;
+  int fd_ = -1;
+  uint64_t end_offset_ = 0;
+  bool dirty_ = false;
+  Status failure_;
+};
+
+}  // namespace reel::wal

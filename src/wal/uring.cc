@@ -1,0 +1,31 @@
+#include "wal/uring.h"
+
+#include <cerrno>
+
+namespace reel::wal {
+
+Uring::~Uring() {
+  if (ready_) io_uring_queue_exit(&ring_);
+}
+
+Status Uring::init(unsigned entries) {
+  int rc = io_uring_queue_init(entries, &ring_, 0);
+  if (rc < 0) return Status::from_errno("io_uring_queue_init", -rc);
+  ready_ = true;
+  return Status::ok();
+}
+
+int Uring::submit_and_wait_one() {
+  int rc = io_uring_submit(&ring_);
+  if (rc < 0) return rc;
+  io_uring_cqe* cqe = nullptr;
+  do {
+    rc = io_uring_wait_cqe(&ring_, &cqe);
+  } while (rc == -EINTR);
+  if (rc < 0) return rc;
+  int res = cqe->res;
+  io_uring_cqe_seen(&ring_, cqe);
+  return res;
+}
+
+}  // namespace reel::wal

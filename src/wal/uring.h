@@ -1,0 +1,30 @@
+// Uring: the single RAII owner of an io_uring instance.
+#pragma once
+
+#include <liburing.h>
+
+#include <cstdint>
+
+#include "reel/status.h"
+
+namespace reel::wal {
+
+class Uring {
+ public:
+  Uring() = default;
+  ~Uring();
+  Uring(const Uring&) = delete;
+  Uring& operator=(const Uring&) = delete;
+
+  Status init(unsigned entries);
+  // Submits one prepared SQE and waits for its completion; returns cqe->res
+  // (negative errno on failure).
+  int submit_and_wait_one();
+  io_uring_sqe* get_sqe() { return io_uring_get_sqe(&ring_); }
+
+ private:
+  io_uring ring_{};
+  bool ready_ = false;
+};
+
+}  // namespace reel::wal

@@ -1,0 +1,105 @@
+#include "reel/args.h"
+
+#include <sstream>
+
+namespace reel::cli {
+
+std::optional<Args> Args::parse(const CommandSpec& spec, int argc, char** argv, bool* help,
+                                std::string* error) {
+  Args args;
+  *help = false;
+  for (const auto& opt : spec.options) {
+    if (!opt.default_value.empty()) args.defaults_[opt.name] = opt.default_value;
+  }
+  const std::string prefix = "reel " + spec.name + ": ";
+  bool only_positionals = false;
+  for (int i = 0; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (!only_positionals && (arg == "--help" || arg == "-h")) {
+      *help = true;
+      return args;
+    }
+    if (!only_positionals && arg == "--") {
+      only_positionals = true;
+      continue;
+    }
+    if (!only_positionals && arg.size() > 1 && arg[0] == '-' &&
+        !(arg.size() > 1 && std::isdigit(static_cast<unsigned char>(arg[1])))) {
+      std::string name = arg, value;
+      bool inline_value = false;
+      if (auto eq = arg.find('='); eq != std::string::npos) {
+        name = arg.substr(0, eq);
+        value = arg.substr(eq + 1);
+        inline_value = true;
+      }
+      const OptionSpec* found = nullptr;
+      for (const auto& opt : spec.options) {
+        if (opt.name == name) found = &opt;
+      }
+      if (found == nullptr) {
+        *error = prefix + "unknown option '" + name + "' (see reel " + spec.name + " --help)";
+        return std::nullopt;
+      }
+      if (found->value_name.empty()) {
+        if (inline_value) {
+          *error = prefix + "option '" + name + "' takes no value";
+          return std::nullopt;
+        }
+        args.values_[name] = "1";
+        continue;
+      }
+      if (!inline_value) {
+        if (i + 1 >= argc) {
+          *error = prefix + "option '" + name + "' needs a value (" + found->value_name + ")";
+          return std::nullopt;
+        }
+        value = argv[++i];
+      }
+      args.values_[name] = value;
+      continue;
+    }
+    args.positionals_.push_back(arg);
+  }
+  if (args.positionals_.size() != spec.positionals.size()) {
+    std::string usage;
+    for (const auto& p : spec.positionals) usage += " " + p;
+    *error = prefix + (args.positionals_.size() < spec.positionals.size()
+                           ? "missing " + spec.positionals[args.positionals_.size()]
+                           : "unexpected argument '" +
+                                 args.positionals_[spec.positionals.size()] + "'") +
+             " (usage: reel " + spec.name + usage + " [options])";
+    return std::nullopt;
+  }
+  return args;
+}
+
+std::string Args::get(const std::string& name) const {
+  if (auto it = values_.find(name); it != values_.end()) return it->second;
+  if (auto it = defaults_.find(name); it != defaults_.end()) return it->second;
+  return "";
+}
+
+std::string help_text(const CommandSpec& spec) {
+  std::ostringstream out;
+  out << "usage: reel " << spec.name;
+  for (const auto& p : spec.positionals) out << " " << p;
+  if (!spec.options.empty()) out << " [options]";
+  out << "\n\n" << spec.summary << "\n";
+  if (!spec.options.empty()) {
+    out << "\noptions:\n";
+    for (const auto& opt : spec.options) {
+      std::string left = "  " + opt.name + (opt.value_name.empty() ? "" : " " + opt.value_name);
+      out << left;
+      if (left.size() < 24) out << std::string(24 - left.size(), ' ');
+      else out << "\n" << std::string(24, ' ');
+      out << opt.help;
+      if (!opt.default_value.empty()) out << " (default: " << opt.default_value << ")";
+      out << "\n";
+    }
+    out << "  -h, --help              show this help\n";
+  }
+  if (!spec.details.empty()) out << "\n" << spec.details << "\n";
+  return out.str();
+}
+
+}  // namespace reel::cli

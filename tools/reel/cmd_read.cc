@@ -1,0 +1,291 @@
+// reel cat / get / stat: reading a store.
+#include <unistd.h>
+
+#include <algorithm>
+#include <cinttypes>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "json/record_json.h"
+#include "reel/commands.h"
+#include "reel/reader.h"
+#include "util/time_format.h"
+
+namespace reel::cli {
+namespace {
+
+// Prints records in one of the output formats.
+class Printer {
+ public:
+  Printer(Reader* reader, std::string format) : reader_(reader), format_(std::move(format)) {}
+
+  // Validates the format and loads what it needs; "" on success.
+  std::string init(const std::string& dir) {
+    if (format_ == "json") {
+      Status s = json_.load(dir + "/schemas/record.bfbs");
+      return s ? "" : s.message();
+    }
+    if (format_ == "hex" || format_ == "payload" || format_ == "raw" || format_ == "lp") return "";
+    return "unknown --format '" + format_ + "' (json, hex, payload, raw or lp)";
+  }
+
+  Status print(const RecordView& v) {
+    if (format_ == "json") {
+      auto text = json_.render(v);
+      if (!text) return text.status();
+      std::fwrite(text->data(), 1, text->size(), stdout);
+      std::fputc('\n', stdout);
+    } else if (format_ == "payload" || format_ == "raw") {
+      std::fwrite(v.payload().data(), 1, v.payload().size(), stdout);
+      if (format_ == "payload") std::fputc('\n', stdout);
+    } else if (format_ == "lp") {
+      const uint32_t n = static_cast<uint32_t>(v.payload().size());
+      const unsigned char len[4] = {static_cast<unsigned char>(n), static_cast<unsigned char>(n >> 8),
+                                    static_cast<unsigned char>(n >> 16),
+                                    static_cast<unsigned char>(n >> 24)};
+      std::fwrite(len, 1, 4, stdout);
+      std::fwrite(v.payload().data(), 1, n, stdout);
+    } else {
+      std::printf("seq=%" PRIu64 " ts=%s stream=%u source_seq=%" PRIu64 " key=%s payload=%s\n",
+                  v.seq(), format_time_ns(v.ts_ns()).c_str(), v.stream(), v.source_seq(),
+                  hex(v.key()).c_str(), hex(v.payload()).c_str());
+    }
+    return Status::ok();
+  }
+
+ private:
+  static std::string hex(std::string_view bytes) {
+    static const char* digits = "0123456789abcdef";
+    std::string out;
+    out.reserve(bytes.size() * 2);
+    for (unsigned char c : bytes) {
+      out.push_back(digits[c >> 4]);
+      out.push_back(digits[c & 15]);
+    }
+    return out;
+  }
+  Reader* reader_;
+  std::string format_;
+  json::RecordJson json_;
+};
+
+// A --from/--to bound: a seq when it is an integer, a time otherwise.
+struct Bound {
+  bool is_time = false;
+  uint64_t value = 0;
+};
+
+std::optional<Bound> parse_bound(const std::string& text) {
+  if (auto seq = parse_u64(text)) return Bound{false, *seq};
+  if (auto ts = parse_time_ns(text)) return Bound{true, *ts};
+  return std::nullopt;
+}
+
+Result<std::unique_ptr<Reader>> open_reader(const std::string& dir) {
+  recover_if_idle(dir);
+  return Reader::open(dir);
+}
+
+int run_cat(const Args& args) {
+  const std::string dir = args.positional(0);
+  std::optional<Bound> from = Bound{false, 1}, to = Bound{false, UINT64_MAX};
+  if (args.has("--from") && !(from = parse_bound(args.get("--from")))) {
+    return usage_error("cat", "bad --from '" + args.get("--from") +
+                                  "' (a seq, an ISO-8601 time such as 2026-11-21T09:30:00.123Z, "
+                                  "or @unix-seconds)");
+  }
+  if (args.has("--to") && !(to = parse_bound(args.get("--to")))) {
+    return usage_error("cat", "bad --to '" + args.get("--to") + "' (a seq, an ISO-8601 time or "
+                                                                "@unix-seconds)");
+  }
+  if (from->is_time != to->is_time && args.has("--from") && args.has("--to")) {
+    return usage_error("cat", "--from and --to must both be seqs or both be times");
+  }
+  const bool by_time = from->is_time || to->is_time;
+  if (by_time) {
+    if (!from->is_time) from = Bound{true, 0};
+    if (!to->is_time) to = Bound{true, UINT64_MAX};
+  }
+  uint64_t limit = UINT64_MAX;
+  if (args.has("--limit")) {
+    auto n = parse_u64(args.get("--limit"));
+    if (!n) return usage_error("cat", "bad --limit '" + args.get("--limit") + "'");
+    limit = *n;
+  }
+  auto reader = open_reader(dir);
+  if (!reader) return fail("cat", reader.status());
+  Printer printer(reader->get(), args.get("--format"));
+  if (auto err = printer.init(dir); !err.empty()) return usage_error("cat", err);
+
+  std::optional<uint32_t> stream_id;
+  std::vector<std::string> stream_names;
+  if (args.has("--stream")) {
+    auto id = (*reader)->stream_id(args.get("--stream"));
+    if (!id) return fail("cat", id.status());
+    if (!id->has_value()) return fail("cat", dir + ": no stream named '" + args.get("--stream") + "'");
+    stream_id = **id;
+    stream_names.push_back(args.get("--stream"));
+  }
+  uint64_t printed = 0;
+  if (!by_time) {
+    Cursor cursor = (*reader)->range(from->value, to->value);
+    RecordView v;
+    while (printed < limit && cursor.next(&v)) {
+      if (stream_id && v.stream() != *stream_id) continue;
+      Status s = printer.print(v);
+      if (!s) return fail("cat", s);
+      ++printed;
+    }
+    if (!cursor.status()) return fail("cat", cursor.status());
+    return kExitOk;
+  }
+  // Time range: each stream's time index, merged by (ts, seq).
+  if (stream_names.empty()) {
+    auto streams = (*reader)->streams();
+    if (!streams) return fail("cat", streams.status());
+    for (const auto& info : *streams) stream_names.push_back(info.name);
+  }
+  std::vector<RecordView> hits;
+  for (const auto& name : stream_names) {
+    Cursor cursor = (*reader)->by_time(name, from->value, to->value);
+    RecordView v;
+    while (cursor.next(&v)) hits.push_back(v);
+    if (!cursor.status()) return fail("cat", cursor.status());
+  }
+  std::stable_sort(hits.begin(), hits.end(), [](const RecordView& a, const RecordView& b) {
+    return a.ts_ns() != b.ts_ns() ? a.ts_ns() < b.ts_ns() : a.seq() < b.seq();
+  });
+  for (const auto& v : hits) {
+    if (printed++ >= limit) break;
+    Status s = printer.print(v);
+    if (!s) return fail("cat", s);
+  }
+  return kExitOk;
+}
+
+int run_get(const Args& args) {
+  const std::string dir = args.positional(0);
+  auto seq = parse_u64(args.positional(1));
+  if (!seq || *seq == 0) return usage_error("get", "bad SEQ '" + args.positional(1) + "' (1 or more)");
+  auto reader = open_reader(dir);
+  if (!reader) return fail("get", reader.status());
+  Printer printer(reader->get(), args.get("--format"));
+  if (auto err = printer.init(dir); !err.empty()) return usage_error("get", err);
+  auto view = (*reader)->get(*seq);
+  if (!view) return fail("get", view.status());
+  Status s = printer.print(*view);
+  return s ? kExitOk : fail("get", s);
+}
+
+std::string mib(uint64_t bytes) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f MiB", bytes / 1048576.0);
+  return buf;
+}
+
+std::string json_escape(const std::string& s) {
+  std::string out;
+  for (unsigned char c : s) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else if (c < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", c);
+      out += buf;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out;
+}
+
+std::string time_or_dash(uint64_t ns, uint64_t count) {
+  return count == 0 ? "-" : format_time_ns(ns);
+}
+
+int run_stat(const Args& args) {
+  const std::string dir = args.positional(0);
+  auto reader = open_reader(dir);
+  if (!reader) return fail("stat", reader.status());
+  auto stats = (*reader)->stats();
+  if (!stats) return fail("stat", stats.status());
+  auto streams = (*reader)->streams();
+  if (!streams) return fail("stat", streams.status());
+  const StoreStats& st = *stats;
+  if (args.has("--json")) {
+    std::printf("{\"store\":\"%s\",\"store_id\":%" PRIu64 ",\"records\":%" PRIu64
+                ",\"first_seq\":%" PRIu64 ",\"last_seq\":%" PRIu64 ",\"first_ts_ns\":%" PRIu64
+                ",\"last_ts_ns\":%" PRIu64 ",\"segments\":%" PRIu64 ",\"wal_bytes\":%" PRIu64
+                ",\"wal_file_bytes\":%" PRIu64 ",\"written_seq\":%" PRIu64
+                ",\"durable_seq\":%" PRIu64 ",\"indexed_seq\":%" PRIu64 ",\"streams\":[",
+                json_escape(dir).c_str(), st.store_id, st.record_count, st.first_seq, st.last_seq,
+                st.first_ts_ns, st.last_ts_ns, st.segment_count, st.wal_bytes, st.wal_file_bytes,
+                st.watermarks.written_seq, st.watermarks.durable_seq, st.watermarks.indexed_seq);
+    for (size_t i = 0; i < streams->size(); ++i) {
+      const auto& s = (*streams)[i];
+      std::printf("%s{\"id\":%u,\"name\":\"%s\",\"records\":%" PRIu64 ",\"first_seq\":%" PRIu64
+                  ",\"last_seq\":%" PRIu64 ",\"first_ts_ns\":%" PRIu64 ",\"last_ts_ns\":%" PRIu64
+                  "}",
+                  i ? "," : "", s.id, json_escape(s.name).c_str(), s.count, s.first_seq,
+                  s.last_seq, s.first_ts_ns, s.last_ts_ns);
+    }
+    std::printf("]}\n");
+    return kExitOk;
+  }
+  std::printf("store       %s (id %016" PRIx64 ")\n", dir.c_str(), st.store_id);
+  std::printf("records     %" PRIu64, st.record_count);
+  if (st.record_count > 0) std::printf(" (seq %" PRIu64 "..%" PRIu64 ")", st.first_seq, st.last_seq);
+  std::printf("\ntime        %s .. %s\n", time_or_dash(st.first_ts_ns, st.record_count).c_str(),
+              time_or_dash(st.last_ts_ns, st.record_count).c_str());
+  std::printf("segments    %" PRIu64 " (%s of frames, %s allocated)\n", st.segment_count,
+              mib(st.wal_bytes).c_str(), mib(st.wal_file_bytes).c_str());
+  std::printf("watermarks  written %" PRIu64 ", durable %" PRIu64 ", indexed %" PRIu64 "\n",
+              st.watermarks.written_seq, st.watermarks.durable_seq, st.watermarks.indexed_seq);
+  std::printf("streams     %zu\n", streams->size());
+  if (!streams->empty()) {
+    std::printf("  %4s  %-16s %12s %12s %12s  %-30s  %-30s\n", "id", "name", "records",
+                "first seq", "last seq", "first time", "last time");
+    for (const auto& s : *streams) {
+      std::printf("  %4u  %-16s %12" PRIu64 " %12" PRIu64 " %12" PRIu64 "  %-30s  %-30s\n", s.id,
+                  s.name.c_str(), s.count, s.first_seq, s.last_seq,
+                  time_or_dash(s.first_ts_ns, s.count).c_str(),
+                  time_or_dash(s.last_ts_ns, s.count).c_str());
+    }
+  }
+  return kExitOk;
+}
+
+const char* kFormatHelp = "json | hex | payload (payload + newline) | raw | lp";
+
+}  // namespace
+
+const Command kCatCommand{
+    {"cat",
+     "Print records, in seq order (or time order for a time range).",
+     {"STORE"},
+     {{"--stream", "NAME", "only this stream", ""},
+      {"--from", "X", "first seq, or a time: 2026-11-21T09:30:00.123Z or @unix-seconds", ""},
+      {"--to", "Y", "last seq or time (inclusive)", ""},
+      {"--format", "FMT", kFormatHelp, "json"},
+      {"--limit", "N", "print at most N records", ""}},
+     "json is rendered through the reflection schema kept in STORE/schemas/record.bfbs."},
+    run_cat};
+
+const Command kGetCommand{{"get",
+                           "Print the record with this seq.",
+                           {"STORE", "SEQ"},
+                           {{"--format", "FMT", kFormatHelp, "json"}},
+                           ""},
+                          run_get};
+
+const Command kStatCommand{{"stat",
+                            "Show streams, counts, seq and time ranges, segments, watermarks.",
+                            {"STORE"},
+                            {{"--json", "", "machine-readable output", ""}},
+                            ""},
+                           run_stat};
+
+}  // namespace reel::cli
