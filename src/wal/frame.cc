@@ -44,7 +44,7 @@ void FrameEncoder::write(uint32_t segment_no, std::span<uint8_t> dst) const {
   std::memcpy(p + kFrameBodyOffset, builder_.GetBufferPointer(), body);
   std::memset(p + kFrameBodyOffset + body, 0, total - kFrameBodyOffset - body);
   uint32_t crc = crc32c::value(p, 4);
-  crc = crc32c::extend(crc, p + kFrameSeqOffset, kFrameHeaderBytes - kFrameSeqOffset + body);
+  crc = crc32c::extend(crc, p + kFrameSeqOffset, total - kFrameSeqOffset);
   encode_fixed32(p + kFrameChecksumOffset, crc);
 }
 
@@ -82,7 +82,7 @@ FrameStatus decode_frame(std::span<const uint8_t> buf, uint32_t segment_no, Deco
   const size_t total = frame_bytes_for_body(body);
   if (total > buf.size()) return FrameStatus::kTruncated;
   uint32_t crc = crc32c::value(p, 4);
-  crc = crc32c::extend(crc, p + kFrameSeqOffset, kFrameHeaderBytes - kFrameSeqOffset + body);
+  crc = crc32c::extend(crc, p + kFrameSeqOffset, total - kFrameSeqOffset);
   if (crc != decode_fixed32(p + kFrameChecksumOffset)) return FrameStatus::kBadChecksum;
   const uint16_t flags = decode_fixed16(p + kFrameFlagsOffset);
   if (decode_fixed32(p + kFrameSegmentNoOffset) != segment_no ||

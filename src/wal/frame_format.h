@@ -24,9 +24,10 @@
 //  |        zero padding to the next multiple of 8 bytes          ...
 //  +---------------------------------------------------------------+
 //
-// crc32c covers bytes [0, 4) and [8, 24 + body_length): everything but itself
-// and the padding. body_length == 0 never occurs in a frame, so a zero word
-// (preallocated space) marks the end of data.
+// crc32c covers bytes [0, 4) and [8, frame end): everything but itself,
+// padding included, so every bit of a frame is checked. body_length == 0
+// never occurs in a frame, so a zero word (preallocated space) marks the end
+// of data.
 #pragma once
 
 #include <cstddef>
