@@ -120,6 +120,21 @@ bool SeqScan::open_segment(size_t i, uint64_t offset, uint64_t expected_seq) {
   return true;
 }
 
+bool SeqScan::skip_damage() {
+  // Re-scan from the bad frame in a mode that classifies it; if valid frames
+  // follow, the scanner resumes at the first of them.
+  auto mapped = r_->segs.map(segment_);
+  if (!mapped) return false;
+  const auto& fault = scanner_->fault();
+  auto classifier = std::make_unique<wal::SegmentScanner>(
+      (*mapped)->bytes, (*mapped)->header, (*mapped)->name, fault.offset, fault.expected_seq,
+      wal::ScanMode::kClassifyFaults);
+  wal::DecodedFrame frame;
+  if (classifier->next(&frame) != wal::SegmentScanner::Step::kCorruption) return false;
+  scanner_ = std::move(classifier);
+  return true;
+}
+
 bool SeqScan::start() {
   started_ = true;
   auto pos = r_->locate(from_);
@@ -169,11 +184,16 @@ bool SeqScan::next(RecordView* out) {
     // the log (a frame being written right now).
     const auto& fault = scanner_->fault();
     const bool written = r_->head.is_open() && fault.expected_seq <= r_->head.written_seq();
-    if (written || segment_ + 1 < r_->segs.size() || step == wal::SegmentScanner::Step::kCorruption) {
-      return fail(Status::corruption(fault.message()));
+    if (!written && segment_ + 1 >= r_->segs.size() &&
+        step != wal::SegmentScanner::Step::kCorruption) {
+      done_ = true;
+      return false;
     }
-    done_ = true;
-    return false;
+    if (fault.expected_seq < from_ && step != wal::SegmentScanner::Step::kCorruption &&
+        skip_damage()) {
+      continue;  // damage before the range asked for: step over it
+    }
+    return fail(Status::corruption(fault.message()));
   }
 }
 

@@ -48,6 +48,7 @@ class SeqScan {
 
  private:
   bool start();
+  bool skip_damage();
   bool open_segment(size_t i, uint64_t offset, uint64_t expected_seq);
   bool fail(Status s) {
     status_ = std::move(s);
