@@ -19,20 +19,29 @@ uint64_t Reader::Impl::indexed_seq() const {
 }
 
 Result<std::optional<Reader::Impl::Position>> Reader::Impl::locate(uint64_t seq) {
-  if (segs.size() == 0 || segs.find(seq) == segs.size() - 1 || !segs.find(seq)) {
+  // The directory is listed again only when it looks stale: no segments yet,
+  // or the index knows a segment this listing lacks. Scans that run off the
+  // last known segment list it again themselves.
+  if (segs.size() == 0) {
     Status s = segs.refresh();
     if (!s) return s;
+    if (segs.size() == 0) return std::optional<Position>();
   }
-  if (segs.size() == 0) return std::optional<Position>();
+  std::optional<index::SeqPosition> floor;
+  if (index) {
+    auto found = index->floor_position(seq);
+    if (found) floor = *found;
+    if (floor && floor->segment_first_seq > segs.first_seq(segs.size() - 1)) {
+      Status s = segs.refresh();
+      if (!s) return s;
+    }
+  }
   auto seg = segs.find(seq);
   if (!seg) seg = 0;  // before the first record: start at the beginning
   Position pos{*seg, wal::kSegmentHeaderBytes, segs.first_seq(*seg)};
-  if (index && seq > pos.seq) {
-    auto floor = index->floor_position(seq);
-    if (floor && floor->has_value() && (*floor)->segment_first_seq == pos.seq) {
-      pos.offset = (*floor)->offset;
-      pos.seq = (*floor)->seq;
-    }
+  if (floor && floor->segment_first_seq == pos.seq && floor->seq >= pos.seq) {
+    pos.offset = floor->offset;
+    pos.seq = floor->seq;
   }
   return std::optional<Position>(pos);
 }
@@ -206,6 +215,8 @@ struct Cursor::Impl {
   Reader::Impl* reader = nullptr;
   std::vector<uint64_t> seqs;
   size_t next_index = 0;
+  std::unique_ptr<SeqScan> forward;  // reused while the seqs keep increasing
+  uint64_t forward_seq = 0;
   Status status;
 };
 
@@ -224,14 +235,23 @@ bool Cursor::next(RecordView* out) {
   }
   while (impl_->next_index < impl_->seqs.size()) {
     const uint64_t seq = impl_->seqs[impl_->next_index++];
-    SeqScan one(impl_->reader, seq, seq);
-    if (one.next(out)) return true;
-    if (!one.status().is_ok()) {
-      impl_->status = one.status();
+    // Seqs close after the previous one are reached by scanning forward;
+    // anything else gets a fresh lookup.
+    if (!impl_->forward || seq <= impl_->forward_seq || seq - impl_->forward_seq > 64) {
+      impl_->forward = std::make_unique<SeqScan>(impl_->reader, seq, UINT64_MAX);
+    }
+    impl_->forward->advance_to(seq);
+    if (impl_->forward->next(out) && out->seq() == seq) {
+      impl_->forward_seq = seq;
+      return true;
+    }
+    if (!impl_->forward->status().is_ok()) {
+      impl_->status = impl_->forward->status();
       return false;
     }
     // Listed by the index but not in the WAL: an index ahead of an
     // unrecovered WAL. Skip it; `reel verify` reports the disagreement.
+    impl_->forward.reset();
   }
   return false;
 }

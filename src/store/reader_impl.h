@@ -1,6 +1,7 @@
 // Reader internals, shared by reader.cc and verify.cc.
 #pragma once
 
+#include <algorithm>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -45,6 +46,8 @@ class SeqScan {
   SeqScan(Reader::Impl* reader, uint64_t from, uint64_t to) : r_(reader), from_(from), to_(to) {}
   bool next(RecordView* out);
   const Status& status() const { return status_; }
+  // Makes the next record returned the first with seq >= `seq` (forward only).
+  void advance_to(uint64_t seq) { from_ = std::max(from_, seq); }
 
  private:
   bool start();
