@@ -45,9 +45,12 @@ double percentile(std::vector<double>& v, double p) {
 std::string fmt_ns(double ns) {
   char buf[32];
   if (ns == 0) return "-";
-  if (ns < 10'000) std::snprintf(buf, sizeof buf, "%.0f ns", ns);
-  else if (ns < 10'000'000) std::snprintf(buf, sizeof buf, "%.1f us", ns / 1e3);
-  else std::snprintf(buf, sizeof buf, "%.1f ms", ns / 1e6);
+  if (ns < 10'000)
+    std::snprintf(buf, sizeof buf, "%.0f ns", ns);
+  else if (ns < 10'000'000)
+    std::snprintf(buf, sizeof buf, "%.1f us", ns / 1e3);
+  else
+    std::snprintf(buf, sizeof buf, "%.1f ms", ns / 1e6);
   return buf;
 }
 
@@ -125,7 +128,8 @@ Row bench_append(const std::string& dir, size_t payload_bytes, uint64_t records,
     if ((i & 15) == 0) {
       auto a = Clock::now();
       (void)(*store)->append("bench", payload);
-      row.latencies_ns.push_back(std::chrono::duration<double, std::nano>(Clock::now() - a).count());
+      row.latencies_ns.push_back(
+          std::chrono::duration<double, std::nano>(Clock::now() - a).count());
     } else {
       (void)(*store)->append("bench", payload);
     }
@@ -154,7 +158,8 @@ Row bench_scan(const std::string& dir, uint64_t records) {
     payload_bytes += v.payload().size();
     if ((++n & 1023) == 0) {
       auto now = Clock::now();
-      row.latencies_ns.push_back(std::chrono::duration<double, std::nano>(now - chunk_start).count() / 1024);
+      row.latencies_ns.push_back(
+          std::chrono::duration<double, std::nano>(now - chunk_start).count() / 1024);
       chunk_start = now;
     }
   }
@@ -223,9 +228,12 @@ int main(int argc, char** argv) {
   std::string sync_text = "interval:10ms";
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
-    if (arg == "--dir" && i + 1 < argc) base = argv[++i];
-    else if (arg == "--records" && i + 1 < argc) records = std::stoull(argv[++i]);
-    else if (arg == "--sync" && i + 1 < argc) sync_text = argv[++i];
+    if (arg == "--dir" && i + 1 < argc)
+      base = argv[++i];
+    else if (arg == "--records" && i + 1 < argc)
+      records = std::stoull(argv[++i]);
+    else if (arg == "--sync" && i + 1 < argc)
+      sync_text = argv[++i];
     else {
       std::printf("usage: reel_bench [--dir DIR] [--records N] [--sync POLICY]\n");
       return arg == "--help" || arg == "-h" ? 0 : 2;
@@ -242,14 +250,16 @@ int main(int argc, char** argv) {
               static_cast<unsigned long long>(records), sync_text.c_str(), root.c_str());
   std::vector<Row> rows;
   rows.push_back(bench_append(root + "/small", 100, records, *sync, sync_text));
-  rows.push_back(bench_append(root + "/large", 1024, std::max<uint64_t>(records / 5, 1), *sync, sync_text));
+  rows.push_back(
+      bench_append(root + "/large", 1024, std::max<uint64_t>(records / 5, 1), *sync, sync_text));
   rows.push_back(bench_scan(root + "/small", records));
   rows.push_back(bench_get(root + "/small", records, 200'000));
   rows.push_back(bench_time_window(root + "/small", 2000));
   print_table(rows);
-  std::printf("\nappend MB/s counts WAL bytes (frame header + FlatBuffer + padding), the same bytes\n"
-              "the baseline writes; scan/get/window MB/s count payload bytes. Latency: append() call,\n"
-              "scan next() (per record, in 1024-record chunks), one get(), one whole window query.\n");
+  std::printf(
+      "\nappend MB/s counts WAL bytes (frame header + FlatBuffer + padding), the same bytes\n"
+      "the baseline writes; scan/get/window MB/s count payload bytes. Latency: append() call,\n"
+      "scan next() (per record, in 1024-record chunks), one get(), one whole window query.\n");
   std::filesystem::remove_all(root);
   return 0;
 }

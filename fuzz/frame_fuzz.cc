@@ -27,10 +27,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   encode_segment_header(header, segment.data());
   std::copy(data, data + size, segment.begin() + kSegmentHeaderBytes);
   for (ScanMode mode : {ScanMode::kFast, ScanMode::kClassifyFaults, ScanMode::kFull}) {
-    SegmentScanner scanner(segment, header, "fuzz.seg", kSegmentHeaderBytes, header.first_seq, mode);
+    SegmentScanner scanner(segment, header, "fuzz.seg", kSegmentHeaderBytes, header.first_seq,
+                           mode);
     for (size_t steps = 0; steps <= size / 8 + 2; ++steps) {
       auto step = scanner.next(&frame);
-      if (step == SegmentScanner::Step::kFrame || step == SegmentScanner::Step::kCorruption) continue;
+      if (step == SegmentScanner::Step::kFrame || step == SegmentScanner::Step::kCorruption)
+        continue;
       break;
     }
     if (scanner.offset() > segment.size()) __builtin_trap();

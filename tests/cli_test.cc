@@ -23,11 +23,12 @@ struct CliRun {
 };
 
 // Runs `reel ARGS` through the shell with `input` on stdin.
-CliRun reel(const std::string& args, const std::string& input = "", const std::string& shell_prefix = "") {
+CliRun reel(const std::string& args, const std::string& input = "",
+            const std::string& shell_prefix = "") {
   TempDir io;
   testing::write_all(io / "in", input);
-  const std::string cmd = shell_prefix + std::string(REEL_BINARY) + " " + args + " < " + (io / "in") +
-                          " > " + (io / "out") + " 2> " + (io / "err");
+  const std::string cmd = shell_prefix + std::string(REEL_BINARY) + " " + args + " < " +
+                          (io / "in") + " > " + (io / "out") + " 2> " + (io / "err");
   int status = std::system(cmd.c_str());
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, testing::read_all(io / "out"),
           testing::read_all(io / "err")};
@@ -162,7 +163,8 @@ TEST(Cli, LengthPrefixedInputRoundTripsAndATruncatedRecordLosesNothingBefore) {
   uint32_t one = 1;
   prefix.append(reinterpret_cast<const char*>(&one), 4);
   prefix += "A";
-  r = reel("append " + S + " --format lp", prefix + std::string(reinterpret_cast<const char*>(&n), 4) + "short");
+  r = reel("append " + S + " --format lp",
+           prefix + std::string(reinterpret_cast<const char*>(&n), 4) + "short");
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("truncated record at byte offset 5"), std::string::npos) << r.err;
   EXPECT_EQ(r.out, "4\n");  // the whole record before it was appended

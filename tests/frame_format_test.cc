@@ -56,8 +56,8 @@ TEST(Crc32c, ExtendEqualsOneShot) {
   std::string data(1000, '\0');
   for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>(i * 7);
   for (size_t cut : {0, 1, 7, 8, 9, 500, 999, 1000}) {
-    uint32_t a = crc32c::extend(crc32c::value(data.data(), cut), data.data() + cut,
-                                data.size() - cut);
+    uint32_t a =
+        crc32c::extend(crc32c::value(data.data(), cut), data.data() + cut, data.size() - cut);
     EXPECT_EQ(a, crc32c::value(data.data(), data.size())) << cut;
   }
 }

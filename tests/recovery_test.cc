@@ -32,7 +32,8 @@ StoreOptions small(uint64_t segment = 32 * 1024) {
 void fill(const std::string& dir, int count, const StoreOptions& o = small()) {
   auto store = Store::open(dir, o);
   ASSERT_TRUE(store) << store.status().to_string();
-  for (int i = 1; i <= count; ++i) ASSERT_TRUE((*store)->append("s", "record-" + std::to_string(i)));
+  for (int i = 1; i <= count; ++i)
+    ASSERT_TRUE((*store)->append("s", "record-" + std::to_string(i)));
   ASSERT_TRUE((*store)->close());
 }
 
@@ -185,8 +186,8 @@ TEST(Recovery, FullDiskAtSegmentCreationLosesNoAcknowledgedRecord) {
   uint64_t acknowledged = 0;
   Status failure;
   {
-    auto store = store::open_store_with_env(dir.path(), small(8192),
-                                            std::make_unique<FaultEnv>(&plan));
+    auto store =
+        store::open_store_with_env(dir.path(), small(8192), std::make_unique<FaultEnv>(&plan));
     ASSERT_TRUE(store);
     for (int i = 1; i <= 10000; ++i) {
       auto seq = (*store)->append("s", std::string(100, 'a' + i % 26));
@@ -299,8 +300,8 @@ TEST(Recovery, ShortWritesAreResubmitted) {
   FaultEnv::Plan plan;
   plan.short_writes = true;
   {
-    auto store = store::open_store_with_env(dir.path(), small(64 * 1024),
-                                            std::make_unique<FaultEnv>(&plan));
+    auto store =
+        store::open_store_with_env(dir.path(), small(64 * 1024), std::make_unique<FaultEnv>(&plan));
     ASSERT_TRUE(store);
     for (int i = 1; i <= 2000; ++i) ASSERT_TRUE((*store)->append("s", std::to_string(i)));
   }
@@ -321,8 +322,8 @@ TEST(Recovery, ReaderWorksWithoutWriteAccessToTheStore) {
       if (::setgid(65534) != 0 || ::setuid(65534) != 0) ::_exit(10);
     } else {
       for (auto& entry : fs::recursive_directory_iterator(dir.path())) {
-        fs::permissions(entry.path(), fs::perms::owner_write | fs::perms::group_write |
-                                          fs::perms::others_write,
+        fs::permissions(entry.path(),
+                        fs::perms::owner_write | fs::perms::group_write | fs::perms::others_write,
                         fs::perm_options::remove);
       }
       fs::permissions(dir.path(), fs::perms::owner_write, fs::perm_options::remove);

@@ -95,8 +95,8 @@ TEST(SegmentScanner, TornTailAtEveryByteOfTheLastFrameIsTheEnd) {
     // (a) the file cut short at `cut`
     ScanResult r = scan_all(seg, {seg.bytes.data(), cut}, ScanMode::kFull);
     EXPECT_EQ(r.seqs, (std::vector<uint64_t>{1, 2, 3})) << cut;
-    EXPECT_EQ(r.last, cut == last_start ? SegmentScanner::Step::kEnd
-                                        : SegmentScanner::Step::kTornTail)
+    EXPECT_EQ(r.last,
+              cut == last_start ? SegmentScanner::Step::kEnd : SegmentScanner::Step::kTornTail)
         << cut;
     EXPECT_EQ(r.end_offset, last_start);
     // (b) the bytes after `cut` never reached the disk (zeros, full size)
@@ -131,9 +131,12 @@ TEST(SegmentScanner, ScanResumesAfterCorruptionToListEveryFault) {
   DecodedFrame frame;
   for (;;) {
     auto step = scanner.next(&frame);
-    if (step == SegmentScanner::Step::kFrame) seqs.push_back(frame.seq);
-    else if (step == SegmentScanner::Step::kCorruption) fault_seqs.push_back(scanner.fault().expected_seq);
-    else break;
+    if (step == SegmentScanner::Step::kFrame)
+      seqs.push_back(frame.seq);
+    else if (step == SegmentScanner::Step::kCorruption)
+      fault_seqs.push_back(scanner.fault().expected_seq);
+    else
+      break;
   }
   EXPECT_EQ(seqs, (std::vector<uint64_t>{1, 3, 4, 5, 7, 8}));
   EXPECT_EQ(fault_seqs, (std::vector<uint64_t>{2, 6}));
@@ -186,8 +189,8 @@ TEST(SegmentScanner, EverySingleBitFlipIsDetectedWithItsSeq) {
         while (seg.frame_offsets[frame + 1] <= byte) ++frame;
         EXPECT_EQ(r.fault.expected_seq, 1 + frame) << byte << ":" << bit;
         EXPECT_EQ(r.fault.offset, seg.frame_offsets[frame]) << byte << ":" << bit;
-        EXPECT_EQ(r.last, frame == 3 ? SegmentScanner::Step::kTornTail
-                                     : SegmentScanner::Step::kCorruption);
+        EXPECT_EQ(r.last,
+                  frame == 3 ? SegmentScanner::Step::kTornTail : SegmentScanner::Step::kCorruption);
       } else {
         EXPECT_EQ(r.last, SegmentScanner::Step::kTornTail);  // garbage past the end
       }

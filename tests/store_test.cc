@@ -88,7 +88,8 @@ class ReaderModelTest : public ::testing::Test {
       r.stream = streams[stream_pick(rng_)];
       int k = key_pick(rng_);
       r.key = k < 5 ? "" : "k" + std::to_string(k);
-      r.payload = std::string(static_cast<size_t>(size_pick(rng_)), static_cast<char>('a' + i % 26));
+      r.payload =
+          std::string(static_cast<size_t>(size_pick(rng_)), static_cast<char>('a' + i % 26));
       r.ts = 1'000'000'000ull + static_cast<uint64_t>(i) * 1000 + (rng_() % 5000);  // not monotonic
       AppendOptions ao;
       ao.key = r.key;
@@ -254,8 +255,9 @@ TEST(Store, IndexAheadOfTheWalIsRebuiltOnOpen) {
   }
   {
     // An index from a longer history of the same store: copy it in.
-    std::filesystem::copy(dir.path(), other.path(), std::filesystem::copy_options::recursive |
-                                                        std::filesystem::copy_options::overwrite_existing);
+    std::filesystem::copy(dir.path(), other.path(),
+                          std::filesystem::copy_options::recursive |
+                              std::filesystem::copy_options::overwrite_existing);
     auto store = open_store(other.path());
     for (int i = 0; i < 50; ++i) ASSERT_TRUE(store->append("s", "y"));
   }
@@ -367,7 +369,8 @@ TEST(Store, ManyThreadsAppendWithDenseSeqs) {
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < kEach; ++i) {
-        auto seq = store->append("t" + std::to_string(t), std::to_string(t) + ":" + std::to_string(i));
+        auto seq =
+            store->append("t" + std::to_string(t), std::to_string(t) + ":" + std::to_string(i));
         if (seq) seqs[t].push_back(*seq);
       }
     });

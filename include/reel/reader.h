@@ -16,12 +16,12 @@
 namespace reel {
 
 struct StoreStats {
-  Watermarks watermarks;     // as published in the head file
-  uint64_t first_seq = 0;    // 0 when empty
-  uint64_t last_seq = 0;     // last whole record in the WAL
+  Watermarks watermarks;   // as published in the head file
+  uint64_t first_seq = 0;  // 0 when empty
+  uint64_t last_seq = 0;   // last whole record in the WAL
   uint64_t record_count = 0;
   uint64_t segment_count = 0;
-  uint64_t wal_bytes = 0;    // bytes of frames (headers included) in the WAL
+  uint64_t wal_bytes = 0;       // bytes of frames (headers included) in the WAL
   uint64_t wal_file_bytes = 0;  // preallocated size of all segment files
   uint64_t first_ts_ns = 0;
   uint64_t last_ts_ns = 0;

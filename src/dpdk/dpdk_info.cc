@@ -3,5 +3,7 @@
 #include <rte_version.h>
 
 namespace reel::dpdk {
-std::string version() { return rte_version(); }
+std::string version() {
+  return rte_version();
+}
 }  // namespace reel::dpdk

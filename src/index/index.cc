@@ -114,8 +114,12 @@ Result<uint64_t> Index::get_meta_u64(const char* name) const {
   return decode_fixed64(static_cast<const uint8_t*>(v.mv_data));
 }
 
-Result<uint64_t> Index::indexed_seq() const { return get_meta_u64("indexed_seq"); }
-Result<uint64_t> Index::store_id() const { return get_meta_u64("store_id"); }
+Result<uint64_t> Index::indexed_seq() const {
+  return get_meta_u64("indexed_seq");
+}
+Result<uint64_t> Index::store_id() const {
+  return get_meta_u64("store_id");
+}
 
 Status Index::set_store_id(uint64_t store_id) {
   LmdbTxn txn;
@@ -227,7 +231,9 @@ Status Index::clear() {
   return txn.commit();
 }
 
-Status Index::sync() { return lmdb_status(mdb_env_sync(env_.get(), 1), "index: sync"); }
+Status Index::sync() {
+  return lmdb_status(mdb_env_sync(env_.get(), 1), "index: sync");
+}
 
 Result<std::optional<SeqPosition>> Index::floor_position(uint64_t seq) const {
   LmdbTxn txn;

@@ -20,8 +20,7 @@ LmdbEnv::~LmdbEnv() {
   if (env_ != nullptr) mdb_env_close(env_);
 }
 
-Status LmdbEnv::open(const std::string& dir, bool read_only, uint64_t map_bytes,
-                     unsigned max_dbs) {
+Status LmdbEnv::open(const std::string& dir, bool read_only, uint64_t map_bytes, unsigned max_dbs) {
   read_only_ = read_only;
   // The index is derived data: writes skip LMDB's syncs and the store syncs
   // the environment itself (see Index::sync and the boot-id rule in index.h).

@@ -123,9 +123,9 @@ bool SeqScan::open_segment(size_t i, uint64_t offset, uint64_t expected_seq) {
   if (!mapped) return fail(mapped.status());
   segment_ = i;
   segment_first_seq_ = (*mapped)->header.first_seq;
-  scanner_ = std::make_unique<wal::SegmentScanner>((*mapped)->bytes, (*mapped)->header,
-                                                   (*mapped)->name, offset, expected_seq,
-                                                   wal::ScanMode::kFast);
+  scanner_ =
+      std::make_unique<wal::SegmentScanner>((*mapped)->bytes, (*mapped)->header, (*mapped)->name,
+                                            offset, expected_seq, wal::ScanMode::kFast);
   return true;
 }
 
@@ -280,8 +280,7 @@ Result<std::unique_ptr<Reader>> Reader::open(const std::string& dir) {
   if (idx) {
     impl->index = std::move(*idx);
   } else {
-    spdlog::debug("{}: no usable index ({}); queries scan the WAL", dir,
-                  idx.status().to_string());
+    spdlog::debug("{}: no usable index ({}); queries scan the WAL", dir, idx.status().to_string());
   }
   return std::unique_ptr<Reader>(new Reader(std::move(impl)));
 }
@@ -352,9 +351,13 @@ Cursor Reader::by_key(std::string_view stream, std::string_view key) {
   return Cursor(std::move(impl));
 }
 
-Result<std::vector<StreamInfo>> Reader::streams() { return impl_->streams(); }
+Result<std::vector<StreamInfo>> Reader::streams() {
+  return impl_->streams();
+}
 
-Watermarks Reader::watermarks() const { return impl_->head.watermarks(); }
+Watermarks Reader::watermarks() const {
+  return impl_->head.watermarks();
+}
 
 Result<StoreStats> Reader::stats() {
   StoreStats st;

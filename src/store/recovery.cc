@@ -121,8 +121,8 @@ ScanOutcome WalScan::scan_segment(size_t i, uint64_t offset, bool from_index,
   const bool is_last = i + 1 == segs_->size();
   // Rule 8: after a clean shutdown the zeros after the last frame need no
   // search; a bad frame is still classified by searching past it.
-  const wal::ScanMode mode = is_last && !clean_shutdown_ ? wal::ScanMode::kFull
-                                                         : wal::ScanMode::kClassifyFaults;
+  const wal::ScanMode mode =
+      is_last && !clean_shutdown_ ? wal::ScanMode::kFull : wal::ScanMode::kClassifyFaults;
   wal::SegmentScanner scanner(seg.bytes, seg.header, seg.name, offset, expected_seq_, mode);
   wal::DecodedFrame frame;
   bool first = true;
@@ -157,10 +157,10 @@ ScanOutcome WalScan::scan_segment(size_t i, uint64_t offset, bool from_index,
     }
     if (step == wal::SegmentScanner::Step::kTornTail) {
       const uint64_t cut = scanner.torn_end() - scanner.offset();
-      spdlog::warn("recovery: {}: cutting torn tail of {} bytes at offset {} ({}); last whole "
-                   "record is seq {}",
-                   seg.name, cut, scanner.offset(), scanner.fault().what,
-                   scanner.expected_seq() - 1);
+      spdlog::warn(
+          "recovery: {}: cutting torn tail of {} bytes at offset {} ({}); last whole "
+          "record is seq {}",
+          seg.name, cut, scanner.offset(), scanner.fault().what, scanner.expected_seq() - 1);
       Status s = zero_torn_tail(env_, seg, scanner.offset(), scanner.torn_end());
       if (!s) return {s};
       result->torn_bytes_cut += cut;

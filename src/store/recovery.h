@@ -25,12 +25,12 @@
 namespace reel::store {
 
 struct RecoveryResult {
-  uint64_t last_seq = 0;             // last whole record in the WAL (0: empty)
-  uint32_t next_segment_no = 0;      // segment_no for the next new segment
+  uint64_t last_seq = 0;                     // last whole record in the WAL (0: empty)
+  uint32_t next_segment_no = 0;              // segment_no for the next new segment
   std::optional<wal::SegmentHeader> active;  // the last segment, if any
-  uint64_t active_end_offset = 0;    // where the next frame goes in it
-  uint64_t last_frame_offset = 0;    // offset of the last frame in it (0: none)
-  uint64_t frames_indexed = 0;       // frames this recovery added to the index
+  uint64_t active_end_offset = 0;            // where the next frame goes in it
+  uint64_t last_frame_offset = 0;            // offset of the last frame in it (0: none)
+  uint64_t frames_indexed = 0;               // frames this recovery added to the index
   uint64_t torn_bytes_cut = 0;
   bool index_rebuilt = false;
 };

@@ -63,15 +63,15 @@ struct Store::Impl {
   bool closed = false;
 
   // Guarded by mu.
-  uint64_t last_seq = 0;      // last seq handed out
-  uint64_t written_seq = 0;   // last seq written to the WAL
+  uint64_t last_seq = 0;     // last seq handed out
+  uint64_t written_seq = 0;  // last seq written to the WAL
   uint64_t durable_seq = 0;
   uint32_t next_segment_no = 0;
   uint32_t next_stream_id = 1;
   std::map<std::string, uint32_t, std::less<>> stream_ids;
   std::vector<bool> declared_in_segment;  // by stream id
   wal::FrameEncoder encoder;
-  std::vector<uint8_t> batch;              // frames not yet written
+  std::vector<uint8_t> batch;  // frames not yet written
   uint64_t batch_first_seq = 0;
   index::IndexBatch index_batch;
   index::IndexFeeder feeder;
@@ -119,12 +119,13 @@ Status Store::Impl::open_locked(bool* created) {
   if (!idx) return idx.status();
   index = std::move(*idx);
   if (rebuild_after_reboot) {
-    spdlog::warn("recovery: {}: the machine restarted while the index had unsynced commits; "
-                 "rebuilding the index",
-                 paths.root);
+    spdlog::warn(
+        "recovery: {}: the machine restarted while the index had unsynced commits; "
+        "rebuilding the index",
+        paths.root);
   }
   auto recovered = store::recover(paths, env.get(), index.get(), &store_id, options.recovery,
-                                   rebuild_after_reboot, probe.is_open() && probe.clean_shutdown());
+                                  rebuild_after_reboot, probe.is_open() && probe.clean_shutdown());
   if (!recovered) return recovered.status();
   *created = store_id == 0;
   if (store_id == 0) store_id = random_store_id();
@@ -224,10 +225,9 @@ Status Store::Impl::sync_index_locked() {
 Status Store::Impl::flush_locked(bool force_sync) {
   Status s = write_batch();
   if (!s) return s;
-  const bool want_sync =
-      force_sync || options.sync.mode == SyncPolicy::Mode::kAlways ||
-      (options.sync.mode == SyncPolicy::Mode::kInterval &&
-       std::chrono::steady_clock::now() - last_sync >= options.sync.interval);
+  const bool want_sync = force_sync || options.sync.mode == SyncPolicy::Mode::kAlways ||
+                         (options.sync.mode == SyncPolicy::Mode::kInterval &&
+                          std::chrono::steady_clock::now() - last_sync >= options.sync.interval);
   if (want_sync && durable_seq < written_seq) return sync_locked();
   return Status::ok();
 }
@@ -250,9 +250,10 @@ Status Store::Impl::roll_segment() {
 
 void Store::Impl::flusher_loop() {
   std::unique_lock<std::mutex> guard(mu);
-  const auto tick = std::min(options.flush_interval, options.sync.mode == SyncPolicy::Mode::kInterval
-                                                         ? options.sync.interval
-                                                         : options.flush_interval);
+  const auto tick =
+      std::min(options.flush_interval, options.sync.mode == SyncPolicy::Mode::kInterval
+                                           ? options.sync.interval
+                                           : options.flush_interval);
   while (!closing) {
     flusher_cv.wait_for(guard, tick);
     if (closing) break;
@@ -338,8 +339,8 @@ Result<uint64_t> Store::append(std::string_view stream, std::string_view payload
                   std::span<uint8_t>(d.batch.data() + d.batch.size() - frame_bytes, frame_bytes));
   d.declared_in_segment[*stream_id] = true;
   d.last_seq = fields.seq;
-  const auto* record = reel::fb::GetRecord(d.batch.data() + d.batch.size() - frame_bytes +
-                                           wal::kFrameBodyOffset);
+  const auto* record =
+      reel::fb::GetRecord(d.batch.data() + d.batch.size() - frame_bytes + wal::kFrameBodyOffset);
   d.feeder.add(*record, d.writer->first_seq(), offset, &d.index_batch);
   if (d.batch.size() >= d.options.batch_bytes_max) {
     Status s = d.flush_locked(false);
@@ -381,7 +382,9 @@ uint64_t Store::last_seq() const {
   return impl_->last_seq;
 }
 
-const std::string& Store::dir() const { return impl_->paths.root; }
+const std::string& Store::dir() const {
+  return impl_->paths.root;
+}
 
 namespace store {
 
@@ -408,7 +411,8 @@ Result<std::unique_ptr<Store>> open_store_with_env(const std::string& dir,
 
 Status reindex_store(const std::string& dir, uint64_t* records_indexed) {
   StorePaths paths(dir);
-  if (::access(paths.wal.c_str(), F_OK) != 0) return Status::not_found(dir + ": no reel store here");
+  if (::access(paths.wal.c_str(), F_OK) != 0)
+    return Status::not_found(dir + ": no reel store here");
   WriterLock lock;
   Status s = lock.acquire(paths.lock);
   if (!s) return s;
@@ -419,8 +423,8 @@ Status reindex_store(const std::string& dir, uint64_t* records_indexed) {
   HeadFile probe;
   uint64_t store_id = 0;
   if (probe.open_for_read(paths.head)) store_id = probe.store_id();
-  auto result = recover(paths, env->get(), idx->get(), &store_id,
-                        RecoveryMode::kTruncateTornTail, true, false);
+  auto result = recover(paths, env->get(), idx->get(), &store_id, RecoveryMode::kTruncateTornTail,
+                        true, false);
   if (!result) return result.status();
   s = (*idx)->sync();
   if (!s) return s;

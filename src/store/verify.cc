@@ -35,7 +35,8 @@ class Verifier {
   Status check_streams();
   void fault(std::string line) { report_.faults.push_back(std::move(line)); }
   const RecordFacts* facts(uint64_t seq) const {
-    if (seq < report_.first_seq || seq > report_.last_seq || seq - report_.first_seq >= facts_.size()) {
+    if (seq < report_.first_seq || seq > report_.last_seq ||
+        seq - report_.first_seq >= facts_.size()) {
       return nullptr;
     }
     const RecordFacts& f = facts_[seq - report_.first_seq];
@@ -93,8 +94,8 @@ Status Verifier::scan_wal() {
             std::to_string(expected) + " was expected");
     }
     expected = seg.header.first_seq;
-    wal::SegmentScanner scanner(seg.bytes, seg.header, seg.name, wal::kSegmentHeaderBytes,
-                                expected, wal::ScanMode::kFull);
+    wal::SegmentScanner scanner(seg.bytes, seg.header, seg.name, wal::kSegmentHeaderBytes, expected,
+                                wal::ScanMode::kFull);
     wal::DecodedFrame frame;
     uint64_t pending_damage = 0;
     for (;;) {
@@ -222,7 +223,8 @@ Status Verifier::check_index() {
           std::to_string(report_.last_seq) + ") of the WAL");
   } else if (*indexed < report_.last_seq) {
     fault("index: records " + std::to_string(*indexed + 1) + ".." +
-          std::to_string(report_.last_seq) + " are not indexed yet (the next writer open adds "
+          std::to_string(report_.last_seq) +
+          " are not indexed yet (the next writer open adds "
           "them)");
   }
   Status s = check_positions();

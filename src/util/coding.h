@@ -50,6 +50,8 @@ inline uint64_t decode_big64(const uint8_t* src) {
   return v;
 }
 
-inline constexpr uint64_t align_up8(uint64_t n) { return (n + 7) & ~uint64_t{7}; }
+inline constexpr uint64_t align_up8(uint64_t n) {
+  return (n + 7) & ~uint64_t{7};
+}
 
 }  // namespace reel

@@ -30,8 +30,7 @@ uint32_t extend_portable(uint32_t crc, const uint8_t* p, size_t n) {
 }
 
 #if defined(__x86_64__)
-__attribute__((target("sse4.2"))) uint32_t extend_sse42(uint32_t crc, const uint8_t* p,
-                                                         size_t n) {
+__attribute__((target("sse4.2"))) uint32_t extend_sse42(uint32_t crc, const uint8_t* p, size_t n) {
   uint64_t c = ~crc;
   while (n >= 8) {
     uint64_t word;
@@ -62,6 +61,8 @@ uint32_t extend(uint32_t crc, const void* data, size_t n) {
   return extend_portable(crc, p, n);
 }
 
-bool hardware_accelerated() { return kHaveSse42; }
+bool hardware_accelerated() {
+  return kHaveSse42;
+}
 
 }  // namespace reel::crc32c

@@ -14,14 +14,29 @@ Status Status::from_errno(const std::string& what, int err) {
 std::string Status::to_string() const {
   const char* name = "ok";
   switch (code_) {
-    case Code::kOk: return "ok";
-    case Code::kNotFound: name = "not found"; break;
-    case Code::kCorruption: name = "corruption"; break;
-    case Code::kIoError: name = "I/O error"; break;
-    case Code::kInvalidArgument: name = "invalid argument"; break;
-    case Code::kBusy: name = "busy"; break;
-    case Code::kNoSpace: name = "no space"; break;
-    case Code::kFailed: name = "failed"; break;
+    case Code::kOk:
+      return "ok";
+    case Code::kNotFound:
+      name = "not found";
+      break;
+    case Code::kCorruption:
+      name = "corruption";
+      break;
+    case Code::kIoError:
+      name = "I/O error";
+      break;
+    case Code::kInvalidArgument:
+      name = "invalid argument";
+      break;
+    case Code::kBusy:
+      name = "busy";
+      break;
+    case Code::kNoSpace:
+      name = "no space";
+      break;
+    case Code::kFailed:
+      name = "failed";
+      break;
   }
   return std::string(name) + ": " + message_;
 }
@@ -58,9 +73,12 @@ Result<SyncPolicy> SyncPolicy::parse(std::string_view text) {
 
 std::string SyncPolicy::to_string() const {
   switch (mode) {
-    case Mode::kAlways: return "always";
-    case Mode::kNone: return "none";
-    case Mode::kInterval: return "interval:" + std::to_string(interval.count()) + "ns";
+    case Mode::kAlways:
+      return "always";
+    case Mode::kNone:
+      return "none";
+    case Mode::kInterval:
+      return "interval:" + std::to_string(interval.count()) + "ns";
   }
   return "?";
 }

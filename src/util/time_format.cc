@@ -166,12 +166,18 @@ std::optional<uint64_t> parse_duration_ns(std::string_view text) {
   if (!number) return std::nullopt;
   std::string_view unit = text.substr(i);
   uint64_t scale = 0;
-  if (unit == "ns") scale = 1;
-  else if (unit == "us") scale = 1'000;
-  else if (unit == "ms") scale = 1'000'000;
-  else if (unit == "s") scale = 1'000'000'000;
-  else if (unit == "m" || unit == "min") scale = 60'000'000'000;
-  else return std::nullopt;
+  if (unit == "ns")
+    scale = 1;
+  else if (unit == "us")
+    scale = 1'000;
+  else if (unit == "ms")
+    scale = 1'000'000;
+  else if (unit == "s")
+    scale = 1'000'000'000;
+  else if (unit == "m" || unit == "min")
+    scale = 60'000'000'000;
+  else
+    return std::nullopt;
   if (*number > UINT64_MAX / scale) return std::nullopt;
   return *number * scale;
 }
@@ -184,12 +190,18 @@ std::optional<uint64_t> parse_size_bytes(std::string_view text) {
   if (!number) return std::nullopt;
   std::string_view unit = text.substr(i);
   uint64_t scale = 0;
-  if (unit.empty() || unit == "B") scale = 1;
-  else if (unit == "K" || unit == "KiB") scale = 1ull << 10;
-  else if (unit == "M" || unit == "MiB") scale = 1ull << 20;
-  else if (unit == "G" || unit == "GiB") scale = 1ull << 30;
-  else if (unit == "T" || unit == "TiB") scale = 1ull << 40;
-  else return std::nullopt;
+  if (unit.empty() || unit == "B")
+    scale = 1;
+  else if (unit == "K" || unit == "KiB")
+    scale = 1ull << 10;
+  else if (unit == "M" || unit == "MiB")
+    scale = 1ull << 20;
+  else if (unit == "G" || unit == "GiB")
+    scale = 1ull << 30;
+  else if (unit == "T" || unit == "TiB")
+    scale = 1ull << 40;
+  else
+    return std::nullopt;
   if (*number > UINT64_MAX / scale) return std::nullopt;
   return *number * scale;
 }

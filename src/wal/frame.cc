@@ -50,13 +50,20 @@ void FrameEncoder::write(uint32_t segment_no, std::span<uint8_t> dst) const {
 
 const char* frame_status_name(FrameStatus status) {
   switch (status) {
-    case FrameStatus::kOk: return "ok";
-    case FrameStatus::kEndOfData: return "end of data";
-    case FrameStatus::kTruncated: return "truncated frame";
-    case FrameStatus::kBadLength: return "bad frame length";
-    case FrameStatus::kBadChecksum: return "bad checksum";
-    case FrameStatus::kBadHeader: return "bad frame header";
-    case FrameStatus::kBadRecord: return "bad record body";
+    case FrameStatus::kOk:
+      return "ok";
+    case FrameStatus::kEndOfData:
+      return "end of data";
+    case FrameStatus::kTruncated:
+      return "truncated frame";
+    case FrameStatus::kBadLength:
+      return "bad frame length";
+    case FrameStatus::kBadChecksum:
+      return "bad checksum";
+    case FrameStatus::kBadHeader:
+      return "bad frame header";
+    case FrameStatus::kBadRecord:
+      return "bad record body";
   }
   return "?";
 }

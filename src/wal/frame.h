@@ -19,9 +19,9 @@ struct RecordFields {
   uint64_t ts_ns = 0;
   uint32_t stream = 0;
   uint64_t source_seq = 0;
-  std::string_view key;           // empty = no key
+  std::string_view key;  // empty = no key
   std::string_view payload;
-  std::string_view stream_name;   // empty = not declared in this record
+  std::string_view stream_name;  // empty = not declared in this record
 };
 
 // Builds frames. Owns a FlatBufferBuilder that is reused between calls, so

@@ -21,8 +21,8 @@ class UringEnv final : public IoEnv {
     if (rc != 0) {
       ::close(fd);
       ::unlink(path.c_str());
-      return Status::from_errno(
-          path + ": cannot preallocate " + std::to_string(bytes) + " bytes", rc);
+      return Status::from_errno(path + ": cannot preallocate " + std::to_string(bytes) + " bytes",
+                                rc);
     }
     if (::fsync(fd) != 0) {
       int err = errno;

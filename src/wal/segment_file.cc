@@ -37,10 +37,9 @@ Status decode_segment_header(std::span<const uint8_t> bytes, const std::string& 
   }
   out->format_version = decode_fixed32(p + kSegHdrVersionOffset);
   if (out->format_version != kFormatVersion) {
-    return Status::corruption(name + ": segment format version " +
-                              std::to_string(out->format_version) +
-                              " is not supported (this build reads version " +
-                              std::to_string(kFormatVersion) + ")");
+    return Status::corruption(
+        name + ": segment format version " + std::to_string(out->format_version) +
+        " is not supported (this build reads version " + std::to_string(kFormatVersion) + ")");
   }
   if (decode_fixed32(p + kSegHdrHeaderBytesOffset) != kSegmentHeaderBytes) {
     return Status::corruption(name + ": unexpected segment header size");

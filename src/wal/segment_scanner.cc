@@ -13,7 +13,8 @@ std::string ScanFault::message() const {
 }
 
 SegmentScanner::SegmentScanner(std::span<const uint8_t> segment, const SegmentHeader& header,
-                               std::string name, uint64_t start_offset, uint64_t expected_seq, ScanMode mode)
+                               std::string name, uint64_t start_offset, uint64_t expected_seq,
+                               ScanMode mode)
     : segment_(segment),
       header_(header),
       name_(std::move(name)),

@@ -25,10 +25,10 @@
 namespace reel::wal {
 
 struct ScanFault {
-  std::string segment_name;  // e.g. "wal/00000000000000000001.seg"
-  uint64_t offset = 0;       // where the bad bytes start
-  uint64_t expected_seq = 0; // the seq that should have been there
-  std::string what;          // "bad checksum", "seq 17 where 12 was expected", ...
+  std::string segment_name;   // e.g. "wal/00000000000000000001.seg"
+  uint64_t offset = 0;        // where the bad bytes start
+  uint64_t expected_seq = 0;  // the seq that should have been there
+  std::string what;           // "bad checksum", "seq 17 where 12 was expected", ...
   // "wal/00000000000000000001.seg: bad checksum at offset 81920 (seq 500000)"
   std::string message() const;
 };

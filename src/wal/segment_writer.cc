@@ -62,8 +62,7 @@ Status SegmentWriter::append_batch(std::span<const uint8_t> frames) {
   if (fd_ < 0) return Status::invalid_argument("append_batch: no active segment");
   if (frames.size() > remaining_bytes()) {
     return Status::invalid_argument(path_ + ": batch of " + std::to_string(frames.size()) +
-                                    " bytes does not fit at offset " +
-                                    std::to_string(end_offset_));
+                                    " bytes does not fit at offset " + std::to_string(end_offset_));
   }
   Status s = write_all(env_, fd_, frames, end_offset_, path_);
   if (!s) return fail(s);

@@ -63,10 +63,10 @@ std::optional<Args> Args::parse(const CommandSpec& spec, int argc, char** argv, 
   if (args.positionals_.size() != spec.positionals.size()) {
     std::string usage;
     for (const auto& p : spec.positionals) usage += " " + p;
-    *error = prefix + (args.positionals_.size() < spec.positionals.size()
-                           ? "missing " + spec.positionals[args.positionals_.size()]
-                           : "unexpected argument '" +
-                                 args.positionals_[spec.positionals.size()] + "'") +
+    *error = prefix +
+             (args.positionals_.size() < spec.positionals.size()
+                  ? "missing " + spec.positionals[args.positionals_.size()]
+                  : "unexpected argument '" + args.positionals_[spec.positionals.size()] + "'") +
              " (usage: reel " + spec.name + usage + " [options])";
     return std::nullopt;
   }
@@ -90,8 +90,10 @@ std::string help_text(const CommandSpec& spec) {
     for (const auto& opt : spec.options) {
       std::string left = "  " + opt.name + (opt.value_name.empty() ? "" : " " + opt.value_name);
       out << left;
-      if (left.size() < 24) out << std::string(24 - left.size(), ' ');
-      else out << "\n" << std::string(24, ' ');
+      if (left.size() < 24)
+        out << std::string(24 - left.size(), ' ');
+      else
+        out << "\n" << std::string(24, ' ');
       out << opt.help;
       if (!opt.default_value.empty()) out << " (default: " << opt.default_value << ")";
       out << "\n";

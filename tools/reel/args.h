@@ -11,18 +11,18 @@
 namespace reel::cli {
 
 struct OptionSpec {
-  std::string name;         // "--format"
-  std::string value_name;   // "FMT"; empty for a flag
+  std::string name;        // "--format"
+  std::string value_name;  // "FMT"; empty for a flag
   std::string help;
   std::string default_value;
 };
 
 struct CommandSpec {
-  std::string name;                     // "cat"
-  std::string summary;                  // one line
-  std::vector<std::string> positionals; // "STORE", "SEQ"
+  std::string name;                      // "cat"
+  std::string summary;                   // one line
+  std::vector<std::string> positionals;  // "STORE", "SEQ"
   std::vector<OptionSpec> options;
-  std::string details;                  // extra paragraphs for --help
+  std::string details;  // extra paragraphs for --help
 };
 
 class Args {

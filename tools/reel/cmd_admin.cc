@@ -22,11 +22,12 @@ int run_verify(const Args& args) {
   if (shown) std::fprintf(stderr, "\n");
   if (!report) return fail("verify", report.status());
   for (const auto& line : report->faults) std::printf("FAULT %s\n", line.c_str());
-  std::printf("%s: %" PRIu64 " records (seq %" PRIu64 "..%" PRIu64 ") in %" PRIu64
-              " segments, %" PRIu64 " index entries checked, indexed_seq %" PRIu64 ": %s\n",
-              dir.c_str(), report->records, report->first_seq, report->last_seq,
-              report->segments, report->index_entries_checked, report->indexed_seq,
-              report->clean() ? "clean" : (std::to_string(report->faults.size()) + " faults").c_str());
+  std::printf(
+      "%s: %" PRIu64 " records (seq %" PRIu64 "..%" PRIu64 ") in %" PRIu64 " segments, %" PRIu64
+      " index entries checked, indexed_seq %" PRIu64 ": %s\n",
+      dir.c_str(), report->records, report->first_seq, report->last_seq, report->segments,
+      report->index_entries_checked, report->indexed_seq,
+      report->clean() ? "clean" : (std::to_string(report->faults.size()) + " faults").c_str());
   return report->clean() ? kExitOk : kExitFailure;
 }
 

@@ -142,7 +142,8 @@ int run_append(const Args& args) {
       ok = false;
       fail("append", "stdin: truncated record at byte offset " +
                          std::to_string(input_offset - carry.size()) + " (" +
-                         std::to_string(carry.size()) + " bytes left); records before it were "
+                         std::to_string(carry.size()) +
+                         " bytes left); records before it were "
                          "appended");
     }
   }
@@ -160,8 +161,10 @@ const Command kAppendCommand{
      "Append records read from stdin; print the last seq written.",
      {"STORE"},
      {{"--stream", "NAME", "stream to append to", "default"},
-      {"--format", "FMT", "lines: one record per line, newline stripped; lp: 4-byte "
-                          "little-endian length, then the bytes", "lines"},
+      {"--format", "FMT",
+       "lines: one record per line, newline stripped; lp: 4-byte "
+       "little-endian length, then the bytes",
+       "lines"},
       {"--sync", "POLICY", "always | interval:DURATION | none", "interval:10ms"},
       {"--segment-size", "SIZE", "size of new segment files", "1GiB"},
       {"--max-record", "SIZE", "largest record accepted", "1MiB"}},

@@ -42,9 +42,9 @@ class Printer {
       if (format_ == "payload") std::fputc('\n', stdout);
     } else if (format_ == "lp") {
       const uint32_t n = static_cast<uint32_t>(v.payload().size());
-      const unsigned char len[4] = {static_cast<unsigned char>(n), static_cast<unsigned char>(n >> 8),
-                                    static_cast<unsigned char>(n >> 16),
-                                    static_cast<unsigned char>(n >> 24)};
+      const unsigned char len[4] = {
+          static_cast<unsigned char>(n), static_cast<unsigned char>(n >> 8),
+          static_cast<unsigned char>(n >> 16), static_cast<unsigned char>(n >> 24)};
       std::fwrite(len, 1, 4, stdout);
       std::fwrite(v.payload().data(), 1, n, stdout);
     } else {
@@ -97,8 +97,9 @@ int run_cat(const Args& args) {
                                   "or @unix-seconds)");
   }
   if (args.has("--to") && !(to = parse_bound(args.get("--to")))) {
-    return usage_error("cat", "bad --to '" + args.get("--to") + "' (a seq, an ISO-8601 time or "
-                                                                "@unix-seconds)");
+    return usage_error("cat", "bad --to '" + args.get("--to") +
+                                  "' (a seq, an ISO-8601 time or "
+                                  "@unix-seconds)");
   }
   if (from->is_time != to->is_time && args.has("--from") && args.has("--to")) {
     return usage_error("cat", "--from and --to must both be seqs or both be times");
@@ -124,7 +125,8 @@ int run_cat(const Args& args) {
   if (args.has("--stream")) {
     auto id = (*reader)->stream_id(args.get("--stream"));
     if (!id) return fail("cat", id.status());
-    if (!id->has_value()) return fail("cat", dir + ": no stream named '" + args.get("--stream") + "'");
+    if (!id->has_value())
+      return fail("cat", dir + ": no stream named '" + args.get("--stream") + "'");
     stream_id = **id;
     stream_names.push_back(args.get("--stream"));
   }
@@ -168,7 +170,8 @@ int run_cat(const Args& args) {
 int run_get(const Args& args) {
   const std::string dir = args.positional(0);
   auto seq = parse_u64(args.positional(1));
-  if (!seq || *seq == 0) return usage_error("get", "bad SEQ '" + args.positional(1) + "' (1 or more)");
+  if (!seq || *seq == 0)
+    return usage_error("get", "bad SEQ '" + args.positional(1) + "' (1 or more)");
   auto reader = open_reader(dir);
   if (!reader) return fail("get", reader.status());
   Printer printer(reader->get(), args.get("--format"));
@@ -229,15 +232,16 @@ int run_stat(const Args& args) {
       std::printf("%s{\"id\":%u,\"name\":\"%s\",\"records\":%" PRIu64 ",\"first_seq\":%" PRIu64
                   ",\"last_seq\":%" PRIu64 ",\"first_ts_ns\":%" PRIu64 ",\"last_ts_ns\":%" PRIu64
                   "}",
-                  i ? "," : "", s.id, json_escape(s.name).c_str(), s.count, s.first_seq,
-                  s.last_seq, s.first_ts_ns, s.last_ts_ns);
+                  i ? "," : "", s.id, json_escape(s.name).c_str(), s.count, s.first_seq, s.last_seq,
+                  s.first_ts_ns, s.last_ts_ns);
     }
     std::printf("]}\n");
     return kExitOk;
   }
   std::printf("store       %s (id %016" PRIx64 ")\n", dir.c_str(), st.store_id);
   std::printf("records     %" PRIu64, st.record_count);
-  if (st.record_count > 0) std::printf(" (seq %" PRIu64 "..%" PRIu64 ")", st.first_seq, st.last_seq);
+  if (st.record_count > 0)
+    std::printf(" (seq %" PRIu64 "..%" PRIu64 ")", st.first_seq, st.last_seq);
   std::printf("\ntime        %s .. %s\n", time_or_dash(st.first_ts_ns, st.record_count).c_str(),
               time_or_dash(st.last_ts_ns, st.record_count).c_str());
   std::printf("segments    %" PRIu64 " (%s of frames, %s allocated)\n", st.segment_count,
@@ -246,8 +250,8 @@ int run_stat(const Args& args) {
               st.watermarks.written_seq, st.watermarks.durable_seq, st.watermarks.indexed_seq);
   std::printf("streams     %zu\n", streams->size());
   if (!streams->empty()) {
-    std::printf("  %4s  %-16s %12s %12s %12s  %-30s  %-30s\n", "id", "name", "records",
-                "first seq", "last seq", "first time", "last time");
+    std::printf("  %4s  %-16s %12s %12s %12s  %-30s  %-30s\n", "id", "name", "records", "first seq",
+                "last seq", "first time", "last time");
     for (const auto& s : *streams) {
       std::printf("  %4u  %-16s %12" PRIu64 " %12" PRIu64 " %12" PRIu64 "  %-30s  %-30s\n", s.id,
                   s.name.c_str(), s.count, s.first_seq, s.last_seq,

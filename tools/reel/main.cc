@@ -9,8 +9,8 @@
 #include <spdlog/spdlog.h>
 
 #include "reel/commands.h"
-#include "store/store_dir.h"
 #include "reel/store.h"
+#include "store/store_dir.h"
 
 #ifdef REEL_WITH_DPDK
 #include "dpdk/dpdk_info.h"
@@ -33,7 +33,9 @@ int usage_error(const std::string& command, const std::string& message) {
   return kExitUsage;
 }
 
-bool stderr_is_terminal() { return ::isatty(STDERR_FILENO) == 1; }
+bool stderr_is_terminal() {
+  return ::isatty(STDERR_FILENO) == 1;
+}
 
 void recover_if_idle(const std::string& dir) {
   if (::access((dir + "/wal").c_str(), W_OK) != 0) return;
