@@ -141,7 +141,9 @@ Row bench_append(const std::string& dir, size_t payload_bytes, uint64_t records,
   // beside a raw write + fdatasync of exactly that many bytes.
   row.bytes = wal_bytes(dir);
   row.baseline_name = "write+fdatasync";
-  row.baseline_mb_s = raw_write_mb_s(dir, row.bytes);
+  for (int i = 0; i < 3; ++i) {  // best of three: the disk's limit, not a slow moment
+    row.baseline_mb_s = std::max(row.baseline_mb_s, raw_write_mb_s(dir, row.bytes));
+  }
   return row;
 }
 
