@@ -185,8 +185,9 @@ TEST(Cli, CatSelectsBySeqTimeStreamAndLimit) {
             lines(1, 5));
   CliRun json = reel("get " + S + " 7");
   EXPECT_EQ(json.exit_code, 0);
-  EXPECT_NE(json.out.find("\"seq\": 7"), std::string::npos) << json.out;
-  EXPECT_NE(json.out.find("\"payload\": [55]"), std::string::npos) << json.out;
+  EXPECT_NE(json.out.find("\"seq\":7,"), std::string::npos) << json.out;
+  EXPECT_NE(json.out.find("\"payload\":\"7\""), std::string::npos) << json.out;
+  EXPECT_NE(json.out.find("\"stream_name\":\"b\""), std::string::npos) << json.out;
   CliRun hex = reel("get " + S + " 7 --format hex");
   EXPECT_NE(hex.out.find("payload=37"), std::string::npos) << hex.out;
   CliRun stat = reel("stat " + S + " --json");

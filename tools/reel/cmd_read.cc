@@ -33,9 +33,8 @@ class Printer {
 
   Status print(const RecordView& v) {
     if (format_ == "json") {
-      auto text = json_.render(v);
-      if (!text) return text.status();
-      std::fwrite(text->data(), 1, text->size(), stdout);
+      const std::string text = json_.render(v);
+      std::fwrite(text.data(), 1, text.size(), stdout);
       std::fputc('\n', stdout);
     } else if (format_ == "payload" || format_ == "raw") {
       std::fwrite(v.payload().data(), 1, v.payload().size(), stdout);
