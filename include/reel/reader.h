@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -83,6 +84,11 @@ class Reader {
 
  private:
   explicit Reader(std::unique_ptr<Impl> impl);
+  Cursor list_cursor(
+      std::string_view stream,
+      const std::function<Status(uint32_t, std::vector<std::pair<uint64_t, uint64_t>>*)>&
+          from_index,
+      const std::function<bool(const RecordView&)>& matches, bool order_by_time);
   std::unique_ptr<Impl> impl_;
 };
 

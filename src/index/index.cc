@@ -300,85 +300,59 @@ Status Index::seqs_by_key(uint32_t stream, std::string_view key, std::vector<uin
   return Status::ok();
 }
 
-Status Index::streams(std::vector<StreamInfo>* out) const {
+Status Index::walk(MDB_dbi dbi, const char* what,
+                   const std::function<Result<bool>(const MDB_val&, const MDB_val&)>& fn) const {
   LmdbTxn txn;
   Status s = txn.begin(env_.get(), true);
   LmdbCursor cursor;
-  if (s) s = cursor.open(txn.get(), streams_);
+  if (s) s = cursor.open(txn.get(), dbi);
   if (!s) return s;
   MDB_val k, v;
   int rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_FIRST);
   while (rc == 0) {
+    auto more = fn(k, v);
+    if (!more) return more.status();
+    if (!*more) return Status::ok();
+    rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_NEXT);
+  }
+  if (rc != MDB_NOTFOUND) return lmdb_status(rc, std::string("index: walk ") + what);
+  return Status::ok();
+}
+
+Status Index::streams(std::vector<StreamInfo>* out) const {
+  return walk(streams_, "streams", [&](const MDB_val& k, const MDB_val& v) -> Result<bool> {
     if (k.mv_size == 4) {
       out->push_back(decode_stream(decode_big32(static_cast<const uint8_t*>(k.mv_data)), v));
     }
-    rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_NEXT);
-  }
-  if (rc != MDB_NOTFOUND) return lmdb_status(rc, "index: list streams");
-  return Status::ok();
+    return true;
+  });
 }
 
 Status Index::for_each_position(const std::function<bool(const SeqPosition&)>& fn) const {
-  LmdbTxn txn;
-  Status s = txn.begin(env_.get(), true);
-  LmdbCursor cursor;
-  if (s) s = cursor.open(txn.get(), seqpos_);
-  if (!s) return s;
-  MDB_val k, v;
-  int rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_FIRST);
-  while (rc == 0) {
+  return walk(seqpos_, "positions", [&](const MDB_val& k, const MDB_val& v) -> Result<bool> {
     if (k.mv_size != 8 || v.mv_size != 16) return Status::corruption("index: malformed position");
-    SeqPosition pos{decode_big64(static_cast<const uint8_t*>(k.mv_data)),
-                    decode_fixed64(static_cast<const uint8_t*>(v.mv_data)),
-                    decode_fixed64(static_cast<const uint8_t*>(v.mv_data) + 8)};
-    if (!fn(pos)) break;
-    rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_NEXT);
-  }
-  if (rc != 0 && rc != MDB_NOTFOUND) return lmdb_status(rc, "index: walk positions");
-  return Status::ok();
+    const auto* vp = static_cast<const uint8_t*>(v.mv_data);
+    return fn({decode_big64(static_cast<const uint8_t*>(k.mv_data)), decode_fixed64(vp),
+               decode_fixed64(vp + 8)});
+  });
 }
 
 Status Index::for_each_time(const std::function<bool(uint32_t, uint64_t, uint64_t)>& fn) const {
-  LmdbTxn txn;
-  Status s = txn.begin(env_.get(), true);
-  LmdbCursor cursor;
-  if (s) s = cursor.open(txn.get(), time_);
-  if (!s) return s;
-  MDB_val k, v;
-  int rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_FIRST);
-  while (rc == 0) {
+  return walk(time_, "time entries", [&](const MDB_val& k, const MDB_val& v) -> Result<bool> {
     if (k.mv_size != 12 || v.mv_size != 8) return Status::corruption("index: malformed time entry");
     const auto* kp = static_cast<const uint8_t*>(k.mv_data);
-    if (!fn(decode_big32(kp), decode_big64(kp + 4),
-            decode_big64(static_cast<const uint8_t*>(v.mv_data)))) {
-      break;
-    }
-    rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_NEXT);
-  }
-  if (rc != 0 && rc != MDB_NOTFOUND) return lmdb_status(rc, "index: walk time entries");
-  return Status::ok();
+    return fn(decode_big32(kp), decode_big64(kp + 4),
+              decode_big64(static_cast<const uint8_t*>(v.mv_data)));
+  });
 }
 
 Status Index::for_each_key(
     const std::function<bool(uint32_t, std::string_view, uint64_t)>& fn) const {
-  LmdbTxn txn;
-  Status s = txn.begin(env_.get(), true);
-  LmdbCursor cursor;
-  if (s) s = cursor.open(txn.get(), key_);
-  if (!s) return s;
-  MDB_val k, v;
-  int rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_FIRST);
-  while (rc == 0) {
+  return walk(key_, "key entries", [&](const MDB_val& k, const MDB_val& v) -> Result<bool> {
     if (k.mv_size < 4 || v.mv_size != 8) return Status::corruption("index: malformed key entry");
-    const auto* kp = static_cast<const uint8_t*>(k.mv_data);
-    if (!fn(decode_big32(kp), as_view(k).substr(4),
-            decode_big64(static_cast<const uint8_t*>(v.mv_data)))) {
-      break;
-    }
-    rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_NEXT);
-  }
-  if (rc != 0 && rc != MDB_NOTFOUND) return lmdb_status(rc, "index: walk key entries");
-  return Status::ok();
+    return fn(decode_big32(static_cast<const uint8_t*>(k.mv_data)), as_view(k).substr(4),
+              decode_big64(static_cast<const uint8_t*>(v.mv_data)));
+  });
 }
 
 }  // namespace reel::index

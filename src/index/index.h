@@ -107,6 +107,10 @@ class Index {
   Status put_meta_u64(MDB_txn* txn, const char* name, uint64_t value);
   Result<uint64_t> get_meta_u64(const char* name) const;
   Status update_streams(MDB_txn* txn, const IndexBatch& batch);
+  // Visits every entry of `dbi` in key order in one read transaction; `fn`
+  // returns false to stop, or an error.
+  Status walk(MDB_dbi dbi, const char* what,
+              const std::function<Result<bool>(const MDB_val&, const MDB_val&)>& fn) const;
 
   LmdbEnv env_;
   MDB_dbi meta_ = 0, seqpos_ = 0, time_ = 0, key_ = 0, streams_ = 0, names_ = 0;

@@ -308,22 +308,26 @@ Result<std::optional<uint32_t>> Reader::stream_id(std::string_view name) {
   return std::optional<uint32_t>();
 }
 
-Cursor Reader::by_time(std::string_view stream, uint64_t t0_ns, uint64_t t1_ns) {
+// A list cursor over records of `stream` chosen by `from_index` (index
+// lookups) and `matches` (the unindexed tail). Seqs end up sorted by
+// `order`: (ts, seq) pairs, or seq alone when ts is not collected.
+Cursor Reader::list_cursor(
+    std::string_view stream,
+    const std::function<Status(uint32_t, std::vector<std::pair<uint64_t, uint64_t>>*)>& from_index,
+    const std::function<bool(const RecordView&)>& matches, bool order_by_time) {
   auto impl = std::make_unique<Cursor::Impl>();
   impl->reader = impl_.get();
   auto id = stream_id(stream);
-  if (!id) {
-    impl->status = id.status();
+  if (!id || !id->has_value()) {
+    if (!id) impl->status = id.status();
     return Cursor(std::move(impl));
   }
-  if (!id->has_value()) return Cursor(std::move(impl));
-  std::vector<std::pair<uint64_t, uint64_t>> hits;  // (ts, seq)
-  if (impl_->index) impl->status = impl_->index->seqs_by_time(**id, t0_ns, t1_ns, &hits);
+  std::vector<std::pair<uint64_t, uint64_t>> hits;  // (ts or 0, seq)
+  if (impl_->index) impl->status = from_index(**id, &hits);
   if (impl->status) {
     impl->status = impl_->scan(impl_->indexed_seq() + 1, UINT64_MAX, [&](const RecordView& v) {
-      if (v.stream() == **id && v.ts_ns() >= t0_ns && v.ts_ns() <= t1_ns) {
-        hits.emplace_back(v.ts_ns(), v.seq());
-      }
+      if (v.stream() == **id && matches(v))
+        hits.emplace_back(order_by_time ? v.ts_ns() : 0, v.seq());
       return true;
     });
   }
@@ -332,23 +336,25 @@ Cursor Reader::by_time(std::string_view stream, uint64_t t0_ns, uint64_t t1_ns) 
   return Cursor(std::move(impl));
 }
 
+Cursor Reader::by_time(std::string_view stream, uint64_t t0_ns, uint64_t t1_ns) {
+  return list_cursor(
+      stream,
+      [&](uint32_t id, std::vector<std::pair<uint64_t, uint64_t>>* hits) {
+        return impl_->index->seqs_by_time(id, t0_ns, t1_ns, hits);
+      },
+      [&](const RecordView& v) { return v.ts_ns() >= t0_ns && v.ts_ns() <= t1_ns; }, true);
+}
+
 Cursor Reader::by_key(std::string_view stream, std::string_view key) {
-  auto impl = std::make_unique<Cursor::Impl>();
-  impl->reader = impl_.get();
-  auto id = stream_id(stream);
-  if (!id) {
-    impl->status = id.status();
-    return Cursor(std::move(impl));
-  }
-  if (!id->has_value()) return Cursor(std::move(impl));
-  if (impl_->index) impl->status = impl_->index->seqs_by_key(**id, key, &impl->seqs);
-  if (impl->status) {
-    impl->status = impl_->scan(impl_->indexed_seq() + 1, UINT64_MAX, [&](const RecordView& v) {
-      if (v.stream() == **id && v.key() == key) impl->seqs.push_back(v.seq());
-      return true;
-    });
-  }
-  return Cursor(std::move(impl));
+  return list_cursor(
+      stream,
+      [&](uint32_t id, std::vector<std::pair<uint64_t, uint64_t>>* hits) {
+        std::vector<uint64_t> seqs;
+        Status s = impl_->index->seqs_by_key(id, key, &seqs);
+        for (uint64_t seq : seqs) hits->emplace_back(0, seq);
+        return s;
+      },
+      [&](const RecordView& v) { return v.key() == key; }, false);
 }
 
 Result<std::vector<StreamInfo>> Reader::streams() {

@@ -158,52 +158,49 @@ std::string format_time_ns(uint64_t ns) {
   return buf;
 }
 
-std::optional<uint64_t> parse_duration_ns(std::string_view text) {
+namespace {
+
+struct Unit {
+  std::string_view name;
+  uint64_t scale;
+};
+
+// "<digits><unit>" with the unit looked up in `units`; overflow is an error.
+template <size_t N>
+std::optional<uint64_t> parse_with_unit(std::string_view text, const Unit (&units)[N]) {
   size_t i = 0;
   while (i < text.size() && text[i] >= '0' && text[i] <= '9') ++i;
   if (i == 0) return std::nullopt;
   auto number = parse_u64(text.substr(0, i));
   if (!number) return std::nullopt;
-  std::string_view unit = text.substr(i);
-  uint64_t scale = 0;
-  if (unit == "ns")
-    scale = 1;
-  else if (unit == "us")
-    scale = 1'000;
-  else if (unit == "ms")
-    scale = 1'000'000;
-  else if (unit == "s")
-    scale = 1'000'000'000;
-  else if (unit == "m" || unit == "min")
-    scale = 60'000'000'000;
-  else
-    return std::nullopt;
-  if (*number > UINT64_MAX / scale) return std::nullopt;
-  return *number * scale;
+  for (const Unit& unit : units) {
+    if (unit.name != text.substr(i)) continue;
+    if (*number > UINT64_MAX / unit.scale) return std::nullopt;
+    return *number * unit.scale;
+  }
+  return std::nullopt;
+}
+
+constexpr Unit kDurationUnits[] = {{"ns", 1},
+                                   {"us", 1'000},
+                                   {"ms", 1'000'000},
+                                   {"s", 1'000'000'000},
+                                   {"m", 60'000'000'000},
+                                   {"min", 60'000'000'000}};
+constexpr Unit kSizeUnits[] = {{"", 1},           {"B", 1},
+                               {"K", 1ull << 10}, {"KiB", 1ull << 10},
+                               {"M", 1ull << 20}, {"MiB", 1ull << 20},
+                               {"G", 1ull << 30}, {"GiB", 1ull << 30},
+                               {"T", 1ull << 40}, {"TiB", 1ull << 40}};
+
+}  // namespace
+
+std::optional<uint64_t> parse_duration_ns(std::string_view text) {
+  return parse_with_unit(text, kDurationUnits);
 }
 
 std::optional<uint64_t> parse_size_bytes(std::string_view text) {
-  size_t i = 0;
-  while (i < text.size() && text[i] >= '0' && text[i] <= '9') ++i;
-  if (i == 0) return std::nullopt;
-  auto number = parse_u64(text.substr(0, i));
-  if (!number) return std::nullopt;
-  std::string_view unit = text.substr(i);
-  uint64_t scale = 0;
-  if (unit.empty() || unit == "B")
-    scale = 1;
-  else if (unit == "K" || unit == "KiB")
-    scale = 1ull << 10;
-  else if (unit == "M" || unit == "MiB")
-    scale = 1ull << 20;
-  else if (unit == "G" || unit == "GiB")
-    scale = 1ull << 30;
-  else if (unit == "T" || unit == "TiB")
-    scale = 1ull << 40;
-  else
-    return std::nullopt;
-  if (*number > UINT64_MAX / scale) return std::nullopt;
-  return *number * scale;
+  return parse_with_unit(text, kSizeUnits);
 }
 
 }  // namespace reel

@@ -51,11 +51,15 @@ uint64_t SegmentScanner::find_next_valid(uint64_t from) {
   return 0;
 }
 
-SegmentScanner::Step SegmentScanner::fault_at(uint64_t offset, std::string what) {
+void SegmentScanner::set_fault(uint64_t offset, std::string what) {
   fault_.segment_name = name_;
   fault_.offset = offset;
   fault_.expected_seq = expected_seq_;
   fault_.what = std::move(what);
+}
+
+SegmentScanner::Step SegmentScanner::fault_at(uint64_t offset, std::string what) {
+  set_fault(offset, std::move(what));
   if (mode_ == ScanMode::kFast) {
     // Live readers do not search ahead; they classify the stop themselves
     // against the writer's watermark.
@@ -95,17 +99,11 @@ SegmentScanner::Step SegmentScanner::next(DecodedFrame* frame) {
     const uint64_t next_valid = find_next_valid(offset_);
     if (next_valid == 0 && last_nonzero_end_ == 0) return Step::kEnd;
     if (next_valid != 0) {
-      fault_.segment_name = name_;
-      fault_.offset = offset_;
-      fault_.expected_seq = expected_seq_;
-      fault_.what = "zeroed bytes before valid frames";
+      set_fault(offset_, "zeroed bytes before valid frames");
       resume_at_ = next_valid;
       return Step::kCorruption;
     }
-    fault_.segment_name = name_;
-    fault_.offset = offset_;
-    fault_.expected_seq = expected_seq_;
-    fault_.what = "garbage after the last frame";
+    set_fault(offset_, "garbage after the last frame");
     torn_end_ = last_nonzero_end_;
     return Step::kTornTail;
   }

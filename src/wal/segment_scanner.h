@@ -75,6 +75,7 @@ class SegmentScanner {
   // expected one, or 0 if there is none. Also records the last non-zero byte.
   uint64_t find_next_valid(uint64_t from);
   Step fault_at(uint64_t offset, std::string what);
+  void set_fault(uint64_t offset, std::string what);
 
   std::span<const uint8_t> segment_;
   SegmentHeader header_;
