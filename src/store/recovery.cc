@@ -73,8 +73,9 @@ Status zero_torn_tail(wal::IoEnv* env, const MappedSegment& seg, uint64_t from, 
 class WalScan {
  public:
   WalScan(SegmentSet* segs, wal::IoEnv* env, index::Index* index, uint64_t store_id,
-          bool clean_shutdown)
-      : segs_(segs),
+          bool clean_shutdown, const std::function<void(uint64_t)>& progress)
+      : progress_(progress),
+        segs_(segs),
         env_(env),
         index_(index),
         store_id_(store_id),
@@ -86,9 +87,13 @@ class WalScan {
   Status flush_batch() {
     if (batch_.empty()) return Status::ok();
     Status s = index_->apply(batch_);
+    indexed_total_ += batch_.size();
     batch_.clear();
+    if (progress_) progress_(indexed_total_);
     return s;
   }
+  const std::function<void(uint64_t)>& progress_;
+  uint64_t indexed_total_ = 0;
   ScanOutcome scan_segment(size_t i, uint64_t offset, bool from_index, RecoveryResult* result);
 
   SegmentSet* segs_;
@@ -212,7 +217,7 @@ ScanOutcome WalScan::run(uint64_t indexed_seq, RecoveryResult* result) {
 
 Result<RecoveryResult> recover(const StorePaths& paths, wal::IoEnv* env, index::Index* index,
                                uint64_t* store_id, RecoveryMode mode, bool force_rebuild,
-                               bool clean_shutdown) {
+                               bool clean_shutdown, const std::function<void(uint64_t)>& progress) {
   (void)mode;  // kTruncateTornTail is the only mode so far
   SegmentSet segs(paths.wal);
   Status s = segs.refresh();
@@ -239,7 +244,8 @@ Result<RecoveryResult> recover(const StorePaths& paths, wal::IoEnv* env, index::
 
   RecoveryResult result;
   result.index_rebuilt = force_rebuild;
-  ScanOutcome out = WalScan(&segs, env, index, *store_id, clean_shutdown).run(*indexed, &result);
+  ScanOutcome out =
+      WalScan(&segs, env, index, *store_id, clean_shutdown, progress).run(*indexed, &result);
   if (out.status && out.index_mismatch) {
     spdlog::warn("recovery: index (indexed_seq {}) disagrees with the WAL; rebuilding it",
                  *indexed);
@@ -248,7 +254,7 @@ Result<RecoveryResult> recover(const StorePaths& paths, wal::IoEnv* env, index::
     if (!s) return s;
     result = RecoveryResult();
     result.index_rebuilt = true;
-    out = WalScan(&segs, env, index, *store_id, clean_shutdown).run(0, &result);
+    out = WalScan(&segs, env, index, *store_id, clean_shutdown, progress).run(0, &result);
     if (out.status && out.index_mismatch) {
       return Status::corruption(paths.root + ": the WAL could not be scanned from its start");
     }

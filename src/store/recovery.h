@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -38,9 +39,11 @@ struct RecoveryResult {
 // `store_id` is the id from the head file (0 if unknown: taken from the
 // first segment). `force_rebuild` empties the index first (reel reindex).
 // `clean_shutdown` (the head file's marker) skips the search of the zeros
-// after the last frame; the scan is correct without it.
+// after the last frame; the scan is correct without it. `progress` hears the
+// number of records indexed so far after every index batch.
 Result<RecoveryResult> recover(const StorePaths& paths, wal::IoEnv* env, index::Index* index,
                                uint64_t* store_id, RecoveryMode mode, bool force_rebuild,
-                               bool clean_shutdown);
+                               bool clean_shutdown,
+                               const std::function<void(uint64_t)>& progress = nullptr);
 
 }  // namespace reel::store

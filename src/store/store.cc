@@ -409,7 +409,8 @@ Result<std::unique_ptr<Store>> open_store_with_env(const std::string& dir,
   return std::unique_ptr<Store>(new Store(std::move(impl)));
 }
 
-Status reindex_store(const std::string& dir, uint64_t* records_indexed) {
+Status reindex_store(const std::string& dir, uint64_t* records_indexed,
+                     const std::function<void(uint64_t)>& progress) {
   StorePaths paths(dir);
   if (::access(paths.wal.c_str(), F_OK) != 0)
     return Status::not_found(dir + ": no reel store here");
@@ -424,7 +425,7 @@ Status reindex_store(const std::string& dir, uint64_t* records_indexed) {
   uint64_t store_id = 0;
   if (probe.open_for_read(paths.head)) store_id = probe.store_id();
   auto result = recover(paths, env->get(), idx->get(), &store_id, RecoveryMode::kTruncateTornTail,
-                        true, false);
+                        true, false, progress);
   if (!result) return result.status();
   s = (*idx)->sync();
   if (!s) return s;

@@ -1,6 +1,7 @@
 // Test seams for Store that are not part of the public API.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -16,7 +17,8 @@ Result<std::unique_ptr<Store>> open_store_with_env(const std::string& dir,
                                                    std::unique_ptr<wal::IoEnv> env);
 
 // Rebuilds the index of the store in `dir` from its WAL (reel reindex).
-// Takes the writer lock.
-Status reindex_store(const std::string& dir, uint64_t* records_indexed);
+// Takes the writer lock. `progress` hears the records indexed so far.
+Status reindex_store(const std::string& dir, uint64_t* records_indexed,
+                     const std::function<void(uint64_t)>& progress = nullptr);
 
 }  // namespace reel::store

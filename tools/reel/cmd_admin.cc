@@ -34,7 +34,13 @@ int run_verify(const Args& args) {
 int run_reindex(const Args& args) {
   const std::string dir = args.positional(0);
   uint64_t records = 0;
-  Status s = store::reindex_store(dir, &records);
+  const bool show_progress = stderr_is_terminal();
+  Status s = store::reindex_store(dir, &records, [&](uint64_t done) {
+    if (show_progress)
+      std::fprintf(stderr, "\rreel reindex: %llu records indexed",
+                   static_cast<unsigned long long>(done));
+  });
+  if (show_progress && records > 0) std::fprintf(stderr, "\n");
   if (!s) return fail("reindex", s);
   std::printf("%s: index rebuilt from the WAL, %" PRIu64 " records\n", dir.c_str(), records);
   return kExitOk;
