@@ -1,0 +1,217 @@
+// ByteRing: the pre-allocated, multi-producer ring in front of the WAL.
+//
+// Records are variable-size and live in the ring contiguously, 8-byte
+// aligned, so a consumer can hand a record's bytes on (to io_uring, to a
+// socket) without copying. Nothing is allocated and no lock is taken per
+// record.
+//
+//   producers ──claim──► [ ring memory ] ──► consumer 0 ──► consumer 1 ──► ...
+//                 ▲                                                  │
+//                 └──────────────── space released by the last ──────┘
+//
+// Claim: one 16-byte compare-and-swap advances {next seq, next position}
+// together, so ring order is seq order and each producer's records keep its
+// own order. A claim that would run past the end of the ring memory first
+// takes the rest of the ring as a padding record, so records never wrap.
+//
+// Publish: the producer fills the record except its first 4 bytes (the
+// length word), then stores the length word with release. Until then the
+// word reads 0, because the last consumer zeroes every byte it releases
+// before producers may claim it again (Aeron's ring buffers work the same
+// way). Consumer 0 finds published records by acquire loads of length words.
+//
+// Consumers form a chain (journaller, then indexer, then live subscribers):
+// consumer k reads only what consumer k-1 has released, and producers gate
+// on the last one. Each consumer is one thread.
+//
+// Traits (a template policy, so the ring knows nothing of the WAL):
+//   static size_t record_bytes(uint32_t length_word);  // whole record, padding included
+//   static bool is_padding(uint32_t length_word);
+//   static uint32_t padding_word(size_t bytes);        // a padding record of `bytes`
+#pragma once
+
+#include <algorithm>
+#include <atomic>
+#include <bit>
+#include <cassert>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <vector>
+
+#include "ring/sequence.h"
+
+namespace reel::ring {
+
+static_assert(std::endian::native == std::endian::little,
+              "length words are stored natively and read as little-endian frames");
+
+template <class Traits>
+class ByteRing {
+ public:
+  enum class ClaimStatus { kOk, kFull, kTooLarge };
+
+  // Where a claimed record goes. `data` points into ring memory; the
+  // producer writes the record there, all but the first 4 bytes, then calls
+  // publish().
+  struct Claim {
+    uint64_t seq = 0;
+    uint64_t position = 0;  // ring position of the record
+    uint8_t* data = nullptr;
+    size_t bytes = 0;
+    uint64_t padding_position = 0;  // padding claimed before it, if any
+    size_t padding_bytes = 0;
+  };
+
+  // `capacity_bytes`: a power of two, at least twice `max_record_bytes`.
+  // Positions start at `first_position` (any multiple of 8) and seqs at
+  // `first_seq`; `consumers` is the length of the chain.
+  ByteRing(size_t capacity_bytes, size_t max_record_bytes, size_t consumers, uint64_t first_seq,
+           uint64_t first_position)
+      : capacity_(capacity_bytes),
+        mask_(capacity_bytes - 1),
+        max_record_(max_record_bytes),
+        memory_(static_cast<uint8_t*>(
+            std::aligned_alloc(4096, std::max<size_t>(capacity_bytes, 4096)))),
+        cursors_(consumers) {
+    assert(std::has_single_bit(capacity_bytes) && max_record_bytes * 2 <= capacity_bytes);
+    assert(first_position % 8 == 0 && consumers > 0);
+    std::memset(memory_.get(), 0, capacity_);
+    for (auto& c : cursors_) c.store(first_position);
+    next_ = pack(first_seq, first_position);
+  }
+  ByteRing(const ByteRing&) = delete;
+  ByteRing& operator=(const ByteRing&) = delete;
+
+  size_t capacity() const { return capacity_; }
+  size_t max_record_bytes() const { return max_record_; }
+  uint8_t* memory() { return memory_.get(); }
+  uint8_t* at(uint64_t position) { return memory_.get() + (position & mask_); }
+
+  // Claims `bytes` (a multiple of 8) for one record, or says kFull when the
+  // last consumer has not released enough space (nothing is claimed then).
+  ClaimStatus try_claim(size_t bytes, Claim* out) {
+    if (bytes > max_record_ || bytes == 0 || bytes % 8 != 0) return ClaimStatus::kTooLarge;
+    unsigned __int128 current = load_next();
+    for (;;) {
+      const uint64_t seq = static_cast<uint64_t>(current >> 64);
+      const uint64_t position = static_cast<uint64_t>(current);
+      const uint64_t index = position & mask_;
+      const size_t padding = index + bytes > capacity_ ? capacity_ - index : 0;
+      const uint64_t end = position + padding + bytes;
+      // Acquire: pairs with the last consumer's release after zeroing.
+      if (end - cursors_.back().load() > capacity_) return ClaimStatus::kFull;
+      const unsigned __int128 desired = pack(seq + 1, end);
+      const unsigned __int128 seen = __sync_val_compare_and_swap(&next_, current, desired);
+      if (seen == current) {
+        out->seq = seq;
+        out->position = position + padding;
+        out->data = at(out->position);
+        out->bytes = bytes;
+        out->padding_position = position;
+        out->padding_bytes = padding;
+        return ClaimStatus::kOk;
+      }
+      current = seen;
+    }
+  }
+
+  // As try_claim, waiting with `wait` while the ring is full.
+  template <class Wait>
+  ClaimStatus claim(size_t bytes, Claim* out, Wait& wait) {
+    ClaimStatus status = try_claim(bytes, out);
+    while (status == ClaimStatus::kFull) {
+      wait.wait_until([&] { return has_space_for(bytes); });
+      status = try_claim(bytes, out);
+    }
+    return status;
+  }
+
+  // Publishes a claimed record whose first 4 bytes are `length_word`. Release:
+  // pairs with consumer 0's acquire load of the word; the record's other
+  // bytes, written before, are visible to it. Call the consumers' wait
+  // strategy's notify() afterwards.
+  void publish(const Claim& claim, uint32_t length_word) {
+    if (claim.padding_bytes > 0) {
+      word(claim.padding_position)
+          .store(Traits::padding_word(claim.padding_bytes), std::memory_order_release);
+    }
+    word(claim.position).store(length_word, std::memory_order_release);
+  }
+
+  // Consumer 0: the end of the run of published records starting at `from`,
+  // reading at most `max_bytes` past it.
+  uint64_t published_end(uint64_t from, size_t max_bytes) {
+    // Never look at or past the last consumer's cursor + capacity: that
+    // memory still holds the previous lap's unreleased records (when the ring
+    // is full, the claim point sits exactly there). Acquire: the bytes below
+    // the bound were zeroed before the cursor was released.
+    const uint64_t limit = std::min<uint64_t>(from + max_bytes, cursors_.back().load() + capacity_);
+    uint64_t position = from;
+    while (position < limit) {
+      // Acquire: pairs with publish()'s release of this word.
+      const uint32_t w = word(position).load(std::memory_order_acquire);
+      if (w == 0) break;
+      position += Traits::record_bytes(w);
+    }
+    return position;
+  }
+
+  // Consumer k > 0: everything before the upstream consumer's cursor.
+  uint64_t upstream_end(size_t k) const { return cursors_[k - 1].load(); }
+
+  // Consumer k is done with everything before `to`. The last consumer zeroes
+  // the bytes first, so that producers may claim them again.
+  void release(size_t k, uint64_t to) {
+    if (k + 1 == cursors_.size()) zero(cursors_[k].load_relaxed(), to);
+    cursors_[k].store(to);  // release: pairs with acquires downstream and in try_claim
+  }
+
+  uint64_t consumer_position(size_t k) const { return cursors_[k].load(); }
+  size_t consumers() const { return cursors_.size(); }
+  uint32_t length_word(uint64_t position) { return word(position).load(std::memory_order_acquire); }
+  // True when a claim of `bytes` would fit even if it needed padding first
+  // (padding is always shorter than the record it precedes).
+  bool has_space_for(size_t bytes) const {
+    const uint64_t position = static_cast<uint64_t>(load_next());
+    return position + 2 * bytes - cursors_.back().load() <= capacity_;
+  }
+  // Next seq and position producers will claim (a snapshot).
+  uint64_t next_seq() const { return static_cast<uint64_t>(load_next() >> 64); }
+  uint64_t next_position() const { return static_cast<uint64_t>(load_next()); }
+
+ private:
+  struct FreeDeleter {
+    void operator()(uint8_t* p) const { std::free(p); }
+  };
+  static unsigned __int128 pack(uint64_t seq, uint64_t position) {
+    return (static_cast<unsigned __int128>(seq) << 64) | position;
+  }
+  unsigned __int128 load_next() const {
+    // A CAS that stores what is already there: an atomic 16-byte read.
+    auto* p = const_cast<unsigned __int128*>(&next_);
+    return __sync_val_compare_and_swap(p, 0, 0);
+  }
+  std::atomic_ref<uint32_t> word(uint64_t position) {
+    return std::atomic_ref<uint32_t>(*reinterpret_cast<uint32_t*>(at(position)));
+  }
+  void zero(uint64_t from, uint64_t to) {
+    while (from < to) {
+      const uint64_t index = from & mask_;
+      const uint64_t n = std::min<uint64_t>(to - from, capacity_ - index);
+      std::memset(memory_.get() + index, 0, n);
+      from += n;
+    }
+  }
+
+  const size_t capacity_;
+  const uint64_t mask_;
+  const size_t max_record_;
+  std::unique_ptr<uint8_t, FreeDeleter> memory_;
+  std::vector<Sequence> cursors_;
+  alignas(kCacheLineSize) unsigned __int128 next_;  // {seq, position}: producers' claim point
+  char pad_after_next_[kCacheLineSize - sizeof(unsigned __int128)];
+};
+
+}  // namespace reel::ring

@@ -1,0 +1,29 @@
+// Sequence: a 64-bit counter alone on its cache line, the unit of progress
+// between ring producers and consumers (disruptorplus' sequence).
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+namespace reel::ring {
+
+inline constexpr size_t kCacheLineSize = 64;
+
+class alignas(kCacheLineSize) Sequence {
+ public:
+  explicit Sequence(uint64_t initial = 0) : value_(initial) {}
+  // Acquire: pairs with the release in store(); everything the owner wrote
+  // before storing `v` is visible after a load that returns `v`.
+  uint64_t load() const { return value_.load(std::memory_order_acquire); }
+  void store(uint64_t v) { value_.store(v, std::memory_order_release); }
+  uint64_t load_relaxed() const { return value_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<uint64_t> value_;
+  char pad_[kCacheLineSize - sizeof(std::atomic<uint64_t>)];
+};
+
+static_assert(sizeof(Sequence) == kCacheLineSize);
+
+}  // namespace reel::ring
