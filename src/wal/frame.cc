@@ -32,20 +32,26 @@ size_t FrameEncoder::prepare(const RecordFields& f) {
   return frame_bytes_for_body(builder_.GetSize());
 }
 
-void FrameEncoder::write(uint32_t segment_no, std::span<uint8_t> dst) const {
+uint32_t FrameEncoder::write_unpublished(uint32_t segment_no, std::span<uint8_t> dst) const {
   const size_t body = builder_.GetSize();
   const size_t total = frame_bytes_for_body(body);
   uint8_t* p = dst.data();
-  encode_fixed32(p + kFrameLengthOffset, static_cast<uint32_t>(body));
+  uint8_t length_word[4];
+  encode_fixed32(length_word, static_cast<uint32_t>(body));
   encode_fixed64(p + kFrameSeqOffset, seq_);
   encode_fixed32(p + kFrameSegmentNoOffset, segment_no);
   encode_fixed16(p + kFrameFlagsOffset, 0);
   encode_fixed16(p + kFrameReservedOffset, 0);
   std::memcpy(p + kFrameBodyOffset, builder_.GetBufferPointer(), body);
   std::memset(p + kFrameBodyOffset + body, 0, total - kFrameBodyOffset - body);
-  uint32_t crc = crc32c::value(p, 4);
+  uint32_t crc = crc32c::value(length_word, 4);
   crc = crc32c::extend(crc, p + kFrameSeqOffset, total - kFrameSeqOffset);
   encode_fixed32(p + kFrameChecksumOffset, crc);
+  return decode_fixed32(length_word);
+}
+
+void FrameEncoder::write(uint32_t segment_no, std::span<uint8_t> dst) const {
+  encode_fixed32(dst.data() + kFrameLengthOffset, write_unpublished(segment_no, dst));
 }
 
 const char* frame_status_name(FrameStatus status) {

@@ -38,6 +38,12 @@ class FrameEncoder {
   // `dst`, which must hold the size prepare() returned; padding is zeroed.
   void write(uint32_t segment_no, std::span<uint8_t> dst) const;
 
+  // As write(), but leaves the first 4 bytes (the length word) untouched and
+  // returns their value instead: for frames built in a ring slot, where the
+  // length word is stored last, with release, to publish the frame. The
+  // checksum already covers the returned value.
+  uint32_t write_unpublished(uint32_t segment_no, std::span<uint8_t> dst) const;
+
   // prepare() + write(); returns the frame size.
   size_t encode(const RecordFields& fields, uint32_t segment_no, std::span<uint8_t> dst) {
     size_t n = prepare(fields);
