@@ -154,6 +154,54 @@ TEST(ByteRing, FullRingWithALaggingLastConsumerShowsNoStaleRecords) {
   EXPECT_EQ(ring.published_end(end, 1 << 20), end) << "consumer 0 walked into the old lap";
 }
 
+TEST(ByteRing, SegmentsStartWithAHeaderGapAndNoRecordCrossesOne) {
+  constexpr uint64_t kSegment = 8192;
+  Ring ring(4096, 1024, 1, 1, 0, kSegment, 64);
+  std::mt19937_64 rng(testing::test_seed());
+  uint64_t consumed = 0, expect_seq = 1, segments_started = 0;
+  for (int round = 0; round < 3000; ++round) {
+    Ring::Claim c;
+    const size_t bytes = kHeader + 8 * (rng() % 120);
+    auto status = ring.try_claim(bytes, &c);
+    if (status == Ring::ClaimStatus::kFull) {
+      const uint64_t end = ring.published_end(consumed, 4096);
+      for (const auto& s : read_records(ring, consumed, end)) {
+        ASSERT_EQ(s.seq, expect_seq++);
+        ASSERT_TRUE(s.intact);
+      }
+      ring.release(0, end);
+      consumed = end;
+      continue;
+    }
+    ASSERT_EQ(status, Ring::ClaimStatus::kOk);
+    ASSERT_EQ(ring.segment_of(c.position), ring.segment_of(c.position + c.bytes - 1))
+        << "record at " << c.position << " crosses a segment boundary";
+    ASSERT_GE(ring.segment_offset(c.position), 64u) << "record inside a segment header";
+    if (c.gap_bytes > 0) {
+      EXPECT_EQ(c.gap_bytes, 64u);
+      EXPECT_EQ(ring.segment_offset(c.gap_position), 0u);
+      EXPECT_EQ(ring.segment_offset(c.position), 64u);
+      ++segments_started;
+    }
+    write_record(c, 0, 0);
+    ring.publish(c, static_cast<uint32_t>(c.bytes));
+  }
+  EXPECT_GT(segments_started, 20u);
+}
+
+TEST(ByteRing, FirstClaimOfAFreshStoreLeavesRoomForTheFirstSegmentHeader) {
+  Ring ring(4096, 1024, 1, 1, 0, 4096, 64);
+  Ring::Claim c;
+  ASSERT_EQ(ring.try_claim(32, &c), Ring::ClaimStatus::kOk);
+  EXPECT_EQ(c.position, 64u);
+  // Resuming a segment after recovery starts exactly where its data ended.
+  Ring resumed(4096, 1024, 1, 7, 4096 * 3 + 1000, 4096, 64);
+  ASSERT_EQ(resumed.try_claim(32, &c), Ring::ClaimStatus::kOk);
+  EXPECT_EQ(c.position, 4096u * 3 + 1000);
+  EXPECT_EQ(c.seq, 7u);
+  EXPECT_EQ(c.gap_bytes, 0u);
+}
+
 TEST(ByteRing, OversizedAndMisalignedClaimsAreRefused) {
   Ring ring(1024, 256, 1, 1, 0);
   Ring::Claim c;
@@ -165,8 +213,8 @@ TEST(ByteRing, OversizedAndMisalignedClaimsAreRefused) {
 
 // N producers x M records through a chain of two consumers.
 template <class Wait>
-void stress(int producers, uint64_t each) {
-  Ring ring(1 << 16, 2048, 2, 1, 0);
+void stress(int producers, uint64_t each, uint64_t segment_bytes = 0) {
+  Ring ring(1 << 16, 2048, 2, 1, 0, segment_bytes, segment_bytes != 0 ? 64 : 0);
   Wait producer_wait, consumer_wait;
   const uint64_t total = static_cast<uint64_t>(producers) * each;
   std::atomic<bool> failed{false};
@@ -236,6 +284,9 @@ TEST(ByteRing, ManyProducersKeepSeqsDenseAndTheirOwnOrderYielding) {
 }
 TEST(ByteRing, ManyProducersKeepSeqsDenseAndTheirOwnOrderBlocking) {
   stress<BlockingWait>(4, 50000);
+}
+TEST(ByteRing, ManyProducersWithSegmentGapsKeepSeqsDenseAndTheirOwnOrder) {
+  stress<YieldingWait>(3, 50000, 1 << 17);
 }
 TEST(ByteRing, ManyProducersKeepSeqsDenseAndTheirOwnOrderBusySpin) {
   stress<BusySpinWait>(2, 20000);

@@ -20,6 +20,13 @@
 // before producers may claim it again (Aeron's ring buffers work the same
 // way). Consumer 0 finds published records by acquire loads of length words.
 //
+// Segments (optional): with segment_bytes S (a multiple of the capacity),
+// positions double as WAL byte positions: segment k spans [k*S, (k+1)*S).
+// A record never crosses a segment boundary (boundaries are ring wraps), and
+// a claim whose record would start a segment first takes a gap of
+// `segment_gap_bytes` (the segment header's place) as a second padding record.
+// So a producer knows its record's segment and file offset at claim time.
+//
 // Consumers form a chain (journaller, then indexer, then live subscribers):
 // consumer k reads only what consumer k-1 has released, and producers gate
 // on the last one. Each consumer is one thread.
@@ -60,16 +67,21 @@ class ByteRing {
     uint64_t position = 0;  // ring position of the record
     uint8_t* data = nullptr;
     size_t bytes = 0;
-    uint64_t padding_position = 0;  // padding claimed before it, if any
+    uint64_t padding_position = 0;  // wrap padding claimed before it, if any
     size_t padding_bytes = 0;
+    uint64_t gap_position = 0;  // segment-header gap claimed before it, if any
+    size_t gap_bytes = 0;
   };
 
   // `capacity_bytes`: a power of two, at least twice `max_record_bytes`.
   // Positions start at `first_position` (any multiple of 8) and seqs at
-  // `first_seq`; `consumers` is the length of the chain.
+  // `first_seq`; `consumers` is the length of the chain. `segment_bytes`: 0,
+  // or a multiple of the capacity (see "Segments" above).
   ByteRing(size_t capacity_bytes, size_t max_record_bytes, size_t consumers, uint64_t first_seq,
-           uint64_t first_position)
-      : capacity_(capacity_bytes),
+           uint64_t first_position, uint64_t segment_bytes = 0, size_t segment_gap_bytes = 0)
+      : segment_bytes_(segment_bytes),
+        segment_gap_(segment_gap_bytes),
+        capacity_(capacity_bytes),
         mask_(capacity_bytes - 1),
         max_record_(max_record_bytes),
         memory_(static_cast<uint8_t*>(
@@ -77,6 +89,9 @@ class ByteRing {
         cursors_(consumers) {
     assert(std::has_single_bit(capacity_bytes) && max_record_bytes * 2 <= capacity_bytes);
     assert(first_position % 8 == 0 && consumers > 0);
+    assert(segment_bytes == 0 ||
+           (segment_bytes % capacity_bytes == 0 && segment_gap_bytes % 8 == 0 &&
+            segment_gap_bytes + max_record_bytes <= capacity_bytes));
     std::memset(memory_.get(), 0, capacity_);
     for (auto& c : cursors_) c.store(first_position);
     next_ = pack(first_seq, first_position);
@@ -99,18 +114,23 @@ class ByteRing {
       const uint64_t position = static_cast<uint64_t>(current);
       const uint64_t index = position & mask_;
       const size_t padding = index + bytes > capacity_ ? capacity_ - index : 0;
-      const uint64_t end = position + padding + bytes;
+      const uint64_t start = position + padding;
+      const size_t gap = segment_bytes_ != 0 && start % segment_bytes_ == 0 ? segment_gap_ : 0;
+      if (((start + gap) & mask_) + bytes > capacity_) return ClaimStatus::kTooLarge;
+      const uint64_t end = start + gap + bytes;
       // Acquire: pairs with the last consumer's release after zeroing.
       if (end - cursors_.back().load() > capacity_) return ClaimStatus::kFull;
       const unsigned __int128 desired = pack(seq + 1, end);
       const unsigned __int128 seen = __sync_val_compare_and_swap(&next_, current, desired);
       if (seen == current) {
         out->seq = seq;
-        out->position = position + padding;
+        out->position = start + gap;
         out->data = at(out->position);
         out->bytes = bytes;
         out->padding_position = position;
         out->padding_bytes = padding;
+        out->gap_position = start;
+        out->gap_bytes = gap;
         return ClaimStatus::kOk;
       }
       current = seen;
@@ -136,6 +156,10 @@ class ByteRing {
     if (claim.padding_bytes > 0) {
       word(claim.padding_position)
           .store(Traits::padding_word(claim.padding_bytes), std::memory_order_release);
+    }
+    if (claim.gap_bytes > 0) {
+      word(claim.gap_position)
+          .store(Traits::padding_word(claim.gap_bytes), std::memory_order_release);
     }
     word(claim.position).store(length_word, std::memory_order_release);
   }
@@ -171,12 +195,16 @@ class ByteRing {
   uint64_t consumer_position(size_t k) const { return cursors_[k].load(); }
   size_t consumers() const { return cursors_.size(); }
   uint32_t length_word(uint64_t position) { return word(position).load(std::memory_order_acquire); }
-  // True when a claim of `bytes` would fit even if it needed padding first
-  // (padding is always shorter than the record it precedes).
+  // True when a claim of `bytes` would fit even if it needed padding and a
+  // segment gap first (wrap padding is always shorter than the record).
   bool has_space_for(size_t bytes) const {
     const uint64_t position = static_cast<uint64_t>(load_next());
-    return position + 2 * bytes - cursors_.back().load() <= capacity_;
+    return position + 2 * bytes + segment_gap_ - cursors_.back().load() <= capacity_;
   }
+  // With segments: the segment (counted from position 0) and the offset in
+  // it of a ring position.
+  uint64_t segment_of(uint64_t position) const { return position / segment_bytes_; }
+  uint64_t segment_offset(uint64_t position) const { return position % segment_bytes_; }
   // Next seq and position producers will claim (a snapshot).
   uint64_t next_seq() const { return static_cast<uint64_t>(load_next() >> 64); }
   uint64_t next_position() const { return static_cast<uint64_t>(load_next()); }
@@ -205,6 +233,8 @@ class ByteRing {
     }
   }
 
+  const uint64_t segment_bytes_;
+  const size_t segment_gap_;
   const size_t capacity_;
   const uint64_t mask_;
   const size_t max_record_;
