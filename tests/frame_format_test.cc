@@ -183,6 +183,32 @@ TEST(FrameFormat, HeaderSeqMustMatchRecordSeq) {
   EXPECT_EQ(decode_frame(frame, 0, &d), FrameStatus::kBadRecord);
 }
 
+TEST(FrameFormat, PaddingRegionDecodesAsPadding) {
+  std::vector<uint8_t> pad(32, 0);
+  encode_fixed32(pad.data(), kPaddingBit | 32);
+  DecodedFrame d;
+  ASSERT_EQ(decode_frame(pad, 0, &d), FrameStatus::kPadding);
+  EXPECT_EQ(d.frame_bytes, 32u);
+  EXPECT_EQ(d.record, nullptr);
+  encode_fixed32(pad.data(), kPaddingBit | 8);
+  EXPECT_EQ(decode_frame(pad, 0, &d), FrameStatus::kPadding);
+  EXPECT_EQ(d.frame_bytes, 8u);
+}
+
+TEST(FrameFormat, MalformedPaddingIsDamage) {
+  std::vector<uint8_t> pad(32, 0);
+  DecodedFrame d;
+  for (uint32_t bad_size : {0u, 4u, 12u, 31u}) {
+    encode_fixed32(pad.data(), kPaddingBit | bad_size);
+    EXPECT_EQ(decode_frame(pad, 0, &d), FrameStatus::kBadLength) << bad_size;
+  }
+  encode_fixed32(pad.data(), kPaddingBit | 40);
+  EXPECT_EQ(decode_frame(pad, 0, &d), FrameStatus::kTruncated);
+  encode_fixed32(pad.data(), kPaddingBit | 32);
+  pad[20] = 1;  // padding is zeros after its word
+  EXPECT_EQ(decode_frame(pad, 0, &d), FrameStatus::kBadLength);
+}
+
 TEST(SegmentHeader, RoundTrips) {
   SegmentHeader h;
   h.store_id = 0x1234567890abcdefull;

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include "util/coding.h"
 #include "wal/frame.h"
 #include "wal/segment_scanner.h"
 
@@ -16,9 +17,12 @@ struct Segment {
   SegmentHeader header;
   std::vector<uint8_t> bytes;
   std::vector<uint64_t> frame_offsets;  // plus the end offset
+  uint64_t padding_offset = 0;
 };
 
-Segment make_segment(uint64_t first_seq, int frames, size_t capacity = 4096) {
+// With padding_after >= 0, a 24-byte padding region follows that frame.
+Segment make_segment(uint64_t first_seq, int frames, size_t capacity = 4096,
+                     int padding_after = -1) {
   Segment seg;
   seg.header.store_id = 99;
   seg.header.first_seq = first_seq;
@@ -39,6 +43,11 @@ Segment make_segment(uint64_t first_seq, int frames, size_t capacity = 4096) {
     enc.write(seg.header.segment_no, {seg.bytes.data() + offset, n});
     seg.frame_offsets.push_back(offset);
     offset += n;
+    if (i == padding_after) {
+      encode_fixed32(seg.bytes.data() + offset, kPaddingBit | 24);
+      offset += 24;
+      seg.padding_offset = offset - 24;
+    }
   }
   seg.frame_offsets.push_back(offset);
   return seg;
@@ -194,6 +203,28 @@ TEST(SegmentScanner, EverySingleBitFlipIsDetectedWithItsSeq) {
       } else {
         EXPECT_EQ(r.last, SegmentScanner::Step::kTornTail);  // garbage past the end
       }
+    }
+  }
+}
+
+TEST(SegmentScanner, PaddingWhereTheRingWrappedIsSkipped) {
+  Segment seg = make_segment(1, 4, 4096, 1);
+  for (ScanMode mode : {ScanMode::kFast, ScanMode::kClassifyFaults, ScanMode::kFull}) {
+    ScanResult r = scan_all(seg, seg.bytes, mode);
+    EXPECT_EQ(r.seqs, (std::vector<uint64_t>{1, 2, 3, 4}));
+    EXPECT_EQ(r.last, SegmentScanner::Step::kEnd);
+  }
+}
+
+TEST(SegmentScanner, EverySingleBitFlipAroundPaddingIsDetected) {
+  Segment seg = make_segment(1, 4, 1024, 1);
+  const uint64_t from = seg.frame_offsets[1], to = seg.frame_offsets[3];
+  for (uint64_t byte = from; byte < to; ++byte) {
+    for (int bit = 0; bit < 8; ++bit) {
+      auto damaged = seg.bytes;
+      damaged[byte] ^= static_cast<uint8_t>(1 << bit);
+      ScanResult r = scan_all(seg, damaged, ScanMode::kFull);
+      EXPECT_NE(r.last, SegmentScanner::Step::kEnd) << "undetected flip at " << byte << ":" << bit;
     }
   }
 }

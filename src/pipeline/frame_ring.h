@@ -2,9 +2,10 @@
 //
 // A frame's first 4 bytes (body_length) are the ring's length word: the
 // producer builds the frame with FrameEncoder::write_unpublished() in its
-// claimed slot and publishes the returned body_length. Ring padding uses bit
-// 31 of the length word, which no frame can carry (bodies are at most 64
-// MiB), so padding never decodes as a frame.
+// claimed slot and publishes the returned body_length. Ring padding is the
+// WAL's padding region (wal/frame_format.h: 0x80000000 | bytes, then zeros),
+// so the journaller writes ring memory as it is and the WAL is an exact image
+// of the ring's positions.
 #pragma once
 
 #include "ring/byte_ring.h"
@@ -13,7 +14,7 @@
 namespace reel::pipeline {
 
 struct FrameRingTraits {
-  static constexpr uint32_t kPaddingBit = 0x80000000u;
+  static constexpr uint32_t kPaddingBit = wal::kPaddingBit;
   static size_t record_bytes(uint32_t w) {
     return (w & kPaddingBit) != 0 ? (w & ~kPaddingBit) : wal::frame_bytes_for_body(w);
   }

@@ -70,6 +70,8 @@ const char* frame_status_name(FrameStatus status) {
       return "bad frame header";
     case FrameStatus::kBadRecord:
       return "bad record body";
+    case FrameStatus::kPadding:
+      return "padding";
   }
   return "?";
 }
@@ -78,6 +80,22 @@ uint64_t peek_frame_seq(std::span<const uint8_t> buf) {
   if (buf.size() < kFrameSeqOffset + 8) return 0;
   return decode_fixed64(buf.data() + kFrameSeqOffset);
 }
+
+namespace {
+
+FrameStatus decode_padding(std::span<const uint8_t> buf, uint32_t bytes, DecodedFrame* out) {
+  if (bytes < 8 || bytes % kFrameAlignment != 0) return FrameStatus::kBadLength;
+  if (bytes > buf.size()) return FrameStatus::kTruncated;
+  for (size_t i = 4; i < bytes; ++i) {
+    if (buf[i] != 0) return FrameStatus::kBadLength;
+  }
+  *out = DecodedFrame();
+  out->data = buf.data();
+  out->frame_bytes = bytes;
+  return FrameStatus::kPadding;
+}
+
+}  // namespace
 
 FrameStatus decode_frame(std::span<const uint8_t> buf, uint32_t segment_no, DecodedFrame* out) {
   if (buf.size() < 4) return buf.empty() ? FrameStatus::kEndOfData : FrameStatus::kTruncated;
@@ -91,6 +109,7 @@ FrameStatus decode_frame(std::span<const uint8_t> buf, uint32_t segment_no, Deco
     }
     return FrameStatus::kEndOfData;
   }
+  if ((body & kPaddingBit) != 0) return decode_padding(buf, body & ~kPaddingBit, out);
   if (body > kMaxFrameBodyBytes || body < 8) return FrameStatus::kBadLength;
   const size_t total = frame_bytes_for_body(body);
   if (total > buf.size()) return FrameStatus::kTruncated;

@@ -64,6 +64,7 @@ enum class FrameStatus {
   kBadChecksum,  // crc32c does not match
   kBadHeader,    // wrong segment_no, unknown flag or non-zero reserved bits
   kBadRecord,    // the body is not a valid Record, or its seq differs from the header
+  kPadding,      // a padding region (frame_format.h): skip frame_bytes, no record
 };
 const char* frame_status_name(FrameStatus status);
 
@@ -79,6 +80,7 @@ struct DecodedFrame {
 };
 
 // Checks the frame at the start of `buf`: length, checksum, header fields
+// (kPadding fills only frame_bytes)
 // (segment_no must equal `segment_no`), and that the body is a valid Record
 // whose seq equals the header's. Never reads outside `buf`.
 FrameStatus decode_frame(std::span<const uint8_t> buf, uint32_t segment_no, DecodedFrame* out);

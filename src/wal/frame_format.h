@@ -24,6 +24,14 @@
 //  |        zero padding to the next multiple of 8 bytes          ...
 //  +---------------------------------------------------------------+
 //
+// Padding: where the ingest ring wrapped, the WAL holds a padding region
+// instead of a frame: a u32 word 0x80000000 | padding_bytes (padding_bytes a
+// multiple of 8, at least 8, the word included) followed only by zero bytes.
+// It carries no seq and is skipped by every reader. Frame bodies are at most
+// 64 MiB, so bit 31 never appears in a frame's body_length; a real frame's
+// bytes are never all zeros after its first word, so damage cannot pass for
+// padding.
+//
 // crc32c covers bytes [0, 4) and [8, frame end): everything but itself,
 // padding included, so every bit of a frame is checked. body_length == 0
 // never occurs in a frame, so a zero word (preallocated space) marks the end
@@ -54,6 +62,8 @@ inline constexpr uint16_t kKnownFlags = 0x0000;
 
 // Largest body a frame may carry (the record, not counting the frame header).
 inline constexpr uint32_t kMaxFrameBodyBytes = 64u << 20;
+
+inline constexpr uint32_t kPaddingBit = 0x80000000u;
 
 inline constexpr size_t frame_bytes_for_body(size_t body_length) {
   return (kFrameHeaderBytes + body_length + kFrameAlignment - 1) & ~(kFrameAlignment - 1);

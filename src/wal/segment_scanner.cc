@@ -85,6 +85,11 @@ SegmentScanner::Step SegmentScanner::next(DecodedFrame* frame) {
   }
   if (offset_ >= segment_.size()) return Step::kEnd;
   FrameStatus st = decode_frame(segment_.subspan(offset_), header_.segment_no, frame);
+  while (st == FrameStatus::kPadding) {  // where the ingest ring wrapped: no record
+    offset_ += frame->frame_bytes;
+    if (offset_ >= segment_.size()) return Step::kEnd;
+    st = decode_frame(segment_.subspan(offset_), header_.segment_no, frame);
+  }
   if (st == FrameStatus::kOk) {
     if (frame->seq != expected_seq_) {
       return fault_at(offset_, "seq " + std::to_string(frame->seq) + " where " +

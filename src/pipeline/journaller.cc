@@ -1,0 +1,119 @@
+#include "pipeline/journaller.h"
+
+#include <algorithm>
+
+#include "util/coding.h"
+#include "wal/frame_format.h"
+
+namespace reel::pipeline {
+
+Journaller::Journaller(FrameRing* ring, wal::SegmentWriter* writer, JournalListener* listener,
+                       const Options& options, uint64_t start_position)
+    : ring_(ring),
+      writer_(writer),
+      listener_(listener),
+      options_(options),
+      position_(start_position) {}
+
+void Journaller::fail(const Status& status) {
+  failed_ = true;
+  listener_->on_failure(status);
+}
+
+Status Journaller::start_segment(uint64_t gap_position) {
+  // The record right after the gap is the segment's first frame.
+  const uint64_t frame_position =
+      gap_position + FrameRingTraits::record_bytes(ring_->length_word(gap_position));
+  const uint64_t first_seq = decode_fixed64(ring_->at(frame_position) + wal::kFrameSeqOffset);
+  if (writer_->has_segment()) {
+    Status s = writer_->seal();
+    if (!s) return s;
+    durable_seq_ = written_seq_;
+    listener_->on_durable(durable_seq_);
+  }
+  const uint64_t index = gap_position / options_.segment_bytes;
+  Status s =
+      writer_->start_segment(first_seq, options_.base_segment_no + static_cast<uint32_t>(index));
+  if (s) listener_->on_segment(index, first_seq);
+  return s;
+}
+
+Status Journaller::write_run(uint64_t from, uint64_t to) {
+  if (from == to) return Status::ok();
+  if (writer_->end_offset() != from % options_.segment_bytes) {
+    return Status::invalid_argument(writer_->path() + ": journal position " + std::to_string(from) +
+                                    " does not match the segment's end offset " +
+                                    std::to_string(writer_->end_offset()));
+  }
+  // A run may cross the ring's end (after wrap padding): write it in two.
+  while (from < to) {
+    const uint64_t index = from & (ring_->capacity() - 1);
+    const uint64_t n = std::min<uint64_t>(to - from, ring_->capacity() - index);
+    Status s = writer_->append_batch({ring_->at(from), static_cast<size_t>(n)});
+    if (!s) return s;
+    from += n;
+  }
+  return Status::ok();
+}
+
+bool Journaller::step() {
+  if (failed_) return false;
+  const uint64_t end = ring_->published_end(position_, options_.max_batch_bytes);
+  if (end == position_) {
+    if (options_.sync.mode == SyncPolicy::Mode::kInterval && durable_seq_ < written_seq_ &&
+        std::chrono::steady_clock::now() - last_sync_ >= options_.sync.interval) {
+      if (Status s = sync_now(); !s) fail(s);
+    }
+    return false;
+  }
+  uint64_t run_start = position_, last_seq = written_seq_;
+  for (uint64_t p = position_; p < end;) {
+    const uint32_t w = ring_->length_word(p);
+    const size_t bytes = FrameRingTraits::record_bytes(w);
+    if (FrameRingTraits::is_padding(w) && p % options_.segment_bytes == 0) {
+      // The segment-header gap: the header is written by start_segment at
+      // offset 0 instead. Wrap padding elsewhere is written as it is.
+      Status s = write_run(run_start, p);
+      if (s) s = start_segment(p);
+      if (!s) {
+        fail(s);
+        return true;
+      }
+      run_start = p + bytes;
+    } else if (!FrameRingTraits::is_padding(w)) {
+      last_seq = decode_fixed64(ring_->at(p) + wal::kFrameSeqOffset);
+    }
+    p += bytes;
+  }
+  Status s = write_run(run_start, end);
+  if (!s) {
+    fail(s);
+    return true;
+  }
+  written_seq_ = last_seq;
+  listener_->on_written(written_seq_);
+  const bool due = options_.sync.mode == SyncPolicy::Mode::kAlways ||
+                   (options_.sync.mode == SyncPolicy::Mode::kInterval &&
+                    std::chrono::steady_clock::now() - last_sync_ >= options_.sync.interval);
+  if (due) {
+    if (Status st = sync_now(); !st) {
+      fail(st);
+      return true;
+    }
+  }
+  ring_->release(0, end);
+  position_ = end;
+  return true;
+}
+
+Status Journaller::sync_now() {
+  if (durable_seq_ >= written_seq_) return Status::ok();
+  Status s = writer_->sync();
+  if (!s) return s;
+  durable_seq_ = written_seq_;
+  last_sync_ = std::chrono::steady_clock::now();
+  listener_->on_durable(durable_seq_);
+  return Status::ok();
+}
+
+}  // namespace reel::pipeline

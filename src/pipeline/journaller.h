@@ -1,0 +1,77 @@
+// Journaller: the first consumer of the frame ring. It writes published
+// frames to the WAL straight from ring memory and makes them durable by the
+// sync policy (group commit: one fdatasync covers everything written before
+// it), then releases the ring space to the next consumer.
+//
+// Ring positions are WAL positions (ring/byte_ring.h, "Segments"): the frame
+// at position p lives in segment base_segment_no + p / S at offset p % S. A
+// segment-start gap in the ring makes the journaller seal the current segment
+// and create the next one (whose header takes the gap's place); wrap padding
+// is written as it is: it is the WAL's padding region (wal/frame_format.h).
+//
+// Watermarks go to a Listener: on_written(seq) after the write completed in
+// full, on_durable(seq) after an fdatasync issued after those writes. After a
+// failed write or sync the journaller stops (rule 7) and reports on_failure().
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+
+#include "pipeline/frame_ring.h"
+#include "reel/options.h"
+#include "wal/segment_writer.h"
+
+namespace reel::pipeline {
+
+class JournalListener {
+ public:
+  virtual ~JournalListener() = default;
+  virtual void on_written(uint64_t seq) = 0;
+  virtual void on_durable(uint64_t seq) = 0;
+  // A new segment starting with `first_seq` was created at segment index `index`.
+  virtual void on_segment(uint64_t index, uint64_t first_seq) = 0;
+  virtual void on_failure(const Status& status) = 0;
+};
+
+class Journaller {
+ public:
+  struct Options {
+    SyncPolicy sync;
+    uint64_t segment_bytes = 0;    // S; the ring's segment size
+    uint32_t base_segment_no = 0;  // segment_no of segment index 0
+    size_t max_batch_bytes = 1 << 20;
+  };
+
+  // `ring`, `writer` and `listener` are borrowed. `writer` is positioned at
+  // `start_position` (its end offset equals start_position % S), or has no
+  // segment when start_position % S == 0.
+  Journaller(FrameRing* ring, wal::SegmentWriter* writer, JournalListener* listener,
+             const Options& options, uint64_t start_position);
+
+  // Writes one run of published frames if there is one, syncing as the
+  // policy says. Returns true when it did any work. One thread calls it.
+  bool step();
+  // Syncs now if anything written is not durable yet.
+  Status sync_now();
+  bool failed() const { return failed_; }
+  uint64_t position() const { return position_; }
+  uint64_t written_seq() const { return written_seq_; }
+  uint64_t durable_seq() const { return durable_seq_; }
+
+ private:
+  Status write_run(uint64_t from, uint64_t to);
+  Status start_segment(uint64_t gap_position);
+  void fail(const Status& status);
+
+  FrameRing* ring_;
+  wal::SegmentWriter* writer_;
+  JournalListener* listener_;
+  Options options_;
+  uint64_t position_;
+  uint64_t written_seq_ = 0;
+  uint64_t durable_seq_ = 0;
+  bool failed_ = false;
+  std::chrono::steady_clock::time_point last_sync_ = std::chrono::steady_clock::now();
+};
+
+}  // namespace reel::pipeline
