@@ -132,8 +132,8 @@ ScanOutcome WalScan::scan_segment(size_t i, uint64_t offset, bool from_index,
   wal::DecodedFrame frame;
   bool first = true;
   for (;;) {
-    const uint64_t frame_offset = scanner.offset();
     auto step = scanner.next(&frame);
+    const uint64_t frame_offset = scanner.frame_offset();
     if (step == wal::SegmentScanner::Step::kFrame) {
       if (frame.seq > indexed_seq_) {
         feeder_.add(*frame.record, seg.header.first_seq, frame_offset, &batch_);

@@ -99,8 +99,8 @@ Status Verifier::scan_wal() {
     wal::DecodedFrame frame;
     uint64_t pending_damage = 0;
     for (;;) {
-      const uint64_t offset = scanner.offset();
       auto step = scanner.next(&frame);
+      const uint64_t offset = scanner.frame_offset();
       if (step == wal::SegmentScanner::Step::kFrame) {
         if (pending_damage != 0) {
           if (frame.seq > pending_damage) damaged_.emplace_back(pending_damage, frame.seq - 1);

@@ -95,6 +95,7 @@ SegmentScanner::Step SegmentScanner::next(DecodedFrame* frame) {
       return fault_at(offset_, "seq " + std::to_string(frame->seq) + " where " +
                                    std::to_string(expected_seq_) + " was expected");
     }
+    frame_offset_ = offset_;
     offset_ += frame->frame_bytes;
     ++expected_seq_;
     return Step::kFrame;

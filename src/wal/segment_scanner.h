@@ -60,6 +60,9 @@ class SegmentScanner {
 
   Step next(DecodedFrame* frame);
 
+  // Offset of the frame the last kFrame step returned (padding before it is
+  // skipped, so this can differ from offset() taken before the step).
+  uint64_t frame_offset() const { return frame_offset_; }
   // Offset just past the last good frame: where the next frame belongs.
   uint64_t offset() const { return offset_; }
   // Seq the next frame should carry.
@@ -84,6 +87,7 @@ class SegmentScanner {
   uint64_t expected_seq_;
   ScanMode mode_;
   uint64_t resume_at_ = 0;  // after kCorruption: where next() continues
+  uint64_t frame_offset_ = 0;
   uint64_t torn_end_ = 0;
   uint64_t last_nonzero_end_ = 0;
   ScanFault fault_;
