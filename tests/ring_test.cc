@@ -2,6 +2,7 @@
 // chains, and a multi-producer stress under every wait strategy.
 #include <atomic>
 #include <cstring>
+#include <functional>
 #include <random>
 #include <thread>
 #include <vector>
@@ -90,17 +91,17 @@ TEST(ByteRing, UnpublishedRecordStopsTheRunEvenIfLaterOnesArePublished) {
   EXPECT_EQ(ring.published_end(0, 4096), 64u);
 }
 
-TEST(ByteRing, RecordsNeverWrapAndPaddingFillsTheEnd) {
-  Ring ring(4096, 1024, 1, 1, 0);
+// Claims records of random sizes for `rounds` rounds, draining (and checking
+// order and content) whenever the ring is full; `check` sees every claim.
+void claim_randomly(Ring& ring, int rounds, const std::function<void(const Ring::Claim&)>& check) {
   std::mt19937_64 rng(testing::test_seed());
   uint64_t consumed = 0, expect_seq = 1;
-  int paddings = 0;
-  for (int round = 0; round < 2000; ++round) {
+  for (int round = 0; round < rounds; ++round) {
     Ring::Claim c;
     const size_t bytes = kHeader + 8 * (rng() % 120);
     auto status = ring.try_claim(bytes, &c);
     if (status == Ring::ClaimStatus::kFull) {
-      const uint64_t end = ring.published_end(consumed, 4096);
+      const uint64_t end = ring.published_end(consumed, ring.capacity());
       for (const auto& s : read_records(ring, consumed, end)) {
         ASSERT_EQ(s.seq, expect_seq++);
         ASSERT_TRUE(s.intact);
@@ -110,11 +111,19 @@ TEST(ByteRing, RecordsNeverWrapAndPaddingFillsTheEnd) {
       continue;
     }
     ASSERT_EQ(status, Ring::ClaimStatus::kOk);
-    ASSERT_LE((c.position & 4095) + c.bytes, 4096u) << "record wraps";
-    paddings += c.padding_bytes > 0;
+    check(c);
     write_record(c, 0, 0);
     ring.publish(c, static_cast<uint32_t>(c.bytes));
   }
+}
+
+TEST(ByteRing, RecordsNeverWrapAndPaddingFillsTheEnd) {
+  Ring ring(4096, 1024, 1, 1, 0);
+  int paddings = 0;
+  claim_randomly(ring, 2000, [&](const Ring::Claim& c) {
+    ASSERT_LE((c.position & 4095) + c.bytes, 4096u) << "record wraps";
+    paddings += c.padding_bytes > 0;
+  });
   EXPECT_GT(paddings, 10);
 }
 
@@ -157,23 +166,8 @@ TEST(ByteRing, FullRingWithALaggingLastConsumerShowsNoStaleRecords) {
 TEST(ByteRing, SegmentsStartWithAHeaderGapAndNoRecordCrossesOne) {
   constexpr uint64_t kSegment = 8192;
   Ring ring(4096, 1024, 1, 1, 0, kSegment, 64);
-  std::mt19937_64 rng(testing::test_seed());
-  uint64_t consumed = 0, expect_seq = 1, segments_started = 0;
-  for (int round = 0; round < 3000; ++round) {
-    Ring::Claim c;
-    const size_t bytes = kHeader + 8 * (rng() % 120);
-    auto status = ring.try_claim(bytes, &c);
-    if (status == Ring::ClaimStatus::kFull) {
-      const uint64_t end = ring.published_end(consumed, 4096);
-      for (const auto& s : read_records(ring, consumed, end)) {
-        ASSERT_EQ(s.seq, expect_seq++);
-        ASSERT_TRUE(s.intact);
-      }
-      ring.release(0, end);
-      consumed = end;
-      continue;
-    }
-    ASSERT_EQ(status, Ring::ClaimStatus::kOk);
+  uint64_t segments_started = 0;
+  claim_randomly(ring, 3000, [&](const Ring::Claim& c) {
     ASSERT_EQ(ring.segment_of(c.position), ring.segment_of(c.position + c.bytes - 1))
         << "record at " << c.position << " crosses a segment boundary";
     ASSERT_GE(ring.segment_offset(c.position), 64u) << "record inside a segment header";
@@ -183,9 +177,7 @@ TEST(ByteRing, SegmentsStartWithAHeaderGapAndNoRecordCrossesOne) {
       EXPECT_EQ(ring.segment_offset(c.position), 64u);
       ++segments_started;
     }
-    write_record(c, 0, 0);
-    ring.publish(c, static_cast<uint32_t>(c.bytes));
-  }
+  });
   EXPECT_GT(segments_started, 20u);
 }
 
