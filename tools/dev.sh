@@ -49,8 +49,9 @@ configure_build() {
   local dir=$1
   shift
   if [ ! -f "$dir/build.ninja" ]; then
-    cmake -S "$ROOT" -B "$dir" -G Ninja "$@" > "$dir.configure.log" 2>&1 ||
-      { cat "$dir.configure.log"; exit 1; }
+    mkdir -p "$dir"
+    cmake -S "$ROOT" -B "$dir" -G Ninja "$@" > "$dir/configure.log" 2>&1 ||
+      { cat "$dir/configure.log"; exit 1; }
   fi
   cmake --build "$dir" -j "$JOBS"
 }
