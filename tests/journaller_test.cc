@@ -81,12 +81,12 @@ TEST(Journaller, WritesRingFramesIntoSegmentsThatReadBackAndVerify) {
 
   constexpr int kProducers = 3, kEach = 4000;
   ring::YieldingWait wait;
-  std::atomic<bool> done{false};
+  std::atomic<bool> saw_undurable{false};
   std::thread journal([&] {
     while (!journaller.failed() && recorder.written < uint64_t{kProducers} * kEach) {
       if (!journaller.step()) std::this_thread::yield();
       // With sync always, nothing written is ever left undurable after a step.
-      if (recorder.durable != recorder.written) done = true;
+      if (recorder.durable != recorder.written) saw_undurable = true;
     }
     if (journaller.failed()) {
       std::fprintf(stderr, "journaller failed: %s\n", recorder.failure.to_string().c_str());
@@ -96,7 +96,7 @@ TEST(Journaller, WritesRingFramesIntoSegmentsThatReadBackAndVerify) {
   produce(&ring, kProducers, kEach, &wait);
   journal.join();
   ASSERT_TRUE(recorder.failure.is_ok()) << recorder.failure.to_string();
-  EXPECT_FALSE(done) << "a step returned with written > durable under sync always";
+  EXPECT_FALSE(saw_undurable) << "a step returned with written > durable under sync always";
   EXPECT_EQ(recorder.durable, uint64_t{kProducers} * kEach);
   EXPECT_GT(recorder.segments.size(), 5u);
   ASSERT_TRUE(writer.seal());

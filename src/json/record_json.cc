@@ -10,8 +10,6 @@
 #include "wal/frame_format.h"
 
 namespace reel::json {
-namespace {
-
 void append_escaped(std::string_view s, std::string* out) {
   out->push_back('"');
   for (unsigned char c : s) {
@@ -43,6 +41,8 @@ void append_escaped(std::string_view s, std::string* out) {
   }
   out->push_back('"');
 }
+
+namespace {
 
 // Valid UTF-8 with no control characters but tab, newline and CR.
 bool is_text(std::string_view s) {
@@ -104,15 +104,22 @@ Status RecordJson::load(const std::string& bfbs_path) {
   if (schema_->root_table() == nullptr) {
     return Status::corruption(bfbs_path + ": the schema has no root type");
   }
+  fields_by_object_.clear();
+  for (const reflection::Object* object : *schema_->objects()) {
+    std::vector<const reflection::Field*> fields(object->fields()->begin(),
+                                                 object->fields()->end());
+    std::sort(
+        fields.begin(), fields.end(),
+        [](const reflection::Field* x, const reflection::Field* y) { return x->id() < y->id(); });
+    if (object == schema_->root_table()) root_object_ = fields_by_object_.size();
+    fields_by_object_.push_back(std::move(fields));
+  }
   return Status::ok();
 }
 
-void RecordJson::render_table(const reflection::Object& object, const flatbuffers::Table& table,
+void RecordJson::render_table(size_t object, const flatbuffers::Table& table,
                               std::string* out) const {
-  std::vector<const reflection::Field*> fields(object.fields()->begin(), object.fields()->end());
-  std::sort(
-      fields.begin(), fields.end(),
-      [](const reflection::Field* a, const reflection::Field* b) { return a->id() < b->id(); });
+  const auto& fields = fields_by_object_[object];
   out->push_back('{');
   bool first = true;
   for (const reflection::Field* field : fields) {
@@ -144,7 +151,7 @@ void RecordJson::render_table(const reflection::Object& object, const flatbuffer
     } else if (type == reflection::Obj &&
                !schema_->objects()->Get(field->type()->index())->is_struct()) {
       const auto* sub = table.GetPointer<const flatbuffers::Table*>(field->offset());
-      render_table(*schema_->objects()->Get(field->type()->index()), *sub, &value);
+      render_table(static_cast<size_t>(field->type()->index()), *sub, &value);
     } else {
       value = "null";  // vectors of other types, structs, unions: not used by reel's schema yet
     }
@@ -161,7 +168,7 @@ std::string RecordJson::render(const RecordView& record) const {
   const auto* body =
       reinterpret_cast<const uint8_t*>(record.frame().data()) + wal::kFrameBodyOffset;
   std::string out;
-  render_table(*schema_->root_table(), *flatbuffers::GetAnyRoot(body), &out);
+  render_table(root_object_, *flatbuffers::GetAnyRoot(body), &out);
   return out;
 }
 

@@ -8,6 +8,8 @@
 #pragma once
 
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "reel/record_view.h"
 #include "reel/status.h"
@@ -21,7 +23,14 @@ namespace flatbuffers {
 class Table;
 }
 
+namespace reflection {
+struct Field;
+}  // namespace reflection
+
 namespace reel::json {
+
+// Appends `s` to `out` as a quoted JSON string.
+void append_escaped(std::string_view s, std::string* out);
 
 class RecordJson {
  public:
@@ -31,10 +40,13 @@ class RecordJson {
   std::string render(const RecordView& record) const;
 
  private:
-  void render_table(const reflection::Object& object, const flatbuffers::Table& table,
-                    std::string* out) const;
+  // Renders `table`, an instance of schema object number `object`.
+  void render_table(size_t object, const flatbuffers::Table& table, std::string* out) const;
   std::string bfbs_;
   const reflection::Schema* schema_ = nullptr;
+  // Each object's fields in schema (id) order, indexed like schema_->objects().
+  std::vector<std::vector<const reflection::Field*>> fields_by_object_;
+  size_t root_object_ = 0;
 };
 
 }  // namespace reel::json

@@ -2,8 +2,7 @@
 
 #include <algorithm>
 
-#include "util/coding.h"
-#include "wal/frame_format.h"
+#include "wal/frame.h"
 
 namespace reel::pipeline {
 
@@ -24,7 +23,7 @@ Status Journaller::start_segment(uint64_t gap_position) {
   // The record right after the gap is the segment's first frame.
   const uint64_t frame_position =
       gap_position + FrameRingTraits::record_bytes(ring_->length_word(gap_position));
-  const uint64_t first_seq = decode_fixed64(ring_->at(frame_position) + wal::kFrameSeqOffset);
+  const uint64_t first_seq = seq_at(frame_position);
   if (writer_->has_segment()) {
     Status s = writer_->seal();
     if (!s) return s;
@@ -60,13 +59,12 @@ bool Journaller::step() {
   if (failed_) return false;
   const uint64_t end = ring_->published_end(position_, options_.max_batch_bytes);
   if (end == position_) {
-    if (options_.sync.mode == SyncPolicy::Mode::kInterval && durable_seq_ < written_seq_ &&
-        std::chrono::steady_clock::now() - last_sync_ >= options_.sync.interval) {
+    if (sync_due()) {
       if (Status s = sync_now(); !s) fail(s);
     }
     return false;
   }
-  uint64_t run_start = position_, last_seq = written_seq_;
+  uint64_t run_start = position_, last_frame = UINT64_MAX;
   for (uint64_t p = position_; p < end;) {
     const uint32_t w = ring_->length_word(p);
     const size_t bytes = FrameRingTraits::record_bytes(w);
@@ -81,7 +79,7 @@ bool Journaller::step() {
       }
       run_start = p + bytes;
     } else if (!FrameRingTraits::is_padding(w)) {
-      last_seq = decode_fixed64(ring_->at(p) + wal::kFrameSeqOffset);
+      last_frame = p;
     }
     p += bytes;
   }
@@ -90,12 +88,9 @@ bool Journaller::step() {
     fail(s);
     return true;
   }
-  written_seq_ = last_seq;
+  if (last_frame != UINT64_MAX) written_seq_ = seq_at(last_frame);
   listener_->on_written(written_seq_);
-  const bool due = options_.sync.mode == SyncPolicy::Mode::kAlways ||
-                   (options_.sync.mode == SyncPolicy::Mode::kInterval &&
-                    std::chrono::steady_clock::now() - last_sync_ >= options_.sync.interval);
-  if (due) {
+  if (sync_due()) {
     if (Status st = sync_now(); !st) {
       fail(st);
       return true;
@@ -104,6 +99,16 @@ bool Journaller::step() {
   ring_->release(0, end);
   position_ = end;
   return true;
+}
+
+bool Journaller::sync_due() const {
+  return options_.sync.mode == SyncPolicy::Mode::kAlways ||
+         (options_.sync.mode == SyncPolicy::Mode::kInterval &&
+          std::chrono::steady_clock::now() - last_sync_ >= options_.sync.interval);
+}
+
+uint64_t Journaller::seq_at(uint64_t position) {
+  return wal::peek_frame_seq({ring_->at(position), wal::kFrameHeaderBytes});
 }
 
 Status Journaller::sync_now() {

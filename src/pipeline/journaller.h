@@ -62,6 +62,8 @@ class Journaller {
   Status write_run(uint64_t from, uint64_t to);
   Status start_segment(uint64_t gap_position);
   void fail(const Status& status);
+  bool sync_due() const;
+  uint64_t seq_at(uint64_t position);  // of the frame at this ring position
 
   FrameRing* ring_;
   wal::SegmentWriter* writer_;

@@ -27,17 +27,11 @@ uint64_t RingIndexer::segment_first_seq(uint64_t segment_index) {
 
 bool RingIndexer::step() {
   if (!status_.is_ok()) return false;
-  uint64_t end = ring_->upstream_end(options_.consumer);
-  if (end == position_) return false;
-  if (end - position_ > options_.max_batch_bytes) {
-    // Stop at a record boundary within the batch limit.
-    uint64_t p = position_;
-    while (p < end && p - position_ < options_.max_batch_bytes) {
-      p += FrameRingTraits::record_bytes(ring_->length_word(p));
-    }
-    end = p;
-  }
-  for (uint64_t p = position_; p < end;) {
+  const uint64_t available = ring_->upstream_end(options_.consumer);
+  if (available == position_) return false;
+  // One run: up to the batch limit, ending at a record boundary.
+  uint64_t p = position_;
+  while (p < available && p - position_ < options_.max_batch_bytes) {
     const uint32_t w = ring_->length_word(p);
     if (!FrameRingTraits::is_padding(w)) {
       const auto* record = reel::fb::GetRecord(ring_->at(p) + wal::kFrameBodyOffset);
@@ -52,6 +46,7 @@ bool RingIndexer::step() {
     }
     p += FrameRingTraits::record_bytes(w);
   }
+  const uint64_t end = p;
   if (!batch_.empty()) {
     status_ = index_->apply(batch_);
     if (!status_.is_ok()) return true;

@@ -115,8 +115,9 @@ class ByteRing {
       const uint64_t index = position & mask_;
       const size_t padding = index + bytes > capacity_ ? capacity_ - index : 0;
       const uint64_t start = position + padding;
+      // A segment starts at ring index 0 (S is a multiple of the capacity),
+      // and the constructor checked that gap + max record fits there.
       const size_t gap = segment_bytes_ != 0 && start % segment_bytes_ == 0 ? segment_gap_ : 0;
-      if (((start + gap) & mask_) + bytes > capacity_) return ClaimStatus::kTooLarge;
       const uint64_t end = start + gap + bytes;
       // Acquire: pairs with the last consumer's release after zeroing.
       if (end - cursors_.back().load() > capacity_) return ClaimStatus::kFull;

@@ -39,7 +39,7 @@ Result<std::optional<Reader::Impl::Position>> Reader::Impl::locate(uint64_t seq)
   auto seg = segs.find(seq);
   if (!seg) seg = 0;  // before the first record: start at the beginning
   Position pos{*seg, wal::kSegmentHeaderBytes, segs.first_seq(*seg)};
-  if (floor && floor->segment_first_seq == pos.seq && floor->seq >= pos.seq) {
+  if (floor && floor->segment_first_seq == pos.seq) {
     pos.offset = floor->offset;
     pos.seq = floor->seq;
   }

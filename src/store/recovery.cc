@@ -92,10 +92,10 @@ class WalScan {
     if (progress_) progress_(indexed_total_);
     return s;
   }
-  const std::function<void(uint64_t)>& progress_;
-  uint64_t indexed_total_ = 0;
   ScanOutcome scan_segment(size_t i, uint64_t offset, bool from_index, RecoveryResult* result);
 
+  const std::function<void(uint64_t)>& progress_;  // borrowed for the scan
+  uint64_t indexed_total_ = 0;
   SegmentSet* segs_;
   wal::IoEnv* env_;
   index::Index* index_;

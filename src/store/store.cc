@@ -72,7 +72,6 @@ struct Store::Impl {
   std::vector<bool> declared_in_segment;  // by stream id
   wal::FrameEncoder encoder;
   std::vector<uint8_t> batch;  // frames not yet written
-  uint64_t batch_first_seq = 0;
   index::IndexBatch index_batch;
   index::IndexFeeder feeder;
   std::chrono::steady_clock::time_point last_sync = std::chrono::steady_clock::now();
@@ -81,7 +80,7 @@ struct Store::Impl {
 
   explicit Impl(const std::string& dir) : paths(dir) {}
 
-  Status open_locked(bool* created);
+  Status open_locked();
   Status load_streams();
   Result<uint32_t> stream_for(std::string_view name, bool* declare);
   Status write_batch();
@@ -105,7 +104,7 @@ Status Store::Impl::load_streams() {
   return Status::ok();
 }
 
-Status Store::Impl::open_locked(bool* created) {
+Status Store::Impl::open_locked() {
   Status s = store::create_layout(paths);
   if (!s) return s;
   s = lock.acquire(paths.lock);
@@ -127,7 +126,6 @@ Status Store::Impl::open_locked(bool* created) {
   auto recovered = store::recover(paths, env.get(), index.get(), &store_id, options.recovery,
                                   rebuild_after_reboot, probe.is_open() && probe.clean_shutdown());
   if (!recovered) return recovered.status();
-  *created = store_id == 0;
   if (store_id == 0) store_id = random_store_id();
   s = index->set_store_id(store_id);
   if (s) s = index->sync();
@@ -401,8 +399,7 @@ Result<std::unique_ptr<Store>> open_store_with_env(const std::string& dir,
   auto impl = std::make_unique<Store::Impl>(dir);
   impl->options = options;
   impl->env = std::move(env);
-  bool created = false;
-  Status s = impl->open_locked(&created);
+  Status s = impl->open_locked();
   if (!s) return s;
   Store::Impl* raw = impl.get();
   raw->flusher = std::thread([raw] { raw->flusher_loop(); });

@@ -32,22 +32,26 @@ size_t FrameEncoder::prepare(const RecordFields& f) {
   return frame_bytes_for_body(builder_.GetSize());
 }
 
+uint32_t frame_checksum(uint32_t length_word, const uint8_t* frame, size_t frame_bytes) {
+  uint8_t word[4];
+  encode_fixed32(word, length_word);
+  return crc32c::extend(crc32c::value(word, 4), frame + kFrameSeqOffset,
+                        frame_bytes - kFrameSeqOffset);
+}
+
 uint32_t FrameEncoder::write_unpublished(uint32_t segment_no, std::span<uint8_t> dst) const {
   const size_t body = builder_.GetSize();
   const size_t total = frame_bytes_for_body(body);
+  const auto length_word = static_cast<uint32_t>(body);
   uint8_t* p = dst.data();
-  uint8_t length_word[4];
-  encode_fixed32(length_word, static_cast<uint32_t>(body));
   encode_fixed64(p + kFrameSeqOffset, seq_);
   encode_fixed32(p + kFrameSegmentNoOffset, segment_no);
   encode_fixed16(p + kFrameFlagsOffset, 0);
   encode_fixed16(p + kFrameReservedOffset, 0);
   std::memcpy(p + kFrameBodyOffset, builder_.GetBufferPointer(), body);
   std::memset(p + kFrameBodyOffset + body, 0, total - kFrameBodyOffset - body);
-  uint32_t crc = crc32c::value(length_word, 4);
-  crc = crc32c::extend(crc, p + kFrameSeqOffset, total - kFrameSeqOffset);
-  encode_fixed32(p + kFrameChecksumOffset, crc);
-  return decode_fixed32(length_word);
+  encode_fixed32(p + kFrameChecksumOffset, frame_checksum(length_word, p, total));
+  return length_word;
 }
 
 void FrameEncoder::write(uint32_t segment_no, std::span<uint8_t> dst) const {
@@ -113,9 +117,9 @@ FrameStatus decode_frame(std::span<const uint8_t> buf, uint32_t segment_no, Deco
   if (body > kMaxFrameBodyBytes || body < 8) return FrameStatus::kBadLength;
   const size_t total = frame_bytes_for_body(body);
   if (total > buf.size()) return FrameStatus::kTruncated;
-  uint32_t crc = crc32c::value(p, 4);
-  crc = crc32c::extend(crc, p + kFrameSeqOffset, total - kFrameSeqOffset);
-  if (crc != decode_fixed32(p + kFrameChecksumOffset)) return FrameStatus::kBadChecksum;
+  if (frame_checksum(body, p, total) != decode_fixed32(p + kFrameChecksumOffset)) {
+    return FrameStatus::kBadChecksum;
+  }
   const uint16_t flags = decode_fixed16(p + kFrameFlagsOffset);
   if (decode_fixed32(p + kFrameSegmentNoOffset) != segment_no ||
       decode_fixed16(p + kFrameReservedOffset) != 0 ||

@@ -80,12 +80,16 @@ struct DecodedFrame {
 };
 
 // Checks the frame at the start of `buf`: length, checksum, header fields
-// (kPadding fills only frame_bytes)
 // (segment_no must equal `segment_no`), and that the body is a valid Record
-// whose seq equals the header's. Never reads outside `buf`.
+// whose seq equals the header's. A padding region gives kPadding with only
+// frame_bytes filled in. Never reads outside `buf`.
 FrameStatus decode_frame(std::span<const uint8_t> buf, uint32_t segment_no, DecodedFrame* out);
 
-// Reads only the header fields, with no checks (for error messages).
+// The frame checksum: crc32c over the length word and bytes [8, frame_bytes)
+// of `frame` (everything but the checksum field, padding included).
+uint32_t frame_checksum(uint32_t length_word, const uint8_t* frame, size_t frame_bytes);
+
+// Reads only the header's seq, with no checks.
 uint64_t peek_frame_seq(std::span<const uint8_t> buf);
 
 }  // namespace reel::wal

@@ -187,20 +187,10 @@ std::string mib(uint64_t bytes) {
   return buf;
 }
 
-std::string json_escape(const std::string& s) {
+// `s` as a quoted JSON string.
+std::string json_string(const std::string& s) {
   std::string out;
-  for (unsigned char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else if (c < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", c);
-      out += buf;
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
+  json::append_escaped(s, &out);
   return out;
 }
 
@@ -218,20 +208,20 @@ int run_stat(const Args& args) {
   if (!streams) return fail("stat", streams.status());
   const StoreStats& st = *stats;
   if (args.has("--json")) {
-    std::printf("{\"store\":\"%s\",\"store_id\":%" PRIu64 ",\"records\":%" PRIu64
+    std::printf("{\"store\":%s,\"store_id\":%" PRIu64 ",\"records\":%" PRIu64
                 ",\"first_seq\":%" PRIu64 ",\"last_seq\":%" PRIu64 ",\"first_ts_ns\":%" PRIu64
                 ",\"last_ts_ns\":%" PRIu64 ",\"segments\":%" PRIu64 ",\"wal_bytes\":%" PRIu64
                 ",\"wal_file_bytes\":%" PRIu64 ",\"written_seq\":%" PRIu64
                 ",\"durable_seq\":%" PRIu64 ",\"indexed_seq\":%" PRIu64 ",\"streams\":[",
-                json_escape(dir).c_str(), st.store_id, st.record_count, st.first_seq, st.last_seq,
+                json_string(dir).c_str(), st.store_id, st.record_count, st.first_seq, st.last_seq,
                 st.first_ts_ns, st.last_ts_ns, st.segment_count, st.wal_bytes, st.wal_file_bytes,
                 st.watermarks.written_seq, st.watermarks.durable_seq, st.watermarks.indexed_seq);
     for (size_t i = 0; i < streams->size(); ++i) {
       const auto& s = (*streams)[i];
-      std::printf("%s{\"id\":%u,\"name\":\"%s\",\"records\":%" PRIu64 ",\"first_seq\":%" PRIu64
+      std::printf("%s{\"id\":%u,\"name\":%s,\"records\":%" PRIu64 ",\"first_seq\":%" PRIu64
                   ",\"last_seq\":%" PRIu64 ",\"first_ts_ns\":%" PRIu64 ",\"last_ts_ns\":%" PRIu64
                   "}",
-                  i ? "," : "", s.id, json_escape(s.name).c_str(), s.count, s.first_seq, s.last_seq,
+                  i ? "," : "", s.id, json_string(s.name).c_str(), s.count, s.first_seq, s.last_seq,
                   s.first_ts_ns, s.last_ts_ns);
     }
     std::printf("]}\n");
