@@ -2,6 +2,7 @@
 // refuses chosen operations (the I/O seam of style.md / reliability.md).
 #pragma once
 
+#include <atomic>
 #include <cerrno>
 #include <memory>
 
@@ -12,15 +13,16 @@ namespace reel::testing {
 class FaultEnv final : public wal::IoEnv {
  public:
   struct Plan {
-    int fail_create_after = -1;  // creations allowed before they fail with ENOSPC (-1: never)
-    int fail_write_at = -1;      // index of the write_some call that fails with EIO
-    int fail_sync_at = -1;       // index of the datasync call that fails with EIO
-    bool short_writes = false;   // every write takes at most half (rounded up) of what it asked
+    // Atomic: tests change the plan while the store's journal thread runs.
+    std::atomic<int> fail_create_after{-1};  // creations allowed before ENOSPC (-1: never)
+    std::atomic<int> fail_write_at{-1};      // index of the write_some call that fails with EIO
+    std::atomic<int> fail_sync_at{-1};       // index of the datasync call that fails with EIO
+    std::atomic<bool> short_writes{false};   // every write takes at most half (rounded up)
   };
 
   explicit FaultEnv(Plan* plan) : plan_(plan) { inner_ = std::move(*wal::make_uring_env()); }
 
-  int creates = 0, writes = 0, syncs = 0;
+  std::atomic<int> creates{0}, writes{0}, syncs{0};
 
   Result<int> create_preallocated(const std::string& path, uint64_t bytes) override {
     if (plan_->fail_create_after >= 0 && creates >= plan_->fail_create_after) {
@@ -50,6 +52,9 @@ class FaultEnv final : public wal::IoEnv {
     return inner_->preallocate(fd, bytes, name);
   }
   void close(int fd) override { inner_->close(fd); }
+  Status register_buffer(std::span<uint8_t> memory) override {
+    return inner_->register_buffer(memory);
+  }
 
  private:
   Plan* plan_;

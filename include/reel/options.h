@@ -41,6 +41,13 @@ enum class RecoveryMode {
   kTruncateTornTail,
 };
 
+// How the pipeline's threads wait for work, and producers for ring space.
+enum class WaitStrategy {
+  kBlocking,  // spin briefly, then sleep on a futex: no CPU when idle
+  kYielding,  // spin briefly, then sched_yield(): lower latency, busy cores
+  kBusySpin,  // spin: lowest latency, burns a core per waiting thread
+};
+
 struct StoreOptions {
   // Create the store if the directory holds none.
   bool create_if_missing = true;
@@ -49,11 +56,18 @@ struct StoreOptions {
   SyncPolicy sync;
   // Largest payload + key accepted by append().
   uint64_t max_record_bytes = uint64_t{1} << 20;
-  // Frames are gathered into one io_uring write of up to this many bytes.
+  // The journaller writes up to this many bytes of frames in one io_uring
+  // write (fewer when fewer are waiting).
   uint64_t batch_bytes_max = uint64_t{1} << 20;
-  // Appended records become visible to readers within this time even when
-  // nobody calls flush().
-  std::chrono::nanoseconds flush_interval = std::chrono::milliseconds(10);
+  // The ring between producers and the journaller, in bytes. It is also how
+  // far the journaller and the indexer may fall behind before append()
+  // waits. Rounded down to the largest power of two dividing
+  // segment_bytes_max; a frame may take at most half of it.
+  uint64_t ring_bytes = uint64_t{64} << 20;
+  WaitStrategy wait_strategy = WaitStrategy::kBlocking;
+  // The indexer syncs LMDB at least this often (the WAL is the truth: an
+  // unsynced index is rebuilt from it after a power loss).
+  std::chrono::nanoseconds index_sync_interval = std::chrono::seconds(1);
   // LMDB map size for the index (address space, not disk).
   uint64_t index_map_bytes = uint64_t{256} << 30;
   RecoveryMode recovery = RecoveryMode::kTruncateTornTail;
@@ -64,6 +78,9 @@ struct AppendOptions {
   std::string_view key;     // empty: no key; otherwise indexed by (stream, key)
   uint64_t ts_ns = 0;       // 0: now (CLOCK_REALTIME)
   uint64_t source_seq = 0;  // the feed's own sequence number; 0: none
+  // When the ring is full: false waits for space, true returns kBusy at once
+  // (nothing is appended then).
+  bool fail_if_full = false;
 };
 
 }  // namespace reel

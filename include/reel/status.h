@@ -17,7 +17,7 @@ enum class Code {
   kCorruption,
   kIoError,
   kInvalidArgument,
-  kBusy,     // the store is locked by another writer
+  kBusy,     // locked by another writer; the ring is full; a wait timed out
   kNoSpace,  // a segment could not be preallocated
   kFailed,   // an earlier write or sync failed; the store no longer acknowledges
 };
@@ -44,6 +44,10 @@ class Status {
   const std::string& message() const { return message_; }
   // "corruption: wal/....seg: bad checksum at offset 81920 (seq 500000)"
   std::string to_string() const;
+  // The same code, with `context` put before the message.
+  Status with_context(const std::string& context) const {
+    return Status(code_, context + ": " + message_);
+  }
 
  private:
   Status(Code code, std::string msg) : code_(code), message_(std::move(msg)) {}

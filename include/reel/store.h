@@ -1,6 +1,7 @@
 // reel::Store: the writer. One per store directory at a time (STORE/LOCK).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -25,20 +26,33 @@ class Store {
   Store& operator=(const Store&) = delete;
 
   // Appends one record to `stream` (created on first use) and returns its
-  // seq. The record is *appended*: it becomes *written* (visible to readers,
-  // safe from a process crash) at the next flush(), at the latest after
-  // StoreOptions::flush_interval, and *durable* as the sync policy says.
-  // Thread-safe.
+  // seq as soon as the record is in the ring: *appended*. The journaller
+  // then writes it (*written*: visible to readers, safe from a process
+  // crash), the indexer indexes it, and it becomes *durable* as the sync
+  // policy says; wait() blocks until a level is reached. Thread-safe and
+  // lock-free; seqs are dense and totally ordered, and one thread's records
+  // keep that thread's order. When the ring is full it waits for space (or
+  // returns kBusy, see AppendOptions). Fails with kNoSpace when the disk is
+  // full and the ring is too, and with kFailed after a write error.
   Result<uint64_t> append(std::string_view stream, std::string_view payload,
                           const AppendOptions& options = {});
 
-  // Writes every appended record (written_seq catches up) and indexes it.
-  // With SyncPolicy kAlways it also syncs. Returns the first error.
+  // Blocks until record `seq` has reached `level` (kOk), the store fails
+  // (its error), the disk is full (kNoSpace; the records stay in the ring
+  // and are written when space returns), or `timeout` passes (kBusy;
+  // negative: no limit). Waiting for kDurable asks for an fdatasync now,
+  // whatever the sync policy.
+  Status wait(uint64_t seq, Level level,
+              std::chrono::nanoseconds timeout = std::chrono::nanoseconds(-1));
+
+  // Waits until every record appended before the call is written and
+  // indexed, and with SyncPolicy kAlways durable too.
   Status flush();
-  // flush(), then fdatasync: every appended record is durable.
+  // flush(), and every record appended before the call is durable.
   Status sync();
-  // flush(), sync per policy, sync the index, mark a clean shutdown, release
-  // the lock. Further calls fail. Idempotent.
+  // Writes and indexes everything appended, syncs unless the policy is
+  // kNone, syncs the index, marks a clean shutdown and releases the lock.
+  // Further calls fail. Idempotent. Appends racing with close() may fail.
   Status close();
 
   Watermarks watermarks() const;

@@ -26,4 +26,11 @@ struct Watermarks {
   uint64_t indexed_seq = 0;
 };
 
+// The level a record has reached (Store::wait, Tailer).
+enum class Level {
+  kWritten,  // in the WAL: visible to readers, safe from a process crash
+  kIndexed,  // and in the LMDB index: found by time and key queries
+  kDurable,  // fdatasync'd: safe from power loss
+};
+
 }  // namespace reel

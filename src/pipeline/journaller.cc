@@ -12,7 +12,9 @@ Journaller::Journaller(FrameRing* ring, wal::SegmentWriter* writer, JournalListe
       writer_(writer),
       listener_(listener),
       options_(options),
-      position_(start_position) {}
+      position_(start_position),
+      written_seq_(options.last_seq),
+      durable_seq_(options.last_seq) {}
 
 void Journaller::fail(const Status& status) {
   failed_ = true;
@@ -64,18 +66,19 @@ bool Journaller::step() {
     }
     return false;
   }
-  uint64_t run_start = position_, last_frame = UINT64_MAX;
+  uint64_t run_start = position_, last_frame = UINT64_MAX, done = end;
+  Status s;
   for (uint64_t p = position_; p < end;) {
     const uint32_t w = ring_->length_word(p);
     const size_t bytes = FrameRingTraits::record_bytes(w);
     if (FrameRingTraits::is_padding(w) && p % options_.segment_bytes == 0) {
       // The segment-header gap: the header is written by start_segment at
       // offset 0 instead. Wrap padding elsewhere is written as it is.
-      Status s = write_run(run_start, p);
+      s = write_run(run_start, p);
       if (s) s = start_segment(p);
       if (!s) {
-        fail(s);
-        return true;
+        done = p;
+        break;
       }
       run_start = p + bytes;
     } else if (!FrameRingTraits::is_padding(w)) {
@@ -83,11 +86,16 @@ bool Journaller::step() {
     }
     p += bytes;
   }
-  Status s = write_run(run_start, end);
-  if (!s) {
+  if (s) s = write_run(run_start, end);
+  // A full disk at segment creation leaves the writer healthy: stop at the
+  // gap, keep what follows in the ring, and try the creation again on the
+  // next step (the records after the gap are appended, not yet written).
+  const bool stalled = !s && s.code() == Code::kNoSpace && writer_->failure().is_ok();
+  if (!s && !stalled) {
     fail(s);
     return true;
   }
+  stall_ = stalled ? s : Status::ok();
   if (last_frame != UINT64_MAX) written_seq_ = seq_at(last_frame);
   listener_->on_written(written_seq_);
   if (sync_due()) {
@@ -96,8 +104,8 @@ bool Journaller::step() {
       return true;
     }
   }
-  ring_->release(0, end);
-  position_ = end;
+  ring_->release(0, done);
+  position_ = done;
   return true;
 }
 

@@ -12,6 +12,7 @@
 // Watermarks go to a Listener: on_written(seq) after the write completed in
 // full, on_durable(seq) after an fdatasync issued after those writes. After a
 // failed write or sync the journaller stops (rule 7) and reports on_failure().
+// A full disk when creating a segment is not a failure: see stall().
 #pragma once
 
 #include <chrono>
@@ -40,6 +41,7 @@ class Journaller {
     uint64_t segment_bytes = 0;    // S; the ring's segment size
     uint32_t base_segment_no = 0;  // segment_no of segment index 0
     size_t max_batch_bytes = 1 << 20;
+    uint64_t last_seq = 0;  // the last record before start_position (written and durable)
   };
 
   // `ring`, `writer` and `listener` are borrowed. `writer` is positioned at
@@ -54,7 +56,12 @@ class Journaller {
   // Syncs now if anything written is not durable yet.
   Status sync_now();
   bool failed() const { return failed_; }
+  // kNoSpace while the next segment cannot be created (the disk is full);
+  // step() retries the creation each time it is called. kOk otherwise.
+  const Status& stall() const { return stall_; }
   uint64_t position() const { return position_; }
+  // Published records wait at position() (what step() would write next).
+  bool has_work() { return ring_->published_end(position_, 8) != position_; }
   uint64_t written_seq() const { return written_seq_; }
   uint64_t durable_seq() const { return durable_seq_; }
 
@@ -73,6 +80,7 @@ class Journaller {
   uint64_t written_seq_ = 0;
   uint64_t durable_seq_ = 0;
   bool failed_ = false;
+  Status stall_;
   std::chrono::steady_clock::time_point last_sync_ = std::chrono::steady_clock::now();
 };
 

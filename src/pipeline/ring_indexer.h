@@ -33,11 +33,19 @@ class RingIndexer {
   // the journaller (once per segment, so the lock is not per record).
   void note_segment(uint64_t segment_index, uint64_t first_seq);
 
+  // The frame at `offset` of the segment starting at `first_seq` is already
+  // indexed (a store resumed after recovery): position entries continue
+  // from there, exactly as a rebuild would place them.
+  void resume_after(uint64_t first_seq, uint64_t offset) {
+    feeder_.resume_after(first_seq, offset);
+  }
+
   // Indexes one run of released frames if there is one. Returns true when it
   // did work; on failure, status() says why and nothing more is released.
   bool step();
   const Status& status() const { return status_; }
   uint64_t indexed_seq() const { return indexed_seq_; }
+  uint64_t position() const { return position_; }
 
  private:
   uint64_t segment_first_seq(uint64_t segment_index);

@@ -3,8 +3,8 @@
 //
 //   BusySpinWait  lowest latency, burns a core per waiter.
 //   YieldingWait  spins briefly, then sched_yield(): low latency, polite.
-//   BlockingWait  spins briefly, then sleeps on a futex (std::atomic::wait)
-//                 until notify(): no CPU when idle, microseconds to wake.
+//   BlockingWait  spins briefly, then sleeps on a futex until notify(): no
+//                 CPU when idle, microseconds to wake.
 //
 // A strategy has wait_until(pred), which returns once pred() holds, and
 // notify(), which the side that changed the state calls after its release
@@ -14,7 +14,10 @@
 #include <sched.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
+
+#include "ring/futex.h"
 
 namespace reel::ring {
 
@@ -46,34 +49,81 @@ struct YieldingWait {
   void notify() {}
 };
 
+// Waiter: a wait strategy chosen at run time, with a time limit. The store's
+// stages use it (StoreOptions::wait_strategy). notify() costs a fence and a
+// load when nobody sleeps; only kBlock ever sleeps.
+enum class WaitMode { kBusySpin, kYield, kBlock };
+
+class Waiter {
+ public:
+  explicit Waiter(WaitMode mode = WaitMode::kBlock) : mode_(mode) {}
+
+  // Returns once ready() holds (true) or `timeout` has passed (false;
+  // negative: no limit).
+  template <class Pred>
+  bool wait_for(Pred&& ready, std::chrono::nanoseconds timeout) {
+    for (int spins = 0; spins < 200; ++spins) {
+      if (ready()) return true;
+      cpu_relax();
+    }
+    const auto deadline = timeout.count() < 0 ? std::chrono::steady_clock::time_point::max()
+                                              : std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+      // Read the epoch before re-checking: a notify() between the check and
+      // the sleep changes it, so the futex returns at once (no lost wake).
+      const uint32_t epoch = epoch_.load(std::memory_order_acquire);
+      if (ready()) return true;
+      const auto now = std::chrono::steady_clock::now();
+      if (now >= deadline) return false;
+      switch (mode_) {
+        case WaitMode::kBusySpin:
+          cpu_relax();
+          break;
+        case WaitMode::kYield:
+          sched_yield();
+          break;
+        case WaitMode::kBlock:
+          // seq_cst: pairs with notify()'s fence; either notify sees this
+          // sleeper, or our re-check of ready() sees its state.
+          sleepers_.fetch_add(1, std::memory_order_seq_cst);
+          if (!ready()) {
+            futex_wait(reinterpret_cast<const uint32_t*>(&epoch_), epoch,
+                       deadline == std::chrono::steady_clock::time_point::max()
+                           ? std::chrono::nanoseconds(-1)
+                           : std::chrono::nanoseconds(deadline - now));
+          }
+          sleepers_.fetch_sub(1, std::memory_order_relaxed);
+          break;
+      }
+    }
+  }
+
+  // Call after the release store that may make a sleeper's predicate true.
+  void notify() {
+    if (mode_ != WaitMode::kBlock) return;
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    if (sleepers_.load(std::memory_order_relaxed) == 0) return;
+    epoch_.fetch_add(1, std::memory_order_release);
+    futex_wake_all(reinterpret_cast<const uint32_t*>(&epoch_));
+  }
+
+ private:
+  WaitMode mode_;
+  alignas(64) std::atomic<uint32_t> epoch_{0};
+  std::atomic<uint32_t> sleepers_{0};
+};
+
+// The blocking strategy as a template policy: a Waiter that sleeps.
 class BlockingWait {
  public:
   template <class Pred>
   void wait_until(Pred&& ready) {
-    for (int spins = 0; spins < 200; ++spins) {
-      if (ready()) return;
-      cpu_relax();
-    }
-    for (;;) {
-      // Read the epoch before re-checking: a notify() between the check and
-      // the wait changes the epoch, so wait() returns at once (no lost wake).
-      const uint32_t epoch = epoch_.load(std::memory_order_acquire);
-      if (ready()) return;
-      waiters_.fetch_add(1, std::memory_order_seq_cst);
-      if (!ready()) epoch_.wait(epoch, std::memory_order_acquire);
-      waiters_.fetch_sub(1, std::memory_order_relaxed);
-    }
+    waiter_.wait_for(ready, std::chrono::nanoseconds(-1));
   }
-  void notify() {
-    // seq_cst pairs with the waiter's increment: either we see the waiter,
-    // or the waiter's re-check of ready() sees the state we published.
-    epoch_.fetch_add(1, std::memory_order_seq_cst);
-    if (waiters_.load(std::memory_order_seq_cst) != 0) epoch_.notify_all();
-  }
+  void notify() { waiter_.notify(); }
 
  private:
-  std::atomic<uint32_t> epoch_{0};
-  std::atomic<uint32_t> waiters_{0};
+  Waiter waiter_{WaitMode::kBlock};
 };
 
 }  // namespace reel::ring

@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "ring/futex.h"
 #include "store/store_dir.h"
 #include "util/coding.h"
 
@@ -17,6 +18,7 @@ namespace {
 constexpr char kHeadMagic[8] = {'R', 'E', 'E', 'L', 'H', 'E', 'A', 'D'};
 constexpr size_t kBootIdOffset = 72;
 constexpr size_t kBootIdBytes = 40;
+constexpr size_t kNotifyEpochOffset = 128;
 
 Result<uint8_t*> map_head(const std::string& path, bool writable) {
   int fd = ::open(path.c_str(), (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC);
@@ -117,6 +119,28 @@ Status HeadFile::mark_clean_shutdown() {
     return Status::from_errno(path_ + ": msync", errno);
   }
   return Status::ok();
+}
+
+}  // namespace reel::store
+
+namespace reel::store {
+
+void HeadFile::notify() {
+  auto* word = reinterpret_cast<uint32_t*>(base_ + kNotifyEpochOffset);
+  // Release: a waiter that sees the new epoch sees the watermark stored before.
+  std::atomic_ref<uint32_t>(*word).fetch_add(1, std::memory_order_release);
+  ring::futex_wake_all(word);
+}
+
+uint32_t HeadFile::epoch() const {
+  if (base_ == nullptr) return 0;
+  return std::atomic_ref<uint32_t>(*reinterpret_cast<uint32_t*>(base_ + kNotifyEpochOffset))
+      .load(std::memory_order_acquire);
+}
+
+void HeadFile::wait_for_change(uint32_t seen, std::chrono::nanoseconds timeout) const {
+  if (base_ == nullptr) return;
+  ring::futex_wait(reinterpret_cast<const uint32_t*>(base_ + kNotifyEpochOffset), seen, timeout);
 }
 
 }  // namespace reel::store

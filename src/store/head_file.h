@@ -6,7 +6,7 @@
 //   16  store_id        u64         64  index_dirty     u64 (1 = unsynced LMDB commits)
 //   24  written_seq     u64         72  boot_id         36 bytes + pad (text)
 //   32  durable_seq     u64         112 clean_shutdown  u64 (1 = closed cleanly)
-//   40  indexed_seq     u64
+//   40  indexed_seq     u64        128 notify_epoch    u32 (futex word)
 //
 // The file is created by write-temp/fsync/rename; afterwards the writer stores
 // the u64 fields through the mapping with release stores and readers load
@@ -15,8 +15,14 @@
 // were written before the store to written_seq (pairs with the acquire in
 // Reader). The watermarks are hints for readers; the WAL is the truth, and a
 // lost head file is rebuilt from it.
+//
+// Wake-ups: after moving a watermark the writer increments notify_epoch and
+// wakes every futex waiter on it, in any process (a shared futex on the file
+// mapping; waiting needs only a read-only mapping). A waiter reads the epoch,
+// checks the watermark it wants, and sleeps only if the epoch is unchanged.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 
@@ -61,6 +67,13 @@ class HeadFile {
   Status mark_index_dirty(const std::string& boot_id);
   void mark_index_clean() { store(64, 0); }
   Status mark_clean_shutdown();
+
+  // Writer: after a watermark moved, wake everyone waiting (notify_epoch + 1).
+  void notify();
+  // Any side: the current epoch, and a sleep until it differs from `seen`
+  // (or `timeout` passes, or a spurious wake).
+  uint32_t epoch() const;
+  void wait_for_change(uint32_t seen, std::chrono::nanoseconds timeout) const;
 
  private:
   uint64_t load(size_t offset) const;

@@ -1,5 +1,6 @@
 #include "wal/frame.h"
 
+#include <cassert>
 #include <cstring>
 
 #include "util/coding.h"
@@ -30,6 +31,14 @@ size_t FrameEncoder::prepare(const RecordFields& f) {
   if (!f.stream_name.empty()) rb.add_stream_name(name_off);
   builder_.Finish(rb.Finish(), reel::fb::RecordIdentifier());
   return frame_bytes_for_body(builder_.GetSize());
+}
+
+void FrameEncoder::set_seq(uint64_t seq) {
+  auto* table = flatbuffers::GetMutableRoot<flatbuffers::Table>(builder_.GetBufferPointer());
+  const bool stored = table->SetField<uint64_t>(reel::fb::Record::VT_SEQ, seq, 0);
+  assert(stored && "prepare() with a non-zero seq first");
+  (void)stored;
+  seq_ = seq;
 }
 
 uint32_t frame_checksum(uint32_t length_word, const uint8_t* frame, size_t frame_bytes) {

@@ -44,6 +44,12 @@ class FrameEncoder {
   // checksum already covers the returned value.
   uint32_t write_unpublished(uint32_t segment_no, std::span<uint8_t> dst) const;
 
+  // Changes the seq of the frame prepared last, in place: producers prepare
+  // with a placeholder seq (any non-zero value, so that the field is stored
+  // and the size does not change), learn the real seq when they claim ring
+  // space for that size, then set it and write.
+  void set_seq(uint64_t seq);
+
   // prepare() + write(); returns the frame size.
   size_t encode(const RecordFields& fields, uint32_t segment_no, std::span<uint8_t> dst) {
     size_t n = prepare(fields);

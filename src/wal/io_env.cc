@@ -1,6 +1,7 @@
 #include "wal/io_env.h"
 
 #include <fcntl.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -42,7 +43,13 @@ class UringEnv final : public IoEnv {
   Result<size_t> write_some(int fd, std::span<const uint8_t> data, uint64_t offset,
                             const std::string& name) override {
     io_uring_sqe* sqe = ring_.get_sqe();
-    io_uring_prep_write(sqe, fd, data.data(), static_cast<unsigned>(data.size()), offset);
+    if (fixed_.iov_base != nullptr && data.data() >= static_cast<uint8_t*>(fixed_.iov_base) &&
+        data.data() + data.size() <= static_cast<uint8_t*>(fixed_.iov_base) + fixed_.iov_len) {
+      io_uring_prep_write_fixed(sqe, fd, data.data(), static_cast<unsigned>(data.size()), offset,
+                                0);
+    } else {
+      io_uring_prep_write(sqe, fd, data.data(), static_cast<unsigned>(data.size()), offset);
+    }
     int res = ring_.submit_and_wait_one();
     if (res < 0) {
       return Status::from_errno(name + ": write at offset " + std::to_string(offset), -res);
@@ -76,8 +83,17 @@ class UringEnv final : public IoEnv {
 
   void close(int fd) override { ::close(fd); }
 
+  Status register_buffer(std::span<uint8_t> memory) override {
+    iovec iov{memory.data(), memory.size()};
+    int rc = ring_.register_buffers(&iov, 1);
+    if (rc < 0) return Status::from_errno("io_uring_register_buffers", -rc);
+    fixed_ = iov;
+    return Status::ok();
+  }
+
  private:
   Uring ring_;
+  iovec fixed_{nullptr, 0};  // the registered buffer (index 0), if any
 };
 
 }  // namespace

@@ -36,6 +36,13 @@ class IoEnv {
   // never shrinks one, so no reader's mapping can fault).
   virtual Status preallocate(int fd, uint64_t bytes, const std::string& name) = 0;
   virtual void close(int fd) = 0;
+  // Registers `memory` (the ring) with the kernel, so that writes from it
+  // skip the per-write page pinning (io_uring fixed buffers). Optional: an
+  // environment that cannot (RLIMIT_MEMLOCK) writes it like any memory.
+  virtual Status register_buffer(std::span<uint8_t> memory) {
+    (void)memory;
+    return Status::ok();
+  }
 };
 
 // The real environment: io_uring for writes and fdatasync, syscalls for the rest.

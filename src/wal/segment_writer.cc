@@ -53,7 +53,7 @@ Status SegmentWriter::resume_segment(const SegmentHeader& header, uint64_t end_o
   path_ = path;
   fd_ = *fd;
   end_offset_ = end_offset;
-  dirty_ = false;
+  dirty_ = true;  // what an earlier process wrote may not have been synced
   return Status::ok();
 }
 

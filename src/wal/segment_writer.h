@@ -39,6 +39,7 @@ class SegmentWriter {
   Status start_segment(uint64_t first_seq, uint32_t segment_no);
 
   // Continues the existing segment `header` at `end_offset` (after recovery).
+  // The next sync() covers what is already there.
   Status resume_segment(const SegmentHeader& header, uint64_t end_offset);
 
   // Appends `frames` (whole frames, borrowed for the duration of the call) at

@@ -21,6 +21,10 @@ class Uring {
   // (negative errno on failure).
   int submit_and_wait_one();
   io_uring_sqe* get_sqe() { return io_uring_get_sqe(&ring_); }
+  // io_uring_register_buffers: 0 or a negative errno.
+  int register_buffers(const iovec* iovecs, unsigned count) {
+    return io_uring_register_buffers(&ring_, iovecs, count);
+  }
 
  private:
   io_uring ring_{};
