@@ -1,7 +1,11 @@
 // End-to-end: the real `reel` binary against real stores.
+#include <poll.h>
+#include <signal.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -42,6 +46,69 @@ std::string lines(int from, int to) {
 
 int count_lines(const std::string& s) {
   return static_cast<int>(std::count(s.begin(), s.end(), '\n'));
+}
+
+// `reel tail -f` in one process shows lines that `reel append` adds from
+// another, as they arrive.
+TEST(Cli, TailFollowShowsAppendedLinesAsTheyArrive) {
+  TempDir dir;
+  const std::string S = dir / "S";
+  ASSERT_EQ(reel("append " + S, "before\n").exit_code, 0);
+  int out[2];
+  ASSERT_EQ(::pipe(out), 0);
+  const pid_t tail = ::fork();
+  ASSERT_GE(tail, 0);
+  if (tail == 0) {
+    ::dup2(out[1], STDOUT_FILENO);
+    ::close(out[0]);
+    ::execl(REEL_BINARY, "reel", "tail", S.c_str(), "-f", "-n", "1", "--format", "payload",
+            static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  ::close(out[1]);
+  // Reads what tail prints until `want` has arrived or 10 s pass.
+  std::string seen;
+  auto read_until = [&](const std::string& want) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (seen.find(want) == std::string::npos && std::chrono::steady_clock::now() < deadline) {
+      pollfd p{out[0], POLLIN, 0};
+      if (::poll(&p, 1, 100) == 1) {
+        char buf[4096];
+        const ssize_t n = ::read(out[0], buf, sizeof buf);
+        if (n <= 0) break;
+        seen.append(buf, static_cast<size_t>(n));
+      }
+    }
+    return seen.find(want) != std::string::npos;
+  };
+  EXPECT_TRUE(read_until("before\n")) << seen;
+  const auto t0 = std::chrono::steady_clock::now();
+  ASSERT_EQ(reel("append " + S, "hello\nworld\n").exit_code, 0);
+  EXPECT_TRUE(read_until("before\nhello\nworld\n")) << seen;
+  std::printf(
+      "tail -f showed the lines %.1f ms after reel append started\n",
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+  ::kill(tail, SIGTERM);
+  int status = 0;
+  ::waitpid(tail, &status, 0);
+  ::close(out[0]);
+}
+
+TEST(Cli, TailPrintsTheLastRecordsAndRejectsBadFlags) {
+  TempDir dir;
+  const std::string S = dir / "S";
+  ASSERT_EQ(reel("append " + S, lines(1, 100)).exit_code, 0);
+  CliRun r = reel("tail " + S + " -n 3 --format payload");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, lines(98, 100));
+  r = reel("tail " + S + " --from 99 --format payload");
+  EXPECT_EQ(r.out, lines(99, 100));
+  r = reel("tail " + S + " --from yesterday");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("bad --from 'yesterday'"), std::string::npos) << r.err;
+  r = reel("tail " + S + " --stream nope");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("no stream named 'nope'"), std::string::npos) << r.err;
 }
 
 TEST(Cli, TheIssuesDoneWhenScenario) {

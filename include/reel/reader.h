@@ -83,6 +83,7 @@ class Reader {
   struct Impl;
 
  private:
+  friend class Tailer;  // follows the same segments and head file
   explicit Reader(std::unique_ptr<Impl> impl);
   Cursor list_cursor(
       std::string_view stream,

@@ -6,4 +6,5 @@
 #include "reel/record_view.h"
 #include "reel/status.h"
 #include "reel/store.h"
+#include "reel/tailer.h"
 #include "reel/types.h"

@@ -37,14 +37,17 @@
 //   static uint32_t padding_word(size_t bytes);        // a padding record of `bytes`
 #pragma once
 
+#include <sys/mman.h>
 #include <algorithm>
 #include <atomic>
 #include <bit>
 #include <cassert>
+
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <new>
 #include <vector>
 
 #include "ring/sequence.h"
@@ -84,15 +87,13 @@ class ByteRing {
         capacity_(capacity_bytes),
         mask_(capacity_bytes - 1),
         max_record_(max_record_bytes),
-        memory_(static_cast<uint8_t*>(
-            std::aligned_alloc(4096, std::max<size_t>(capacity_bytes, 4096)))),
+        memory_(map_zeroed(capacity_bytes), MemoryDeleter{capacity_bytes}),
         cursors_(consumers) {
     assert(std::has_single_bit(capacity_bytes) && max_record_bytes * 2 <= capacity_bytes);
     assert(first_position % 8 == 0 && consumers > 0);
     assert(segment_bytes == 0 ||
            (segment_bytes % capacity_bytes == 0 && segment_gap_bytes % 8 == 0 &&
             segment_gap_bytes + max_record_bytes <= capacity_bytes));
-    std::memset(memory_.get(), 0, capacity_);
     for (auto& c : cursors_) c.store(first_position);
     next_ = pack(first_seq, first_position);
   }
@@ -211,8 +212,16 @@ class ByteRing {
   uint64_t next_position() const { return static_cast<uint64_t>(load_next()); }
 
  private:
-  struct FreeDeleter {
-    void operator()(uint8_t* p) const { std::free(p); }
+  // Ring memory comes straight from mmap: page-aligned and already zero
+  // (a length word of 0 means "not published"), with no memset at start.
+  static uint8_t* map_zeroed(size_t bytes) {
+    void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) throw std::bad_alloc();
+    return static_cast<uint8_t*>(p);
+  }
+  struct MemoryDeleter {
+    size_t bytes;
+    void operator()(uint8_t* p) const { ::munmap(p, bytes); }
   };
   static unsigned __int128 pack(uint64_t seq, uint64_t position) {
     return (static_cast<unsigned __int128>(seq) << 64) | position;
@@ -239,7 +248,7 @@ class ByteRing {
   const size_t capacity_;
   const uint64_t mask_;
   const size_t max_record_;
-  std::unique_ptr<uint8_t, FreeDeleter> memory_;
+  std::unique_ptr<uint8_t, MemoryDeleter> memory_;
   std::vector<Sequence> cursors_;
   alignas(kCacheLineSize) unsigned __int128 next_;  // {seq, position}: producers' claim point
   char pad_after_next_[kCacheLineSize - sizeof(unsigned __int128)];

@@ -274,10 +274,6 @@ Status Store::Impl::start_pipeline(const store::RecoveryResult& recovered) {
   ring = std::make_unique<pipeline::FrameRing>(
       ring_bytes, ring_bytes / 2 - wal::kSegmentHeaderBytes, 2, recovered.last_seq + 1, start,
       segment_bytes, wal::kSegmentHeaderBytes);
-  if (Status s = env->register_buffer({ring->memory(), ring->capacity()}); !s) {
-    spdlog::debug("{}: ring not registered with io_uring ({}); plain writes", paths.root,
-                  s.to_string());
-  }
   pipeline::Journaller::Options jo;
   jo.sync = options.sync;
   jo.segment_bytes = segment_bytes;
@@ -303,9 +299,21 @@ Status Store::Impl::start_pipeline(const store::RecoveryResult& recovered) {
 }
 
 void Store::Impl::journal_loop() {
+  const uint64_t start = journaller->position();
+  bool registered = false;
   for (;;) {
     retry_now.store(false);
     const bool worked = journaller->step();
+    if (!registered && journaller->position() - start >= ring->capacity()) {
+      // A full lap written: this is sustained ingest, worth pinning the ring
+      // as an io_uring fixed buffer (pinning 64 MiB costs ~100 ms, too much
+      // for a store opened to append a few records).
+      registered = true;
+      if (Status s = env->register_buffer({ring->memory(), ring->capacity()}); !s) {
+        spdlog::debug("{}: ring not registered with io_uring ({}); plain writes", paths.root,
+                      s.to_string());
+      }
+    }
     // An explicit sync (wait for kDurable) once what it covers is written,
     // or once nothing more is waiting to be written.
     const uint64_t want = sync_request.load(std::memory_order_acquire);

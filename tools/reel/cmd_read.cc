@@ -8,79 +8,13 @@
 #include <string>
 #include <vector>
 
-#include "json/record_json.h"
 #include "reel/commands.h"
+#include "reel/printer.h"
 #include "reel/reader.h"
 #include "util/time_format.h"
 
 namespace reel::cli {
 namespace {
-
-// Prints records in one of the output formats.
-class Printer {
- public:
-  Printer(Reader* reader, std::string format) : reader_(reader), format_(std::move(format)) {}
-
-  // Validates the format and loads what it needs; "" on success.
-  std::string init(const std::string& dir) {
-    if (format_ == "json") {
-      Status s = json_.load(dir + "/schemas/record.bfbs");
-      return s ? "" : s.message();
-    }
-    if (format_ == "hex" || format_ == "payload" || format_ == "raw" || format_ == "lp") return "";
-    return "unknown --format '" + format_ + "' (json, hex, payload, raw or lp)";
-  }
-
-  Status print(const RecordView& v) {
-    if (format_ == "json") {
-      const std::string text = json_.render(v);
-      std::fwrite(text.data(), 1, text.size(), stdout);
-      std::fputc('\n', stdout);
-    } else if (format_ == "payload" || format_ == "raw") {
-      std::fwrite(v.payload().data(), 1, v.payload().size(), stdout);
-      if (format_ == "payload") std::fputc('\n', stdout);
-    } else if (format_ == "lp") {
-      const uint32_t n = static_cast<uint32_t>(v.payload().size());
-      const unsigned char len[4] = {
-          static_cast<unsigned char>(n), static_cast<unsigned char>(n >> 8),
-          static_cast<unsigned char>(n >> 16), static_cast<unsigned char>(n >> 24)};
-      std::fwrite(len, 1, 4, stdout);
-      std::fwrite(v.payload().data(), 1, n, stdout);
-    } else {
-      std::printf("seq=%" PRIu64 " ts=%s stream=%u source_seq=%" PRIu64 " key=%s payload=%s\n",
-                  v.seq(), format_time_ns(v.ts_ns()).c_str(), v.stream(), v.source_seq(),
-                  hex(v.key()).c_str(), hex(v.payload()).c_str());
-    }
-    return Status::ok();
-  }
-
- private:
-  static std::string hex(std::string_view bytes) {
-    static const char* digits = "0123456789abcdef";
-    std::string out;
-    out.reserve(bytes.size() * 2);
-    for (unsigned char c : bytes) {
-      out.push_back(digits[c >> 4]);
-      out.push_back(digits[c & 15]);
-    }
-    return out;
-  }
-  Reader* reader_;
-  std::string format_;
-  json::RecordJson json_;
-};
-
-// A --from/--to bound: a seq when it is an integer, a time otherwise.
-struct Bound {
-  bool is_time = false;
-  uint64_t value = 0;
-};
-
-std::optional<Bound> parse_bound(const std::string& text) {
-  if (auto seq = parse_u64(text)) return Bound{false, *seq};
-  if (auto ts = parse_time_ns(text)) return Bound{true, *ts};
-  return std::nullopt;
-}
 
 Result<std::unique_ptr<Reader>> open_reader(const std::string& dir) {
   recover_if_idle(dir);
@@ -116,7 +50,7 @@ int run_cat(const Args& args) {
   }
   auto reader = open_reader(dir);
   if (!reader) return fail("cat", reader.status());
-  Printer printer(reader->get(), args.get("--format"));
+  Printer printer(args.get("--format"));
   if (auto err = printer.init(dir); !err.empty()) return usage_error("cat", err);
 
   std::optional<uint32_t> stream_id;
@@ -173,7 +107,7 @@ int run_get(const Args& args) {
     return usage_error("get", "bad SEQ '" + args.positional(1) + "' (1 or more)");
   auto reader = open_reader(dir);
   if (!reader) return fail("get", reader.status());
-  Printer printer(reader->get(), args.get("--format"));
+  Printer printer(args.get("--format"));
   if (auto err = printer.init(dir); !err.empty()) return usage_error("get", err);
   auto view = (*reader)->get(*seq);
   if (!view) return fail("get", view.status());
@@ -250,8 +184,6 @@ int run_stat(const Args& args) {
   }
   return kExitOk;
 }
-
-const char* kFormatHelp = "json | hex | payload (payload + newline) | raw | lp";
 
 }  // namespace
 

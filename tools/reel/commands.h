@@ -22,6 +22,7 @@ extern const Command kAppendCommand;
 extern const Command kCatCommand;
 extern const Command kGetCommand;
 extern const Command kStatCommand;
+extern const Command kTailCommand;
 extern const Command kVerifyCommand;
 extern const Command kReindexCommand;
 

@@ -42,6 +42,7 @@ void recover_if_idle(const std::string& dir) {
   StoreOptions options;
   options.create_if_missing = false;
   options.sync.mode = SyncPolicy::Mode::kNone;  // recovery syncs what it repairs itself
+  options.ring_bytes = 1 << 20;                 // nothing will be appended
   auto store = Store::open(dir, options);
   if (!store) {
     // Busy: a live writer keeps the store consistent. Anything else will be
@@ -57,8 +58,9 @@ void recover_if_idle(const std::string& dir) {
 namespace {
 
 const reel::cli::Command* const kCommands[] = {
-    &reel::cli::kAppendCommand, &reel::cli::kCatCommand,    &reel::cli::kGetCommand,
-    &reel::cli::kStatCommand,   &reel::cli::kVerifyCommand, &reel::cli::kReindexCommand,
+    &reel::cli::kAppendCommand,  &reel::cli::kCatCommand,  &reel::cli::kGetCommand,
+    &reel::cli::kTailCommand,    &reel::cli::kStatCommand, &reel::cli::kVerifyCommand,
+    &reel::cli::kReindexCommand,
 };
 
 void print_usage(FILE* out) {

@@ -1,0 +1,200 @@
+#include "reel/tailer.h"
+
+#include <algorithm>
+#include <thread>
+
+#include "store/reader_impl.h"
+#include "wal/frame_format.h"
+
+namespace reel {
+
+struct Tailer::Impl {
+  std::unique_ptr<Reader> reader;
+  Reader::Impl* r = nullptr;
+  Options options;
+  uint64_t next_seq = 1;
+  std::optional<uint32_t> stream_id;
+  Status status;
+  // Where the scan continues: a frame boundary in `segment`, and the seq
+  // expected there. Unset until the first scan locates next_seq.
+  bool positioned = false;
+  size_t segment = 0;
+  uint64_t offset = 0;
+  uint64_t expected = 0;
+
+  uint64_t watermark() const {
+    switch (options.follow) {
+      case Level::kWritten:
+        return r->head.written_seq();
+      case Level::kIndexed:
+        return r->head.indexed_seq();
+      case Level::kDurable:
+        break;
+    }
+    return r->head.durable_seq();
+  }
+  bool fail(Status s) {
+    status = std::move(s);
+    return false;
+  }
+  bool wanted(const wal::DecodedFrame& f);
+  bool advance(RecordView* out, uint64_t limit);
+};
+
+bool Tailer::Impl::wanted(const wal::DecodedFrame& f) {
+  if (options.stream.empty()) return true;
+  if (!stream_id) {
+    // The stream did not exist at open: its first record declares it.
+    const auto* name = f.record->stream_name();
+    if (name == nullptr || name->string_view() != options.stream) return false;
+    stream_id = f.record->stream();
+  }
+  return f.record->stream() == *stream_id;
+}
+
+// Delivers the next wanted record with seq <= limit, if there is one.
+bool Tailer::Impl::advance(RecordView* out, uint64_t limit) {
+  while (next_seq <= limit) {
+    if (!positioned) {
+      auto pos = r->locate(next_seq);
+      if (!pos) return fail(pos.status());
+      if (!pos->has_value()) return false;  // no segment yet
+      segment = (*pos)->segment;
+      offset = (*pos)->offset;
+      expected = (*pos)->seq;
+      positioned = true;
+    }
+    auto mapped = r->segs.map(segment);
+    if (!mapped) return fail(mapped.status());
+    wal::SegmentScanner scanner((*mapped)->bytes, (*mapped)->header, (*mapped)->name, offset,
+                                expected, wal::ScanMode::kFast);
+    wal::DecodedFrame frame;
+    for (;;) {
+      const auto step = scanner.next(&frame);
+      if (step == wal::SegmentScanner::Step::kFrame) {
+        if (frame.seq > limit) {
+          offset = scanner.frame_offset();  // not published yet: read it again later
+          expected = frame.seq;
+          return false;
+        }
+        offset = scanner.offset();
+        expected = scanner.expected_seq();
+        if (frame.seq < next_seq) continue;
+        next_seq = frame.seq + 1;
+        if (!wanted(frame)) continue;
+        *out = RecordView(frame.data, frame.frame_bytes, frame.record);
+        return true;
+      }
+      if (step == wal::SegmentScanner::Step::kEnd) {
+        offset = scanner.offset();
+        expected = scanner.expected_seq();
+        if (segment + 1 >= r->segs.size()) {
+          if (Status s = r->segs.refresh(); !s) return fail(s);
+        }
+        if (segment + 1 >= r->segs.size()) return false;  // the live end
+        if (r->segs.first_seq(segment + 1) != expected) {
+          return fail(Status::corruption(r->segs.name(segment + 1) + ": starts at seq " +
+                                         std::to_string(r->segs.first_seq(segment + 1)) +
+                                         " but seq " + std::to_string(expected) + " was expected"));
+        }
+        ++segment;
+        offset = wal::kSegmentHeaderBytes;
+        break;
+      }
+      // A frame that does not check out: the writer's live end if its seq
+      // is past the watermark, damage if the writer says it was written.
+      const auto& fault = scanner.fault();
+      if (fault.expected_seq <= limit || step == wal::SegmentScanner::Step::kCorruption) {
+        return fail(Status::corruption(fault.message()));
+      }
+      offset = fault.offset;
+      expected = fault.expected_seq;
+      return false;
+    }
+  }
+  return false;
+}
+
+Tailer::Tailer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Tailer::~Tailer() = default;
+
+Result<std::unique_ptr<Tailer>> Tailer::open(const std::string& dir, const Options& options) {
+  auto reader = Reader::open(dir);
+  if (!reader) return reader.status();
+  auto impl = std::make_unique<Impl>();
+  impl->reader = std::move(*reader);
+  impl->r = impl->reader->impl_.get();
+  impl->options = options;
+  if (!options.stream.empty()) {
+    auto id = impl->reader->stream_id(options.stream);
+    if (!id) return id.status();
+    impl->stream_id = *id;
+  }
+  if (options.from_end) {
+    impl->next_seq = impl->watermark() + 1;
+  } else if (options.from_seq != 0) {
+    impl->next_seq = options.from_seq;
+  } else if (options.from_ts_ns != 0) {
+    // The first record at or after the time, in each stream's time order;
+    // the earliest seq among them. Nothing that late yet: the live end.
+    auto stats = impl->reader->stats();
+    if (!stats) return stats.status();
+    uint64_t start = std::max(stats->last_seq, impl->watermark()) + 1;
+    std::vector<std::string> names;
+    if (!options.stream.empty()) {
+      names.push_back(options.stream);
+    } else {
+      auto streams = impl->reader->streams();
+      if (!streams) return streams.status();
+      for (const auto& info : *streams) names.push_back(info.name);
+    }
+    for (const auto& name : names) {
+      Cursor cursor = impl->reader->by_time(name, options.from_ts_ns, UINT64_MAX);
+      RecordView v;
+      if (cursor.next(&v)) start = std::min(start, v.seq());
+      if (!cursor.status()) return cursor.status();
+    }
+    impl->next_seq = start;
+  }
+  return std::unique_ptr<Tailer>(new Tailer(std::move(impl)));
+}
+
+bool Tailer::next(RecordView* out, std::chrono::nanoseconds timeout) {
+  Impl& d = *impl_;
+  if (!d.status.is_ok()) return false;
+  const auto start = std::chrono::steady_clock::now();
+  for (;;) {
+    if (!d.r->head.is_open()) (void)d.r->head.open_for_read(d.r->paths.head);
+    // Epoch first: a watermark move after this read changes it, so the
+    // sleep below cannot miss the wake-up.
+    const uint32_t epoch = d.r->head.epoch();
+    if (d.advance(out, d.watermark())) return true;
+    if (!d.status.is_ok()) return false;
+    auto left = std::chrono::nanoseconds(std::chrono::milliseconds(100));
+    if (timeout.count() >= 0) {
+      const auto spent = std::chrono::steady_clock::now() - start;
+      if (spent >= timeout) return false;
+      left = std::min<std::chrono::nanoseconds>(left, timeout - spent);
+    }
+    if (d.r->head.is_open()) {
+      d.r->head.wait_for_change(epoch, left);
+    } else {
+      std::this_thread::sleep_for(
+          std::min<std::chrono::nanoseconds>(left, std::chrono::milliseconds(10)));
+    }
+  }
+}
+
+const Status& Tailer::status() const {
+  return impl_->status;
+}
+
+uint64_t Tailer::next_seq() const {
+  return impl_->next_seq;
+}
+
+uint64_t Tailer::watermark() const {
+  return impl_->watermark();
+}
+
+}  // namespace reel
