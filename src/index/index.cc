@@ -198,21 +198,47 @@ Status Index::apply(const IndexBatch& batch) {
     int rc = mdb_put(txn.get(), seqpos_, &k, &v, MDB_APPEND);
     if (rc != 0) return lmdb_status(rc, "index: put position of seq " + std::to_string(pos.seq));
   }
-  for (const auto& e : batch.entries_) {
-    uint8_t tk[12], sv[8];
-    encode_time_key(tk, e.stream, e.ts_ns);
-    encode_big64(sv, e.seq);
-    MDB_val k = to_val(tk, 12), v = to_val(sv, 8);
-    int rc = mdb_put(txn.get(), time_, &k, &v, 0);
-    if (rc != 0) return lmdb_status(rc, "index: put time of seq " + std::to_string(e.seq));
-    if (e.key_bytes > 0) {
-      std::string kk =
-          encode_key_key(e.stream, std::string_view(batch.keys_).substr(e.key_offset, e.key_bytes));
-      MDB_val k2 = to_val(kk.data(), kk.size());
-      rc = mdb_put(txn.get(), key_, &k2, &v, 0);
-      if (rc != 0) return lmdb_status(rc, "index: put key of seq " + std::to_string(e.seq));
+  {
+    // Time entries mostly arrive in key order (one stream, rising clock):
+    // those go in with MDB_APPEND / MDB_APPENDDUP, skipping the B-tree
+    // descent; the rest take a normal put. Keys compare as memcmp (big-endian).
+    LmdbCursor time_cursor;
+    s = time_cursor.open(txn.get(), time_);
+    if (!s) return s;
+    uint8_t last[12] = {};
+    bool have_last = false;
+    MDB_val lk, lv;
+    if (mdb_cursor_get(time_cursor.get(), &lk, &lv, MDB_LAST) == 0 && lk.mv_size == 12) {
+      std::memcpy(last, lk.mv_data, 12);
+      have_last = true;
     }
-  }
+    for (const auto& e : batch.entries_) {
+      uint8_t tk[12], sv[8];
+      encode_time_key(tk, e.stream, e.ts_ns);
+      encode_big64(sv, e.seq);
+      MDB_val k = to_val(tk, 12), v = to_val(sv, 8);
+      const int order = have_last ? std::memcmp(tk, last, 12) : 1;
+      // Seqs only grow, so an equal key's new seq is its last duplicate. An
+      // entry out of order (MDB_KEYEXIST) takes the normal put.
+      int rc = order < 0 ? MDB_KEYEXIST
+                         : mdb_cursor_put(time_cursor.get(), &k, &v,
+                                          order > 0 ? MDB_APPEND : MDB_APPENDDUP);
+      if (rc == MDB_KEYEXIST) {
+        rc = mdb_put(txn.get(), time_, &k, &v, 0);
+      } else if (rc == 0) {
+        std::memcpy(last, tk, 12);
+        have_last = true;
+      }
+      if (rc != 0) return lmdb_status(rc, "index: put time of seq " + std::to_string(e.seq));
+      if (e.key_bytes > 0) {
+        std::string kk = encode_key_key(
+            e.stream, std::string_view(batch.keys_).substr(e.key_offset, e.key_bytes));
+        MDB_val k2 = to_val(kk.data(), kk.size());
+        rc = mdb_put(txn.get(), key_, &k2, &v, 0);
+        if (rc != 0) return lmdb_status(rc, "index: put key of seq " + std::to_string(e.seq));
+      }
+    }
+  }  // the cursor closes before the commit
   s = update_streams(txn.get(), batch);
   if (s) s = put_meta_u64(txn.get(), "indexed_seq", batch.last_seq());
   if (s) s = put_meta_u64(txn.get(), "format", 1);

@@ -101,8 +101,13 @@ class Waiter {
   // Call after the release store that may make a sleeper's predicate true.
   void notify() {
     if (mode_ != WaitMode::kBlock) return;
+#if defined(__SANITIZE_THREAD__)
+    // TSan has no fences; a seq_cst read-modify-write orders the same way.
+    if (sleepers_.fetch_add(0, std::memory_order_seq_cst) == 0) return;
+#else
     std::atomic_thread_fence(std::memory_order_seq_cst);
     if (sleepers_.load(std::memory_order_relaxed) == 0) return;
+#endif
     epoch_.fetch_add(1, std::memory_order_release);
     futex_wake_all(reinterpret_cast<const uint32_t*>(&epoch_));
   }

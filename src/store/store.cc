@@ -1,5 +1,6 @@
 #include "reel/store.h"
 
+#include <pthread.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -161,8 +162,16 @@ struct Store::Impl final : pipeline::JournalListener {
   }
 
   // JournalListener (journal thread).
-  void on_written(uint64_t seq) override { head.set_written_seq(seq); }
-  void on_durable(uint64_t seq) override { head.set_durable_seq(seq); }
+  // Each watermark move wakes waiters and tailers at once (before any sync
+  // that follows the write in the same step).
+  void on_written(uint64_t seq) override {
+    head.set_written_seq(seq);
+    head.notify();
+  }
+  void on_durable(uint64_t seq) override {
+    head.set_durable_seq(seq);
+    head.notify();
+  }
   void on_segment(uint64_t segment_index, uint64_t first_seq) override {
     indexer->note_segment(segment_index, first_seq);
   }
@@ -293,8 +302,14 @@ Status Store::Impl::start_pipeline(const store::RecoveryResult& recovered) {
       indexer->resume_after(recovered.active->first_seq, recovered.last_frame_offset);
     }
   }
-  journal_thread = std::thread([this] { journal_loop(); });
-  index_thread = std::thread([this] { index_loop(); });
+  journal_thread = std::thread([this] {
+    ::pthread_setname_np(::pthread_self(), "reel-journal");
+    journal_loop();
+  });
+  index_thread = std::thread([this] {
+    ::pthread_setname_np(::pthread_self(), "reel-index");
+    index_loop();
+  });
   return Status::ok();
 }
 
@@ -337,9 +352,10 @@ void Store::Impl::journal_loop() {
     } else if (st.is_ok() && health.load() == kStalled) {
       health.store(kHealthy, std::memory_order_release);
       spdlog::info("{}: space returned; writing again", paths.root);
+      head.notify();
     }
     journal_steps.fetch_add(1, std::memory_order_release);
-    head.notify();
+    if (!st.is_ok()) head.notify();  // waiters watch the stall
     if (worked && st.is_ok()) continue;
     if (stop_journal.load()) {
       // Drained (every claim published and written), or the disk is full:
