@@ -111,7 +111,7 @@ TEST(Pipeline, ManyProducersGetEverySeqOnceAndKeepTheirOwnOrder) {
   EXPECT_EQ(report->records, static_cast<uint64_t>(kThreads * kEach));
 }
 
-TEST(Pipeline, WaitReachesEachLevelAndTimesOut) {
+TEST(Pipeline, WaitReachesEachLevelRefusesUnappendedSeqsAndReportsAFullDisk) {
   TempDir dir;
   StoreOptions o = small();
   o.sync.mode = SyncPolicy::Mode::kNone;
@@ -130,8 +130,19 @@ TEST(Pipeline, WaitReachesEachLevelAndTimesOut) {
   EXPECT_EQ((*store)->watermarks().durable_seq, 0u);  // policy none: nobody synced yet
   ASSERT_TRUE((*store)->wait(*seq, Level::kDurable));
   EXPECT_GE((*store)->watermarks().durable_seq, *seq);
-  Status late = (*store)->wait(*seq + 1, Level::kWritten, 20ms);
-  EXPECT_EQ(late.code(), Code::kBusy) << late.to_string();
+  EXPECT_EQ((*store)->wait(*seq + 1, Level::kWritten).code(), Code::kInvalidArgument);
+  // A record appended but held in the ring (the disk is full) times out.
+  o.segment_bytes_max = 8192;
+  FaultEnv::Plan plan;
+  plan.fail_create_after = 0;
+  TempDir other;
+  auto full = store::open_store_with_env(other.path(), o, std::make_unique<FaultEnv>(&plan));
+  ASSERT_TRUE(full);
+  auto held = (*full)->append("s", "held");
+  ASSERT_TRUE(held);
+  EXPECT_EQ((*full)->wait(*held, Level::kWritten, 20ms).code(), Code::kNoSpace);
+  plan.fail_create_after = -1;
+  EXPECT_TRUE((*full)->wait(*held, Level::kWritten, 5s));
 }
 
 // With the disk full the journaller cannot start the next segment: the ring

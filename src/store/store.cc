@@ -543,6 +543,11 @@ uint64_t Store::Impl::level_seq(Level level) const {
 }
 
 Status Store::Impl::wait(uint64_t seq, Level level, std::chrono::nanoseconds timeout) {
+  if (seq >= ring->next_seq()) {
+    return Status::invalid_argument(paths.root + ": seq " + std::to_string(seq) +
+                                    " has not been appended (the last is " +
+                                    std::to_string(ring->next_seq() - 1) + ")");
+  }
   if (level == Level::kDurable && level_seq(level) < seq) {
     atomic_max(sync_request, seq);
     published.notify();
