@@ -1,6 +1,5 @@
 #include "wal/frame.h"
 
-#include <cassert>
 #include <cstring>
 
 #include "util/coding.h"
@@ -8,37 +7,44 @@
 
 namespace reel::wal {
 
-size_t FrameEncoder::prepare(const RecordFields& f) {
-  seq_ = f.seq;
-  builder_.Clear();
-  flatbuffers::Offset<flatbuffers::Vector<uint8_t>> key_off;
-  if (!f.key.empty()) {
-    key_off = builder_.CreateVector(reinterpret_cast<const uint8_t*>(f.key.data()), f.key.size());
-  }
-  auto payload_off =
-      builder_.CreateVector(reinterpret_cast<const uint8_t*>(f.payload.data()), f.payload.size());
-  flatbuffers::Offset<flatbuffers::String> name_off;
-  if (!f.stream_name.empty()) {
-    name_off = builder_.CreateString(f.stream_name.data(), f.stream_name.size());
-  }
-  reel::fb::RecordBuilder rb(builder_);
-  rb.add_seq(f.seq);
-  rb.add_ts_ns(f.ts_ns);
-  rb.add_source_seq(f.source_seq);
-  rb.add_stream(f.stream);
-  if (!f.key.empty()) rb.add_key(key_off);
-  rb.add_payload(payload_off);
-  if (!f.stream_name.empty()) rb.add_stream_name(name_off);
-  builder_.Finish(rb.Finish(), reel::fb::RecordIdentifier());
-  return frame_bytes_for_body(builder_.GetSize());
+namespace {
+
+// The Record layout reel writes (schemas/format.md, "Record layout"). Body
+// offsets; the body starts 8-aligned, so the u64 fields are aligned.
+constexpr uint32_t kRootOffset = 0;
+constexpr uint32_t kIdentifierOffset = 4;
+constexpr uint32_t kVtableOffset = 8;
+constexpr uint16_t kVtableBytes = 4 + 2 * 7;  // 7 fields
+constexpr uint32_t kTableOffset = 28;         // after the vtable, 4 mod 8
+constexpr uint16_t kSeqField = 4, kTsField = 12, kSourceSeqField = 20, kStreamField = 28,
+                   kPayloadField = 32;  // then key and stream_name, if present
+
+constexpr uint32_t align4(uint32_t n) {
+  return (n + 3) & ~3u;
 }
 
-void FrameEncoder::set_seq(uint64_t seq) {
-  auto* table = flatbuffers::GetMutableRoot<flatbuffers::Table>(builder_.GetBufferPointer());
-  const bool stored = table->SetField<uint64_t>(reel::fb::Record::VT_SEQ, seq, 0);
-  assert(stored && "prepare() with a non-zero seq first");
-  (void)stored;
-  seq_ = seq;
+}  // namespace
+
+size_t FrameEncoder::prepare(const RecordFields& f) {
+  fields_ = f;
+  uint32_t at = kTableOffset + kPayloadField + 4;
+  if (!f.key.empty()) at += 4;
+  if (!f.stream_name.empty()) at += 4;
+  table_end_ = at;
+  payload_at_ = at;
+  at = align4(at + 4 + static_cast<uint32_t>(f.payload.size()));
+  key_at_ = 0;
+  if (!f.key.empty()) {
+    key_at_ = at;
+    at = align4(at + 4 + static_cast<uint32_t>(f.key.size()));
+  }
+  name_at_ = 0;
+  if (!f.stream_name.empty()) {
+    name_at_ = at;
+    at += 4 + static_cast<uint32_t>(f.stream_name.size()) + 1;  // NUL-terminated
+  }
+  body_bytes_ = at;
+  return frame_bytes_for_body(body_bytes_);
 }
 
 uint32_t frame_checksum(uint32_t length_word, const uint8_t* frame, size_t frame_bytes) {
@@ -49,16 +55,49 @@ uint32_t frame_checksum(uint32_t length_word, const uint8_t* frame, size_t frame
 }
 
 uint32_t FrameEncoder::write_unpublished(uint32_t segment_no, std::span<uint8_t> dst) const {
-  const size_t body = builder_.GetSize();
-  const size_t total = frame_bytes_for_body(body);
-  const auto length_word = static_cast<uint32_t>(body);
+  const size_t total = frame_bytes_for_body(body_bytes_);
+  const uint32_t length_word = body_bytes_;
   uint8_t* p = dst.data();
-  encode_fixed64(p + kFrameSeqOffset, seq_);
+  encode_fixed64(p + kFrameSeqOffset, fields_.seq);
   encode_fixed32(p + kFrameSegmentNoOffset, segment_no);
   encode_fixed16(p + kFrameFlagsOffset, 0);
   encode_fixed16(p + kFrameReservedOffset, 0);
-  std::memcpy(p + kFrameBodyOffset, builder_.GetBufferPointer(), body);
-  std::memset(p + kFrameBodyOffset + body, 0, total - kFrameBodyOffset - body);
+  uint8_t* b = p + kFrameBodyOffset;
+  // Everything after the fixed part of the table starts as zeros: alignment
+  // gaps, the string's NUL and the frame padding stay so.
+  const size_t fixed = kTableOffset + kPayloadField;
+  std::memset(b + fixed, 0, total - kFrameBodyOffset - fixed);
+  encode_fixed32(b + kRootOffset, kTableOffset);
+  std::memcpy(b + kIdentifierOffset, reel::fb::RecordIdentifier(), 4);
+  // The vtable: its size, the table's size, then each field's offset in the
+  // table, by field id (0: absent).
+  const uint16_t key_field = fields_.key.empty() ? 0 : kPayloadField + 4;
+  const uint16_t name_field =
+      fields_.stream_name.empty() ? 0 : static_cast<uint16_t>(kPayloadField + (key_field ? 8 : 4));
+  const uint16_t vtable[] = {kVtableBytes, static_cast<uint16_t>(table_end_ - kTableOffset),
+                             kSeqField,    kTsField,
+                             kStreamField, kSourceSeqField,
+                             key_field,    kPayloadField,
+                             name_field,   0 /* padding to the table */};
+  for (size_t i = 0; i < sizeof vtable / sizeof vtable[0]; ++i) {
+    encode_fixed16(b + kVtableOffset + 2 * i, vtable[i]);
+  }
+  // The table: the soffset back to its vtable, the scalars, then uoffsets
+  // (each relative to its own slot) to the vectors after the table.
+  uint8_t* t = b + kTableOffset;
+  encode_fixed32(t, kTableOffset - kVtableOffset);
+  encode_fixed64(t + kSeqField, fields_.seq);
+  encode_fixed64(t + kTsField, fields_.ts_ns);
+  encode_fixed64(t + kSourceSeqField, fields_.source_seq);
+  encode_fixed32(t + kStreamField, fields_.stream);
+  auto put_vector = [&](uint16_t field, uint32_t at, std::string_view bytes) {
+    encode_fixed32(t + field, at - (kTableOffset + field));
+    encode_fixed32(b + at, static_cast<uint32_t>(bytes.size()));
+    std::memcpy(b + at + 4, bytes.data(), bytes.size());
+  };
+  put_vector(kPayloadField, payload_at_, fields_.payload);
+  if (key_field != 0) put_vector(key_field, key_at_, fields_.key);
+  if (name_field != 0) put_vector(name_field, name_at_, fields_.stream_name);
   encode_fixed32(p + kFrameChecksumOffset, frame_checksum(length_word, p, total));
   return length_word;
 }

@@ -6,8 +6,6 @@
 #include <string>
 #include <string_view>
 
-#include <flatbuffers/flatbuffers.h>
-
 #include "reel/record_generated.h"
 #include "wal/frame_format.h"
 
@@ -24,18 +22,23 @@ struct RecordFields {
   std::string_view stream_name;  // empty = not declared in this record
 };
 
-// Builds frames. Owns a FlatBufferBuilder that is reused between calls, so
-// steady-state encoding allocates nothing. Not thread-safe.
+// Builds frames. The Record FlatBuffer is written straight into the
+// destination (a ring slot), in one fixed layout (schemas/format.md, "Record
+// layout"), so a frame is serialised exactly once, where it will live; no
+// FlatBufferBuilder, no intermediate copy. Allocates nothing. Not
+// thread-safe; the fields' views must stay valid until write().
 class FrameEncoder {
  public:
-  FrameEncoder() : builder_(1024) {}
-
-  // Builds the record body for `fields` and returns the size of the whole
-  // frame (header, body and padding). Nothing is written yet.
+  // Takes `fields` and returns the size of the whole frame (header, body and
+  // padding). Nothing is written yet.
   size_t prepare(const RecordFields& fields);
 
-  // Writes the frame prepared last as a frame of segment `segment_no` into
-  // `dst`, which must hold the size prepare() returned; padding is zeroed.
+  // Changes the seq of the prepared frame: producers prepare first, learn
+  // the seq when they claim ring space of that size, then set it and write.
+  void set_seq(uint64_t seq) { fields_.seq = seq; }
+
+  // Writes the prepared frame as a frame of segment `segment_no` into `dst`,
+  // which must hold the size prepare() returned; padding is zeroed.
   void write(uint32_t segment_no, std::span<uint8_t> dst) const;
 
   // As write(), but leaves the first 4 bytes (the length word) untouched and
@@ -43,12 +46,6 @@ class FrameEncoder {
   // length word is stored last, with release, to publish the frame. The
   // checksum already covers the returned value.
   uint32_t write_unpublished(uint32_t segment_no, std::span<uint8_t> dst) const;
-
-  // Changes the seq of the frame prepared last, in place: producers prepare
-  // with a placeholder seq (any non-zero value, so that the field is stored
-  // and the size does not change), learn the real seq when they claim ring
-  // space for that size, then set it and write.
-  void set_seq(uint64_t seq);
 
   // prepare() + write(); returns the frame size.
   size_t encode(const RecordFields& fields, uint32_t segment_no, std::span<uint8_t> dst) {
@@ -58,8 +55,10 @@ class FrameEncoder {
   }
 
  private:
-  flatbuffers::FlatBufferBuilder builder_;
-  uint64_t seq_ = 0;
+  RecordFields fields_;
+  uint32_t body_bytes_ = 0;
+  // Body offsets of the table's end and of each vector (0: absent).
+  uint32_t table_end_ = 0, payload_at_ = 0, key_at_ = 0, name_at_ = 0;
 };
 
 enum class FrameStatus {
