@@ -214,10 +214,23 @@ class ByteRing {
  private:
   // Ring memory comes straight from mmap: page-aligned and already zero
   // (a length word of 0 means "not published"), with no memset at start.
+  // Rings of 2 MiB or more are 2 MiB-aligned and asked to use huge pages:
+  // a 64 MiB ring then takes 32 page faults on its first lap, not 16384.
+  static constexpr size_t kHugePage = size_t{2} << 20;
   static uint8_t* map_zeroed(size_t bytes) {
-    void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    const size_t slack = bytes >= kHugePage ? kHugePage : 0;
+    void* p =
+        ::mmap(nullptr, bytes + slack, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED) throw std::bad_alloc();
-    return static_cast<uint8_t*>(p);
+    auto* base = static_cast<uint8_t*>(p);
+    if (slack == 0) return base;
+    // Keep the aligned part only.
+    const uintptr_t addr = reinterpret_cast<uintptr_t>(base);
+    const size_t head = ((addr + kHugePage - 1) & ~(kHugePage - 1)) - addr;
+    if (head > 0) ::munmap(base, head);
+    if (slack - head > 0) ::munmap(base + head + bytes, slack - head);
+    (void)::madvise(base + head, bytes, MADV_HUGEPAGE);
+    return base + head;
   }
   struct MemoryDeleter {
     size_t bytes;
