@@ -106,6 +106,9 @@ TEST(Cli, TailPrintsTheLastRecordsAndRejectsBadFlags) {
   r = reel("tail " + S + " --from yesterday");
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("bad --from 'yesterday'"), std::string::npos) << r.err;
+  r = reel("tail " + (dir / "missing"));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("no reel store here"), std::string::npos) << r.err;
   r = reel("tail " + S + " --stream nope");
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("no stream named 'nope'"), std::string::npos) << r.err;

@@ -45,12 +45,12 @@ int run_tail(const Args& args) {
     if (!n) return usage_error("tail", "bad --limit '" + args.get("--limit") + "'");
     limit = *n;
   }
+  auto reader = Reader::open(dir);
+  if (!reader) return fail("tail", reader.status());
   Printer printer(args.get("--format"));
   if (auto err = printer.init(dir); !err.empty()) return usage_error("tail", err);
   if (!args.has("--from")) {
     // The last N seqs of the store (a --stream filter applies to them).
-    auto reader = Reader::open(dir);
-    if (!reader) return fail("tail", reader.status());
     const Watermarks w = (*reader)->watermarks();
     const uint64_t end = options.follow == Level::kDurable ? w.durable_seq : w.written_seq;
     options.from_seq = end > last_n ? end - last_n + 1 : 1;
@@ -58,8 +58,6 @@ int run_tail(const Args& args) {
   auto tailer = Tailer::open(dir, options);
   if (!tailer) return fail("tail", tailer.status());
   if (!follow && !options.stream.empty()) {
-    auto reader = Reader::open(dir);
-    if (!reader) return fail("tail", reader.status());
     auto id = (*reader)->stream_id(options.stream);
     if (!id) return fail("tail", id.status());
     if (!id->has_value()) return fail("tail", dir + ": no stream named '" + options.stream + "'");
