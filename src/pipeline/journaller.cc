@@ -17,6 +17,7 @@ Journaller::Journaller(FrameRing* ring, wal::SegmentWriter* writer, JournalListe
       durable_seq_(options.last_seq) {}
 
 void Journaller::fail(const Status& status) {
+  if (failed_) return;  // the listener hears the first failure only
   failed_ = true;
   listener_->on_failure(status);
 }
@@ -62,7 +63,7 @@ bool Journaller::step() {
   const uint64_t end = ring_->published_end(position_, options_.max_batch_bytes);
   if (end == position_) {
     if (sync_due()) {
-      if (Status s = sync_now(); !s) fail(s);
+      (void)sync_now();  // a failure stops the journaller (sync_now reports it)
     }
     return false;
   }
@@ -98,12 +99,7 @@ bool Journaller::step() {
   stall_ = stalled ? s : Status::ok();
   if (last_frame != UINT64_MAX) written_seq_ = seq_at(last_frame);
   listener_->on_written(written_seq_);
-  if (sync_due()) {
-    if (Status st = sync_now(); !st) {
-      fail(st);
-      return true;
-    }
-  }
+  if (sync_due() && !sync_now()) return true;
   ring_->release(0, done);
   position_ = done;
   return true;
@@ -122,7 +118,10 @@ uint64_t Journaller::seq_at(uint64_t position) {
 Status Journaller::sync_now() {
   if (durable_seq_ >= written_seq_) return Status::ok();
   Status s = writer_->sync();
-  if (!s) return s;
+  if (!s) {
+    fail(s);
+    return s;
+  }
   durable_seq_ = written_seq_;
   last_sync_ = std::chrono::steady_clock::now();
   listener_->on_durable(durable_seq_);

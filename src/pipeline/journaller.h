@@ -53,7 +53,8 @@ class Journaller {
   // Writes one run of published frames if there is one, syncing as the
   // policy says. Returns true when it did any work. One thread calls it.
   bool step();
-  // Syncs now if anything written is not durable yet.
+  // Syncs now if anything written is not durable yet. A failed sync stops
+  // the journaller, as a failed write does.
   Status sync_now();
   bool failed() const { return failed_; }
   // kNoSpace while the next segment cannot be created (the disk is full);
