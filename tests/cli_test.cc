@@ -135,6 +135,13 @@ TEST(Cli, TheIssuesDoneWhenScenario) {
   const auto pos = r.out.find("\"wal_bytes\":");
   const uint64_t end = std::stoull(r.out.substr(pos + 12)) + 64;
   testing::truncate_file(testing::segment_path(S, 1), end - 30);
+  // Readers read it as it is: the torn frame is the end of the log.
+  r = reel("get " + S + " 1000000 --format payload");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("no record with seq 1000000"), std::string::npos) << r.err;
+  // Only a writer recovers: an append of nothing cuts the torn tail.
+  r = reel("append " + S, "");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
   r = reel("stat " + S);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("records     999999 (seq 1..999999)"), std::string::npos) << r.out;

@@ -48,6 +48,10 @@ class FaultEnv final : public wal::IoEnv {
     return inner_->datasync(fd, name);
   }
   Status fsync_dir(const std::string& dir) override { return inner_->fsync_dir(dir); }
+  Status rename(const std::string& from, const std::string& to) override {
+    return inner_->rename(from, to);
+  }
+  Status remove(const std::string& path) override { return inner_->remove(path); }
   Status preallocate(int fd, uint64_t bytes, const std::string& name) override {
     return inner_->preallocate(fd, bytes, name);
   }

@@ -205,7 +205,7 @@ TEST(Recovery, FullDiskAtSegmentCreationLosesNoAcknowledgedRecord) {
       }
     }
     EXPECT_EQ(failure.code(), Code::kNoSpace) << failure.to_string();
-    EXPECT_NE(failure.message().find(".seg: cannot preallocate"), std::string::npos)
+    EXPECT_NE(failure.message().find(".seg.tmp: cannot preallocate"), std::string::npos)
         << failure.message();
     EXPECT_GT(flushed, 0u);
     EXPECT_EQ((*store)->flush().code(), Code::kNoSpace);

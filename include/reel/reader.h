@@ -27,9 +27,14 @@ struct StoreStats {
   uint64_t first_ts_ns = 0;
   uint64_t last_ts_ns = 0;
   uint64_t store_id = 0;
+  bool writer_live = false;     // a writer may be appending now
+  bool clean_shutdown = false;  // the last writer closed the store cleanly
 };
 
 class Reader;
+namespace index {
+class Snapshot;
+}
 
 // Iterates records in order. A view returned by next() stays valid while the
 // Reader lives. One thread at a time.
@@ -51,6 +56,7 @@ class Cursor {
  private:
   friend class Reader;
   explicit Cursor(std::unique_ptr<Impl> impl);
+  static Cursor failed(std::unique_ptr<Impl> impl, Status status);
   std::unique_ptr<Impl> impl_;
 };
 
@@ -79,17 +85,20 @@ class Reader {
   Result<StoreStats> stats();
   // Published watermarks (head file); zeros if there is none.
   Watermarks watermarks() const;
+  // Whether queries use the index. False when there is none, or when this
+  // process may not write STORE/index/lock.mdb (LMDB's reader table): then
+  // every query reads the WAL, correct but slower.
+  bool indexed() const;
 
   struct Impl;
 
  private:
   friend class Tailer;  // follows the same segments and head file
   explicit Reader(std::unique_ptr<Impl> impl);
-  Cursor list_cursor(
-      std::string_view stream,
-      const std::function<Status(uint32_t, std::vector<std::pair<uint64_t, uint64_t>>*)>&
-          from_index,
-      const std::function<bool(const RecordView&)>& matches, bool order_by_time);
+  using IndexLookup = std::function<Status(const index::Snapshot&, uint32_t,
+                                           std::vector<std::pair<uint64_t, uint64_t>>*)>;
+  Cursor list_cursor(std::string_view stream, const IndexLookup& from_index,
+                     const std::function<bool(const RecordView&)>& matches, bool order_by_time);
   std::unique_ptr<Impl> impl_;
 };
 

@@ -102,23 +102,48 @@ Status Index::put_meta_u64(MDB_txn* txn, const char* name, uint64_t value) {
   return lmdb_status(mdb_put(txn, meta_, &k, &v, 0), std::string("index: put meta ") + name);
 }
 
-Result<uint64_t> Index::get_meta_u64(const char* name) const {
-  LmdbTxn txn;
-  Status s = txn.begin(env_.get(), true);
+Result<std::unique_ptr<Snapshot>> Index::snapshot() const {
+  std::unique_ptr<Snapshot> snap(new Snapshot(this));
+  Status s = snap->txn_.begin(env_.get(), true);
   if (!s) return s;
+  return snap;
+}
+
+Result<uint64_t> Snapshot::meta_u64(const char* name) const {
   MDB_val k = to_val(name, std::strlen(name)), v;
-  int rc = mdb_get(txn.get(), meta_, &k, &v);
+  int rc = mdb_get(txn_.get(), index_->meta_, &k, &v);
   if (rc == MDB_NOTFOUND) return uint64_t{0};
   if (rc != 0) return lmdb_status(rc, std::string("index: get meta ") + name);
   if (v.mv_size != 8) return Status::corruption(std::string("index: meta ") + name + " malformed");
   return decode_fixed64(static_cast<const uint8_t*>(v.mv_data));
 }
 
-Result<uint64_t> Index::indexed_seq() const {
-  return get_meta_u64("indexed_seq");
+Result<uint64_t> Snapshot::indexed_seq() const {
+  return meta_u64("indexed_seq");
 }
+
+Result<uint64_t> Index::indexed_seq() const {
+  auto snap = snapshot();
+  if (!snap) return snap.status();
+  return (*snap)->indexed_seq();
+}
+
 Result<uint64_t> Index::store_id() const {
-  return get_meta_u64("store_id");
+  auto snap = snapshot();
+  if (!snap) return snap.status();
+  return (*snap)->meta_u64("store_id");
+}
+
+Result<std::optional<SeqPosition>> Index::floor_position(uint64_t seq) const {
+  auto snap = snapshot();
+  if (!snap) return snap.status();
+  return (*snap)->floor_position(seq);
+}
+
+Status Index::streams(std::vector<StreamInfo>* out) const {
+  auto snap = snapshot();
+  if (!snap) return snap.status();
+  return (*snap)->streams(out);
 }
 
 Status Index::set_store_id(uint64_t store_id) {
@@ -261,11 +286,9 @@ Status Index::sync() {
   return lmdb_status(mdb_env_sync(env_.get(), 1), "index: sync");
 }
 
-Result<std::optional<SeqPosition>> Index::floor_position(uint64_t seq) const {
-  LmdbTxn txn;
-  Status s = txn.begin(env_.get(), true);
+Result<std::optional<SeqPosition>> Snapshot::floor_position(uint64_t seq) const {
   LmdbCursor cursor;
-  if (s) s = cursor.open(txn.get(), seqpos_);
+  Status s = cursor.open(txn_.get(), index_->seqpos_);
   if (!s) return s;
   uint8_t kb[8];
   encode_big64(kb, seq);
@@ -287,12 +310,10 @@ Result<std::optional<SeqPosition>> Index::floor_position(uint64_t seq) const {
   return std::optional<SeqPosition>(pos);
 }
 
-Status Index::seqs_by_time(uint32_t stream, uint64_t t0, uint64_t t1,
-                           std::vector<std::pair<uint64_t, uint64_t>>* out) const {
-  LmdbTxn txn;
-  Status s = txn.begin(env_.get(), true);
+Status Snapshot::seqs_by_time(uint32_t stream, uint64_t t0, uint64_t t1,
+                              std::vector<std::pair<uint64_t, uint64_t>>* out) const {
   LmdbCursor cursor;
-  if (s) s = cursor.open(txn.get(), time_);
+  Status s = cursor.open(txn_.get(), index_->time_);
   if (!s) return s;
   uint8_t kb[12], end[12];
   encode_time_key(kb, stream, t0);
@@ -309,11 +330,10 @@ Status Index::seqs_by_time(uint32_t stream, uint64_t t0, uint64_t t1,
   return Status::ok();
 }
 
-Status Index::seqs_by_key(uint32_t stream, std::string_view key, std::vector<uint64_t>* out) const {
-  LmdbTxn txn;
-  Status s = txn.begin(env_.get(), true);
+Status Snapshot::seqs_by_key(uint32_t stream, std::string_view key,
+                             std::vector<uint64_t>* out) const {
   LmdbCursor cursor;
-  if (s) s = cursor.open(txn.get(), key_);
+  Status s = cursor.open(txn_.get(), index_->key_);
   if (!s) return s;
   std::string kk = encode_key_key(stream, key);
   MDB_val k = to_val(kk.data(), kk.size()), v;
@@ -326,12 +346,10 @@ Status Index::seqs_by_key(uint32_t stream, std::string_view key, std::vector<uin
   return Status::ok();
 }
 
-Status Index::walk(MDB_dbi dbi, const char* what,
-                   const std::function<Result<bool>(const MDB_val&, const MDB_val&)>& fn) const {
-  LmdbTxn txn;
-  Status s = txn.begin(env_.get(), true);
+Status Snapshot::walk(MDB_dbi dbi, const char* what,
+                      const std::function<Result<bool>(const MDB_val&, const MDB_val&)>& fn) const {
   LmdbCursor cursor;
-  if (s) s = cursor.open(txn.get(), dbi);
+  Status s = cursor.open(txn_.get(), dbi);
   if (!s) return s;
   MDB_val k, v;
   int rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_FIRST);
@@ -345,8 +363,17 @@ Status Index::walk(MDB_dbi dbi, const char* what,
   return Status::ok();
 }
 
-Status Index::streams(std::vector<StreamInfo>* out) const {
-  return walk(streams_, "streams", [&](const MDB_val& k, const MDB_val& v) -> Result<bool> {
+Result<std::optional<uint32_t>> Snapshot::stream_id(std::string_view name) const {
+  MDB_val k = to_val(name.data(), name.size()), v;
+  int rc = mdb_get(txn_.get(), index_->names_, &k, &v);
+  if (rc == MDB_NOTFOUND) return std::optional<uint32_t>();
+  if (rc != 0) return lmdb_status(rc, "index: stream name lookup");
+  if (v.mv_size != 4) return Status::corruption("index: malformed stream name entry");
+  return std::optional<uint32_t>(decode_fixed32(static_cast<const uint8_t*>(v.mv_data)));
+}
+
+Status Snapshot::streams(std::vector<StreamInfo>* out) const {
+  return walk(index_->streams_, "streams", [&](const MDB_val& k, const MDB_val& v) -> Result<bool> {
     if (k.mv_size == 4) {
       out->push_back(decode_stream(decode_big32(static_cast<const uint8_t*>(k.mv_data)), v));
     }
@@ -354,27 +381,31 @@ Status Index::streams(std::vector<StreamInfo>* out) const {
   });
 }
 
-Status Index::for_each_position(const std::function<bool(const SeqPosition&)>& fn) const {
-  return walk(seqpos_, "positions", [&](const MDB_val& k, const MDB_val& v) -> Result<bool> {
-    if (k.mv_size != 8 || v.mv_size != 16) return Status::corruption("index: malformed position");
-    const auto* vp = static_cast<const uint8_t*>(v.mv_data);
-    return fn({decode_big64(static_cast<const uint8_t*>(k.mv_data)), decode_fixed64(vp),
-               decode_fixed64(vp + 8)});
-  });
+Status Snapshot::for_each_position(const std::function<bool(const SeqPosition&)>& fn) const {
+  return walk(index_->seqpos_, "positions",
+              [&](const MDB_val& k, const MDB_val& v) -> Result<bool> {
+                if (k.mv_size != 8 || v.mv_size != 16)
+                  return Status::corruption("index: malformed position");
+                const auto* vp = static_cast<const uint8_t*>(v.mv_data);
+                return fn({decode_big64(static_cast<const uint8_t*>(k.mv_data)), decode_fixed64(vp),
+                           decode_fixed64(vp + 8)});
+              });
 }
 
-Status Index::for_each_time(const std::function<bool(uint32_t, uint64_t, uint64_t)>& fn) const {
-  return walk(time_, "time entries", [&](const MDB_val& k, const MDB_val& v) -> Result<bool> {
-    if (k.mv_size != 12 || v.mv_size != 8) return Status::corruption("index: malformed time entry");
-    const auto* kp = static_cast<const uint8_t*>(k.mv_data);
-    return fn(decode_big32(kp), decode_big64(kp + 4),
-              decode_big64(static_cast<const uint8_t*>(v.mv_data)));
-  });
+Status Snapshot::for_each_time(const std::function<bool(uint32_t, uint64_t, uint64_t)>& fn) const {
+  return walk(index_->time_, "time entries",
+              [&](const MDB_val& k, const MDB_val& v) -> Result<bool> {
+                if (k.mv_size != 12 || v.mv_size != 8)
+                  return Status::corruption("index: malformed time entry");
+                const auto* kp = static_cast<const uint8_t*>(k.mv_data);
+                return fn(decode_big32(kp), decode_big64(kp + 4),
+                          decode_big64(static_cast<const uint8_t*>(v.mv_data)));
+              });
 }
 
-Status Index::for_each_key(
+Status Snapshot::for_each_key(
     const std::function<bool(uint32_t, std::string_view, uint64_t)>& fn) const {
-  return walk(key_, "key entries", [&](const MDB_val& k, const MDB_val& v) -> Result<bool> {
+  return walk(index_->key_, "key entries", [&](const MDB_val& k, const MDB_val& v) -> Result<bool> {
     if (k.mv_size < 4 || v.mv_size != 8) return Status::corruption("index: malformed key entry");
     return fn(decode_big32(static_cast<const uint8_t*>(k.mv_data)), as_view(k).substr(4),
               decode_big64(static_cast<const uint8_t*>(v.mv_data)));

@@ -70,24 +70,16 @@ class IndexBatch {
   std::map<uint32_t, std::string> names_;
 };
 
-class Index {
+class Index;
+
+// One LMDB read transaction: every answer from a Snapshot comes from the same
+// committed state of the index, so hits, indexed_seq and stream stats agree
+// with each other however far the writer has gone meanwhile. Hold it only
+// for one query (it keeps the writer from reusing the pages it sees); one
+// thread at a time; the Index must outlive it.
+class Snapshot {
  public:
-  // Opens (read_only = false: creates) the index in `dir`.
-  static Result<std::unique_ptr<Index>> open(const std::string& dir, bool read_only,
-                                             uint64_t map_bytes);
-
   Result<uint64_t> indexed_seq() const;
-  Result<uint64_t> store_id() const;  // 0 when never set
-  Status set_store_id(uint64_t store_id);
-
-  // Adds a batch in one write transaction and advances indexed_seq to the
-  // batch's last seq. Positions must come in seq order, after any indexed.
-  Status apply(const IndexBatch& batch);
-  // Empties every database (before a rebuild).
-  Status clear();
-  // Forces LMDB's data and meta pages to disk.
-  Status sync();
-
   // The last position entry with seq <= `seq`, if any.
   Result<std::optional<SeqPosition>> floor_position(uint64_t seq) const;
   // (ts, seq) of the records of `stream` with t0 <= ts <= t1, in that order.
@@ -96,6 +88,8 @@ class Index {
   // Seqs of `stream` whose key equals `key`, ascending.
   Status seqs_by_key(uint32_t stream, std::string_view key, std::vector<uint64_t>* out) const;
   Status streams(std::vector<StreamInfo>* out) const;
+  // The id of stream `name`, if the index knows it.
+  Result<std::optional<uint32_t>> stream_id(std::string_view name) const;
 
   // Full walks, for verify. The callbacks return false to stop.
   Status for_each_position(const std::function<bool(const SeqPosition&)>& fn) const;
@@ -103,14 +97,45 @@ class Index {
   Status for_each_key(const std::function<bool(uint32_t, std::string_view, uint64_t)>& fn) const;
 
  private:
-  Status open_dbs(bool read_only);
-  Status put_meta_u64(MDB_txn* txn, const char* name, uint64_t value);
-  Result<uint64_t> get_meta_u64(const char* name) const;
-  Status update_streams(MDB_txn* txn, const IndexBatch& batch);
-  // Visits every entry of `dbi` in key order in one read transaction; `fn`
-  // returns false to stop, or an error.
+  friend class Index;
+  explicit Snapshot(const Index* index) : index_(index) {}
+  Result<uint64_t> meta_u64(const char* name) const;
+  // Visits every entry of `dbi` in key order; `fn` returns false to stop.
   Status walk(MDB_dbi dbi, const char* what,
               const std::function<Result<bool>(const MDB_val&, const MDB_val&)>& fn) const;
+  const Index* index_;
+  LmdbTxn txn_;
+};
+
+class Index {
+ public:
+  // Opens (read_only = false: creates) the index in `dir`.
+  static Result<std::unique_ptr<Index>> open(const std::string& dir, bool read_only,
+                                             uint64_t map_bytes);
+
+  // A read transaction over the index as committed now.
+  Result<std::unique_ptr<Snapshot>> snapshot() const;
+
+  // Each of these reads one snapshot of its own.
+  Result<uint64_t> indexed_seq() const;
+  Result<uint64_t> store_id() const;  // 0 when never set
+  Result<std::optional<SeqPosition>> floor_position(uint64_t seq) const;
+  Status streams(std::vector<StreamInfo>* out) const;
+
+  Status set_store_id(uint64_t store_id);
+  // Adds a batch in one write transaction and advances indexed_seq to the
+  // batch's last seq. Positions must come in seq order, after any indexed.
+  Status apply(const IndexBatch& batch);
+  // Empties every database (before a rebuild).
+  Status clear();
+  // Forces LMDB's data and meta pages to disk.
+  Status sync();
+
+ private:
+  friend class Snapshot;
+  Status open_dbs(bool read_only);
+  Status put_meta_u64(MDB_txn* txn, const char* name, uint64_t value);
+  Status update_streams(MDB_txn* txn, const IndexBatch& batch);
 
   LmdbEnv env_;
   MDB_dbi meta_ = 0, seqpos_ = 0, time_ = 0, key_ = 0, streams_ = 0, names_ = 0;

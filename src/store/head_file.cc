@@ -1,6 +1,7 @@
 #include "store/head_file.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -19,6 +20,17 @@ constexpr char kHeadMagic[8] = {'R', 'E', 'E', 'L', 'H', 'E', 'A', 'D'};
 constexpr size_t kBootIdOffset = 72;
 constexpr size_t kBootIdBytes = 40;
 constexpr size_t kNotifyEpochOffset = 128;
+constexpr size_t kWriterBootIdOffset = 136;
+
+std::string read_text(const uint8_t* base, size_t offset) {
+  const char* p = reinterpret_cast<const char*>(base + offset);
+  return std::string(p, strnlen(p, kBootIdBytes));
+}
+
+void write_text(uint8_t* base, size_t offset, const std::string& text) {
+  std::memset(base + offset, 0, kBootIdBytes);
+  std::memcpy(base + offset, text.data(), std::min(text.size(), kBootIdBytes));
+}
 
 Result<uint8_t*> map_head(const std::string& path, bool writable) {
   int fd = ::open(path.c_str(), (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC);
@@ -93,19 +105,26 @@ Status HeadFile::open_for_read(const std::string& path) {
 
 std::string HeadFile::boot_id() const {
   if (base_ == nullptr) return "";
-  const char* p = reinterpret_cast<const char*>(base_ + kBootIdOffset);
-  return std::string(p, strnlen(p, kBootIdBytes));
+  return read_text(base_, kBootIdOffset);
 }
 
-void HeadFile::begin_writer_session(uint64_t pid) {
+bool HeadFile::writer_may_be_live() const {
+  if (base_ == nullptr || clean_shutdown()) return false;
+  const uint64_t pid = writer_pid();  // acquire: the boot id was written before
+  if (pid == 0 || pid > INT32_MAX) return false;
+  if (::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) return false;
+  return read_text(base_, kWriterBootIdOffset) == store::boot_id();
+}
+
+void HeadFile::begin_writer_session(uint64_t pid, const std::string& boot_id) {
+  write_text(base_, kWriterBootIdOffset, boot_id);
   store(48, pid);
   store(56, generation() + 1);
   store(112, 0);
 }
 
 Status HeadFile::mark_index_dirty(const std::string& boot_id) {
-  std::memset(base_ + kBootIdOffset, 0, kBootIdBytes);
-  std::memcpy(base_ + kBootIdOffset, boot_id.data(), std::min(boot_id.size(), kBootIdBytes));
+  write_text(base_, kBootIdOffset, boot_id);
   store(64, 1);
   if (::msync(base_, kHeadFileBytes, MS_SYNC) != 0) {
     return Status::from_errno(path_ + ": msync", errno);

@@ -1,6 +1,8 @@
+#include <unistd.h>
 #include <algorithm>
+
+#include <cerrno>
 #include <map>
-#include <variant>
 
 #include <spdlog/spdlog.h>
 
@@ -12,16 +14,23 @@ namespace reel {
 // ---------------------------------------------------------------------------
 // Reader::Impl
 
-uint64_t Reader::Impl::indexed_seq() const {
-  if (!index) return 0;
-  auto seq = index->indexed_seq();
-  return seq ? *seq : 0;
+store::WriterState Reader::Impl::writer_state() const {
+  store::WriterState ws;
+  ws.written_seq = head.written_seq();
+  ws.live = head.writer_may_be_live();
+  return ws;
 }
 
-Result<std::optional<Reader::Impl::Position>> Reader::Impl::locate(uint64_t seq) {
+Result<std::unique_ptr<index::Snapshot>> Reader::Impl::snapshot() const {
+  if (!index) return std::unique_ptr<index::Snapshot>();
+  return index->snapshot();
+}
+
+Result<std::optional<Reader::Impl::Position>> Reader::Impl::locate(uint64_t seq,
+                                                                   const index::Snapshot* snap) {
   // The directory is listed again only when it looks stale: no segments yet,
-  // or the index knows a segment this listing lacks. Scans that run off the
-  // last known segment list it again themselves.
+  // or the index knows a segment this listing lacks. Cursors list it again
+  // themselves when they run off the last known segment.
   if (segs.size() == 0) {
     Status s = segs.refresh();
     if (!s) return s;
@@ -29,7 +38,7 @@ Result<std::optional<Reader::Impl::Position>> Reader::Impl::locate(uint64_t seq)
   }
   std::optional<index::SeqPosition> floor;
   if (index) {
-    auto found = index->floor_position(seq);
+    auto found = snap != nullptr ? snap->floor_position(seq) : index->floor_position(seq);
     if (found) floor = *found;
     if (floor && floor->segment_first_seq > segs.first_seq(segs.size() - 1)) {
       Status s = segs.refresh();
@@ -58,14 +67,22 @@ Status Reader::Impl::scan(uint64_t from, uint64_t to,
 
 Result<std::vector<StreamInfo>> Reader::Impl::streams() {
   std::vector<StreamInfo> out;
-  if (index) {
-    Status s = index->streams(&out);
-    if (!s) return s;
+  uint64_t indexed = 0;
+  {
+    auto snap = snapshot();
+    if (!snap) return snap.status();
+    if (*snap) {
+      Status s = (*snap)->streams(&out);
+      auto seq = (*snap)->indexed_seq();
+      if (s && !seq) s = seq.status();
+      if (!s) return s;
+      indexed = *seq;
+    }
   }
-  // Records beyond the index (a writer between batches, or no index at all).
+  // Records beyond the snapshot: a writer between batches, or no index.
   std::map<uint32_t, StreamInfo> by_id;
   for (auto& info : out) by_id[info.id] = std::move(info);
-  Status s = scan(indexed_seq() + 1, UINT64_MAX, [&](const RecordView& v) {
+  Status s = scan(indexed + 1, UINT64_MAX, [&](const RecordView& v) {
     StreamInfo& info = by_id[v.stream()];
     info.id = v.stream();
     if (const auto* name = v.record()->stream_name(); name != nullptr && name->size() > 0) {
@@ -90,59 +107,54 @@ Result<std::vector<StreamInfo>> Reader::Impl::streams() {
   return out;
 }
 
-Result<uint64_t> Reader::Impl::segment_end_offset(size_t i) {
-  auto mapped = segs.map(i);
-  if (!mapped) return mapped.status();
-  uint64_t start_seq = segs.first_seq(i);
-  if (i + 1 < segs.size() && segs.first_seq(i + 1) > start_seq) {
-    start_seq = segs.first_seq(i + 1) - 1;  // the last record of segment i
-  } else if (head.is_open() && head.written_seq() > start_seq) {
-    start_seq = head.written_seq();
-  }
-  uint64_t offset = wal::kSegmentHeaderBytes, expected = segs.first_seq(i);
-  if (index) {
-    auto floor = index->floor_position(start_seq);
-    if (floor && floor->has_value() && (*floor)->segment_first_seq == segs.first_seq(i)) {
-      offset = (*floor)->offset;
-      expected = (*floor)->seq;
+Result<std::optional<uint32_t>> Reader::Impl::stream_id(std::string_view name) {
+  uint64_t indexed = 0;
+  {
+    auto snap = snapshot();
+    if (!snap) return snap.status();
+    if (*snap) {
+      auto id = (*snap)->stream_id(name);
+      if (!id || id->has_value()) return id;
+      auto seq = (*snap)->indexed_seq();
+      if (!seq) return seq.status();
+      indexed = *seq;
     }
   }
-  wal::SegmentScanner scanner((*mapped)->bytes, (*mapped)->header, (*mapped)->name, offset,
-                              expected, wal::ScanMode::kFast);
-  wal::DecodedFrame frame;
-  while (scanner.next(&frame) == wal::SegmentScanner::Step::kFrame) {
+  // A stream the snapshot does not know yet is declared by its first record.
+  std::optional<uint32_t> found;
+  Status s = scan(indexed + 1, UINT64_MAX, [&](const RecordView& v) {
+    const auto* declared = v.record()->stream_name();
+    if (declared != nullptr && declared->string_view() == name) found = v.stream();
+    return !found;
+  });
+  if (!s) return s;
+  return found;
+}
+
+Result<uint64_t> Reader::Impl::segment_frame_bytes(size_t i) {
+  // Start at the index's last position in this segment, then read to its end.
+  uint64_t last_seq = UINT64_MAX;
+  if (i + 1 < segs.size() && segs.first_seq(i + 1) > segs.first_seq(i)) {
+    last_seq = segs.first_seq(i + 1) - 1;
   }
-  return scanner.offset();
+  auto pos = locate(std::max(segs.first_seq(i), std::min(last_seq, head.written_seq())));
+  if (!pos) return pos.status();
+  store::SegmentCursor cursor = make_cursor();
+  if (pos->has_value() && (*pos)->segment == i) {
+    cursor.seek(i, (*pos)->offset, (*pos)->seq);
+  } else {
+    cursor.seek(i, wal::kSegmentHeaderBytes, segs.first_seq(i));
+  }
+  uint64_t end = wal::kSegmentHeaderBytes;
+  wal::DecodedFrame frame;
+  while (cursor.next(&frame) == store::SegmentCursor::Step::kFrame && cursor.segment() == i) {
+    end = cursor.offset();
+  }
+  return end - wal::kSegmentHeaderBytes;
 }
 
 // ---------------------------------------------------------------------------
 // SeqScan
-
-bool SeqScan::open_segment(size_t i, uint64_t offset, uint64_t expected_seq) {
-  auto mapped = r_->segs.map(i);
-  if (!mapped) return fail(mapped.status());
-  segment_ = i;
-  segment_first_seq_ = (*mapped)->header.first_seq;
-  scanner_ =
-      std::make_unique<wal::SegmentScanner>((*mapped)->bytes, (*mapped)->header, (*mapped)->name,
-                                            offset, expected_seq, wal::ScanMode::kFast);
-  return true;
-}
-
-bool SeqScan::skip_damage() {
-  // Re-scan from the bad frame in a mode that classifies it; if valid frames
-  // follow, the scanner resumes at the first of them.
-  auto mapped = r_->segs.map(segment_);
-  if (!mapped) return false;
-  const auto& fault = scanner_->fault();
-  auto classifier = std::make_unique<wal::SegmentScanner>(
-      (*mapped)->bytes, (*mapped)->header, (*mapped)->name, fault.offset, fault.expected_seq,
-      wal::ScanMode::kClassifyFaults);
-  wal::DecodedFrame frame;
-  if (classifier->next(&frame) != wal::SegmentScanner::Step::kCorruption) return false;
-  scanner_ = std::move(classifier);
-  return true;
-}
 
 bool SeqScan::start() {
   started_ = true;
@@ -152,17 +164,24 @@ bool SeqScan::start() {
     done_ = true;
     return false;
   }
-  return open_segment((*pos)->segment, (*pos)->offset, (*pos)->seq);
+  cursor_.seek((*pos)->segment, (*pos)->offset, (*pos)->seq);
+  return true;
 }
 
 bool SeqScan::next(RecordView* out) {
+  using Step = store::SegmentCursor::Step;
   if (done_) return false;
   if (!started_ && !start()) return false;
   wal::DecodedFrame frame;
   for (;;) {
-    auto step = scanner_->next(&frame);
-    if (step == wal::SegmentScanner::Step::kFrame) {
+    const Step step = cursor_.next(&frame);
+    if (step == Step::kFrame) {
       if (frame.seq < from_) continue;
+      if (skipped_ && frame.seq > from_) {
+        // The damage stepped over held records of the range.
+        return fail(Status::corruption(skipped_->message()));
+      }
+      skipped_.reset();
       if (frame.seq > to_) {
         done_ = true;
         return false;
@@ -170,39 +189,15 @@ bool SeqScan::next(RecordView* out) {
       *out = RecordView(frame.data, frame.frame_bytes, frame.record);
       return true;
     }
-    if (step == wal::SegmentScanner::Step::kEnd) {
-      const uint64_t expected = scanner_->expected_seq();
-      if (segment_ + 1 >= r_->segs.size()) {
-        Status s = r_->segs.refresh();
-        if (!s) return fail(s);
-      }
-      if (segment_ + 1 >= r_->segs.size() || expected > to_) {
-        done_ = true;
-        return false;
-      }
-      if (r_->segs.first_seq(segment_ + 1) != expected) {
-        return fail(Status::corruption(r_->segs.name(segment_ + 1) + ": starts at seq " +
-                                       std::to_string(r_->segs.first_seq(segment_ + 1)) +
-                                       " but seq " + std::to_string(expected) + " was expected"));
-      }
-      if (!open_segment(segment_ + 1, wal::kSegmentHeaderBytes, expected)) return false;
+    if (step == Step::kCorruption && cursor_.fault().expected_seq < from_) {
+      skipped_ = cursor_.fault();  // before the range: step over it, if it ends before
       continue;
     }
-    // A frame that does not check out. Corruption if the writer says that
-    // seq was written or a later segment exists; otherwise the live end of
-    // the log (a frame being written right now).
-    const auto& fault = scanner_->fault();
-    const bool written = r_->head.is_open() && fault.expected_seq <= r_->head.written_seq();
-    if (!written && segment_ + 1 >= r_->segs.size() &&
-        step != wal::SegmentScanner::Step::kCorruption) {
-      done_ = true;
-      return false;
-    }
-    if (fault.expected_seq < from_ && step != wal::SegmentScanner::Step::kCorruption &&
-        skip_damage()) {
-      continue;  // damage before the range asked for: step over it
-    }
-    return fail(Status::corruption(fault.message()));
+    if (step == Step::kCorruption) return fail(Status::corruption(cursor_.fault().message()));
+    if (step == Step::kError) return fail(cursor_.status());
+    if (skipped_) return fail(Status::corruption(skipped_->message()));
+    done_ = true;  // kEnd, kTornTail: the end of the log
+    return false;
   }
 }
 
@@ -225,6 +220,11 @@ Cursor::~Cursor() = default;
 Cursor::Cursor(Cursor&&) noexcept = default;
 Cursor& Cursor::operator=(Cursor&&) noexcept = default;
 Cursor::Cursor(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Cursor Cursor::failed(std::unique_ptr<Impl> impl, Status status) {
+  impl->status = std::move(status);
+  return Cursor(std::move(impl));
+}
 
 bool Cursor::next(RecordView* out) {
   if (!impl_ || !impl_->status.is_ok()) return false;
@@ -279,6 +279,13 @@ Result<std::unique_ptr<Reader>> Reader::open(const std::string& dir) {
   auto idx = index::Index::open(impl->paths.index, true, StoreOptions().index_map_bytes);
   if (idx) {
     impl->index = std::move(*idx);
+  } else if (::access((impl->paths.index + "/lock.mdb").c_str(), W_OK) != 0 && errno == EACCES) {
+    // LMDB readers register in lock.mdb; without that a writer may reuse the
+    // pages they read (MDB_NOLOCK is unsafe beside a writer). Read the WAL.
+    spdlog::warn(
+        "{}/lock.mdb: no write permission, so queries read the WAL without the index "
+        "(slower); grant write access to this file for indexed reads",
+        impl->paths.index);
   } else {
     spdlog::debug("{}: no usable index ({}); queries scan the WAL", dir, idx.status().to_string());
   }
@@ -300,37 +307,49 @@ Cursor Reader::range(uint64_t from, uint64_t to) {
 }
 
 Result<std::optional<uint32_t>> Reader::stream_id(std::string_view name) {
-  auto all = impl_->streams();
-  if (!all) return all.status();
-  for (const auto& info : *all) {
-    if (info.name == name) return std::optional<uint32_t>(info.id);
-  }
-  return std::optional<uint32_t>();
+  return impl_->stream_id(name);
 }
 
-// A list cursor over records of `stream` chosen by `from_index` (index
-// lookups) and `matches` (the unindexed tail). Seqs end up sorted by
-// `order`: (ts, seq) pairs, or seq alone when ts is not collected.
-Cursor Reader::list_cursor(
-    std::string_view stream,
-    const std::function<Status(uint32_t, std::vector<std::pair<uint64_t, uint64_t>>*)>& from_index,
-    const std::function<bool(const RecordView&)>& matches, bool order_by_time) {
+bool Reader::indexed() const {
+  return impl_->index != nullptr;
+}
+
+// A list cursor over records of `stream`: the index's hits as of one
+// snapshot, then the records beyond that snapshot's indexed_seq that
+// `matches` accepts, read from the WAL. Seqs end up sorted by (ts, seq) when
+// `order_by_time`, else by seq.
+Cursor Reader::list_cursor(std::string_view stream, const IndexLookup& from_index,
+                           const std::function<bool(const RecordView&)>& matches,
+                           bool order_by_time) {
   auto impl = std::make_unique<Cursor::Impl>();
   impl->reader = impl_.get();
-  auto id = stream_id(stream);
-  if (!id || !id->has_value()) {
-    if (!id) impl->status = id.status();
-    return Cursor(std::move(impl));
-  }
   std::vector<std::pair<uint64_t, uint64_t>> hits;  // (ts or 0, seq)
-  if (impl_->index) impl->status = from_index(**id, &hits);
-  if (impl->status) {
-    impl->status = impl_->scan(impl_->indexed_seq() + 1, UINT64_MAX, [&](const RecordView& v) {
-      if (v.stream() == **id && matches(v))
-        hits.emplace_back(order_by_time ? v.ts_ns() : 0, v.seq());
-      return true;
-    });
+  std::optional<uint32_t> id;
+  uint64_t indexed = 0;
+  {
+    auto snap = impl_->snapshot();
+    if (!snap) return Cursor::failed(std::move(impl), snap.status());
+    if (*snap) {
+      auto found = (*snap)->stream_id(stream);
+      auto seq = (*snap)->indexed_seq();
+      Status s = !found ? found.status() : !seq ? seq.status() : Status::ok();
+      if (s && found->has_value()) s = from_index(**snap, **found, &hits);
+      if (!s) return Cursor::failed(std::move(impl), s);
+      id = *found;
+      indexed = *seq;
+    }
   }
+  Status s = impl_->scan(indexed + 1, UINT64_MAX, [&](const RecordView& v) {
+    if (!id) {
+      const auto* declared = v.record()->stream_name();
+      if (declared != nullptr && declared->string_view() == stream) id = v.stream();
+    }
+    if (id && v.stream() == *id && matches(v)) {
+      hits.emplace_back(order_by_time ? v.ts_ns() : 0, v.seq());
+    }
+    return true;
+  });
+  if (!s) return Cursor::failed(std::move(impl), s);
   std::sort(hits.begin(), hits.end());
   for (const auto& hit : hits) impl->seqs.push_back(hit.second);
   return Cursor(std::move(impl));
@@ -339,8 +358,9 @@ Cursor Reader::list_cursor(
 Cursor Reader::by_time(std::string_view stream, uint64_t t0_ns, uint64_t t1_ns) {
   return list_cursor(
       stream,
-      [&](uint32_t id, std::vector<std::pair<uint64_t, uint64_t>>* hits) {
-        return impl_->index->seqs_by_time(id, t0_ns, t1_ns, hits);
+      [&](const index::Snapshot& snap, uint32_t id,
+          std::vector<std::pair<uint64_t, uint64_t>>* hits) {
+        return snap.seqs_by_time(id, t0_ns, t1_ns, hits);
       },
       [&](const RecordView& v) { return v.ts_ns() >= t0_ns && v.ts_ns() <= t1_ns; }, true);
 }
@@ -348,9 +368,10 @@ Cursor Reader::by_time(std::string_view stream, uint64_t t0_ns, uint64_t t1_ns) 
 Cursor Reader::by_key(std::string_view stream, std::string_view key) {
   return list_cursor(
       stream,
-      [&](uint32_t id, std::vector<std::pair<uint64_t, uint64_t>>* hits) {
+      [&](const index::Snapshot& snap, uint32_t id,
+          std::vector<std::pair<uint64_t, uint64_t>>* hits) {
         std::vector<uint64_t> seqs;
-        Status s = impl_->index->seqs_by_key(id, key, &seqs);
+        Status s = snap.seqs_by_key(id, key, &seqs);
         for (uint64_t seq : seqs) hits->emplace_back(0, seq);
         return s;
       },
@@ -371,15 +392,20 @@ Result<StoreStats> Reader::stats() {
   if (!s) return s;
   st.watermarks = impl_->head.watermarks();
   st.store_id = impl_->head.store_id();
+  st.writer_live = impl_->head.writer_may_be_live();
+  st.clean_shutdown = impl_->head.clean_shutdown();
   st.segment_count = impl_->segs.size();
   for (size_t i = 0; i < impl_->segs.size(); ++i) {
     auto mapped = impl_->segs.map(i);
+    if (!mapped && i + 1 == impl_->segs.size() && impl_->segs.header_incomplete(i)) {
+      break;  // a segment whose creation never finished: nothing in it
+    }
     if (!mapped) return mapped.status();
     st.wal_file_bytes += (*mapped)->bytes.size();
     if (st.store_id == 0) st.store_id = (*mapped)->header.store_id;
-    auto end = impl_->segment_end_offset(i);
-    if (!end) return end.status();
-    st.wal_bytes += *end - wal::kSegmentHeaderBytes;
+    auto bytes = impl_->segment_frame_bytes(i);
+    if (!bytes) return bytes.status();
+    st.wal_bytes += *bytes;
   }
   auto streams = impl_->streams();
   if (!streams) return streams.status();

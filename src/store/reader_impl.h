@@ -1,4 +1,4 @@
-// Reader internals, shared by reader.cc and verify.cc.
+// Reader internals, shared by reader.cc, reader_queries.cc and tailer.cc.
 #pragma once
 
 #include <algorithm>
@@ -11,9 +11,9 @@
 #include "index/index.h"
 #include "reel/reader.h"
 #include "store/head_file.h"
+#include "store/segment_cursor.h"
 #include "store/segment_set.h"
 #include "store/store_dir.h"
-#include "wal/segment_scanner.h"
 
 namespace reel {
 
@@ -25,25 +25,39 @@ struct Reader::Impl {
   std::unique_ptr<index::Index> index;  // null when there is no usable index
   store::SegmentSet segs;
 
-  uint64_t indexed_seq() const;
-  // Where to start scanning for `seq`: segment, offset and the seq there.
+  // The writer as the head file tells it now (for SegmentCursor).
+  store::WriterState writer_state() const;
+  store::SegmentCursor make_cursor() {
+    return store::SegmentCursor(
+        &segs, [this] { return writer_state(); }, store::SegmentCursor::Depth::kRead);
+  }
+  // A read transaction of the index, or null when there is no index.
+  Result<std::unique_ptr<index::Snapshot>> snapshot() const;
+
+  // Where to start reading for `seq`: segment, offset and the seq there.
   struct Position {
     size_t segment = 0;
     uint64_t offset = 0;
     uint64_t seq = 0;
   };
-  Result<std::optional<Position>> locate(uint64_t seq);
-  // Visits records from <= seq <= to in order; fn returns false to stop.
+  // `snap` may be null (a snapshot of its own is taken).
+  Result<std::optional<Position>> locate(uint64_t seq, const index::Snapshot* snap = nullptr);
+  // Visits records from <= seq <= to in order, up to the live end; fn
+  // returns false to stop.
   Status scan(uint64_t from, uint64_t to, const std::function<bool(const RecordView&)>& fn);
+  // Stream stats: the index's, plus records beyond its indexed_seq, both as
+  // of one snapshot.
   Result<std::vector<StreamInfo>> streams();
-  // Offset just past the last frame of segment i.
-  Result<uint64_t> segment_end_offset(size_t i);
+  Result<std::optional<uint32_t>> stream_id(std::string_view name);
+  // Bytes of frames in segment i (header excluded), up to the live end.
+  Result<uint64_t> segment_frame_bytes(size_t i);
 };
 
 // Sequential iteration over a seq range, across segments.
 class SeqScan {
  public:
-  SeqScan(Reader::Impl* reader, uint64_t from, uint64_t to) : r_(reader), from_(from), to_(to) {}
+  SeqScan(Reader::Impl* reader, uint64_t from, uint64_t to)
+      : r_(reader), cursor_(reader->make_cursor()), from_(from), to_(to) {}
   bool next(RecordView* out);
   const Status& status() const { return status_; }
   // Makes the next record returned the first with seq >= `seq` (forward only).
@@ -51,8 +65,6 @@ class SeqScan {
 
  private:
   bool start();
-  bool skip_damage();
-  bool open_segment(size_t i, uint64_t offset, uint64_t expected_seq);
   bool fail(Status s) {
     status_ = std::move(s);
     done_ = true;
@@ -60,11 +72,10 @@ class SeqScan {
   }
 
   Reader::Impl* r_;
+  store::SegmentCursor cursor_;
   uint64_t from_, to_;
   bool started_ = false, done_ = false;
-  size_t segment_ = 0;
-  std::unique_ptr<wal::SegmentScanner> scanner_;
-  uint64_t segment_first_seq_ = 0;
+  std::optional<wal::ScanFault> skipped_;  // damage before from_, stepped over
   Status status_;
 };
 

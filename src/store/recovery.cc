@@ -4,11 +4,13 @@
 
 #include <algorithm>
 #include <cstring>
+#include <filesystem>
 #include <vector>
 
 #include <spdlog/spdlog.h>
 
 #include "index/index_feeder.h"
+#include "store/segment_cursor.h"
 #include "store/segment_set.h"
 #include "wal/segment_scanner.h"
 
@@ -53,6 +55,23 @@ Status drop_torn_creation(SegmentSet* segs, wal::IoEnv* env, const StorePaths& p
   return s;
 }
 
+// Removes segments whose creation did not finish (still under their
+// temporary name): they never held a record.
+Status remove_unfinished_creations(wal::IoEnv* env, const StorePaths& paths) {
+  std::error_code ec;
+  bool removed = false;
+  for (const auto& entry : std::filesystem::directory_iterator(paths.wal, ec)) {
+    const std::string name = entry.path().filename().string();
+    const std::string suffix = std::string(".seg") + wal::kSegmentTempSuffix;
+    if (name.size() <= suffix.size() || !name.ends_with(suffix)) continue;
+    spdlog::warn("recovery: wal/{}: removing a segment whose creation did not finish", name);
+    if (Status s = env->remove(entry.path().string()); !s) return s;
+    removed = true;
+  }
+  if (ec) return Status::from_errno(paths.wal + ": cannot list", ec.value());
+  return removed ? env->fsync_dir(paths.wal) : Status::ok();
+}
+
 Status zero_torn_tail(wal::IoEnv* env, const MappedSegment& seg, uint64_t from, uint64_t to) {
   auto fd = env->open_for_write(seg.path);
   if (!fd) return fd.status();
@@ -92,7 +111,11 @@ class WalScan {
     if (progress_) progress_(indexed_total_);
     return s;
   }
-  ScanOutcome scan_segment(size_t i, uint64_t offset, bool from_index, RecoveryResult* result);
+  Status enter_segment(const MappedSegment& seg);
+  Status add_frame(const SegmentCursor& cursor, const wal::DecodedFrame& frame,
+                   RecoveryResult* result);
+  ScanOutcome finish_at_end(SegmentCursor::Step step, const SegmentCursor& cursor,
+                            RecoveryResult* result);
 
   const std::function<void(uint64_t)>& progress_;  // borrowed for the scan
   uint64_t indexed_total_ = 0;
@@ -102,96 +125,73 @@ class WalScan {
   uint64_t store_id_;
   bool clean_shutdown_;
   uint64_t indexed_seq_ = 0;
-  uint64_t expected_seq_ = 0;
   index::IndexBatch batch_;
   index::IndexFeeder feeder_;
 };
 
-ScanOutcome WalScan::scan_segment(size_t i, uint64_t offset, bool from_index,
-                                  RecoveryResult* result) {
-  auto mapped = segs_->map(i);
-  if (!mapped) return {mapped.status()};
-  const MappedSegment& seg = **mapped;
+Status WalScan::enter_segment(const MappedSegment& seg) {
   if (seg.header.store_id != store_id_) {
-    return {Status::corruption(seg.name + ": belongs to another store (store id " +
-                               std::to_string(seg.header.store_id) + ")")};
+    return Status::corruption(seg.name + ": belongs to another store (store id " +
+                              std::to_string(seg.header.store_id) + ")");
   }
-  if (offset == wal::kSegmentHeaderBytes && expected_seq_ != 0 &&
-      seg.header.first_seq != expected_seq_) {
-    return {Status::corruption(seg.name + ": starts at seq " +
-                               std::to_string(seg.header.first_seq) + " but seq " +
-                               std::to_string(expected_seq_) + " was expected")};
+  return Status::ok();
+}
+
+Status WalScan::add_frame(const SegmentCursor& cursor, const wal::DecodedFrame& frame,
+                          RecoveryResult* result) {
+  const uint64_t first_seq = cursor.mapped()->header.first_seq;
+  if (frame.seq > indexed_seq_) {
+    feeder_.add(*frame.record, first_seq, cursor.frame_offset(), &batch_);
+    ++result->frames_indexed;
+    if (batch_.size() >= kIndexBatchRecords) {
+      Status s = flush_batch();
+      if (!s) return s;
+    }
+  } else {
+    feeder_.resume_after(first_seq, cursor.frame_offset());
   }
-  if (expected_seq_ == 0) expected_seq_ = seg.header.first_seq;
-  const bool is_last = i + 1 == segs_->size();
-  // Rule 8: after a clean shutdown the zeros after the last frame need no
-  // search; a bad frame is still classified by searching past it.
-  const wal::ScanMode mode =
-      is_last && !clean_shutdown_ ? wal::ScanMode::kFull : wal::ScanMode::kClassifyFaults;
-  wal::SegmentScanner scanner(seg.bytes, seg.header, seg.name, offset, expected_seq_, mode);
-  wal::DecodedFrame frame;
-  bool first = true;
-  for (;;) {
-    auto step = scanner.next(&frame);
-    const uint64_t frame_offset = scanner.frame_offset();
-    if (step == wal::SegmentScanner::Step::kFrame) {
-      if (frame.seq > indexed_seq_) {
-        feeder_.add(*frame.record, seg.header.first_seq, frame_offset, &batch_);
-        ++result->frames_indexed;
-        if (batch_.size() >= kIndexBatchRecords) {
-          Status s = flush_batch();
-          if (!s) return {s};
-        }
-      } else {
-        feeder_.resume_after(seg.header.first_seq, frame_offset);
-      }
-      result->last_seq = frame.seq;
-      result->last_frame_offset = frame_offset;
-      first = false;
-      continue;
-    }
-    if (step != wal::SegmentScanner::Step::kEnd && first && from_index) {
-      return {Status::ok(), true};  // the index points at something that is not a frame
-    }
-    if (step == wal::SegmentScanner::Step::kCorruption ||
-        (step == wal::SegmentScanner::Step::kTornTail && !is_last)) {
-      return {Status::corruption(scanner.fault().message() +
-                                 (is_last ? "; valid frames follow, so this is not a torn tail"
-                                          : "; later segments exist") +
-                                 "; nothing was cut (see `reel verify`)")};
-    }
-    if (step == wal::SegmentScanner::Step::kTornTail) {
-      const uint64_t cut = scanner.torn_end() - scanner.offset();
-      spdlog::warn(
-          "recovery: {}: cutting torn tail of {} bytes at offset {} ({}); last whole "
-          "record is seq {}",
-          seg.name, cut, scanner.offset(), scanner.fault().what, scanner.expected_seq() - 1);
-      Status s = zero_torn_tail(env_, seg, scanner.offset(), scanner.torn_end());
-      if (!s) return {s};
-      result->torn_bytes_cut += cut;
-    } else if (is_last && seg.bytes.size() < seg.header.capacity_bytes) {
-      auto fd = env_->open_for_write(seg.path);
-      if (!fd) return {fd.status()};
-      Status s = env_->preallocate(*fd, seg.header.capacity_bytes, seg.name);
-      env_->close(*fd);
-      if (!s) return {s};
-    }
-    break;
+  result->last_seq = frame.seq;
+  result->last_frame_offset = cursor.frame_offset();
+  return Status::ok();
+}
+
+// The walk ended at `step` in the cursor's segment: cut a torn tail, make
+// sure the last segment is wholly preallocated, and note where writing goes on.
+ScanOutcome WalScan::finish_at_end(SegmentCursor::Step step, const SegmentCursor& cursor,
+                                   RecoveryResult* result) {
+  const MappedSegment& seg = *cursor.mapped();
+  if (step == SegmentCursor::Step::kTornTail) {
+    const uint64_t cut = cursor.torn_end() - cursor.offset();
+    spdlog::warn(
+        "recovery: {}: cutting torn tail of {} bytes at offset {} ({}); last whole "
+        "record is seq {}",
+        seg.name, cut, cursor.offset(), cursor.fault().what, cursor.expected_seq() - 1);
+    Status s = zero_torn_tail(env_, seg, cursor.offset(), cursor.torn_end());
+    if (!s) return {s};
+    result->torn_bytes_cut += cut;
+  } else if (seg.bytes.size() < seg.header.capacity_bytes) {
+    auto fd = env_->open_for_write(seg.path);
+    if (!fd) return {fd.status()};
+    Status s = env_->preallocate(*fd, seg.header.capacity_bytes, seg.name);
+    env_->close(*fd);
+    if (!s) return {s};
   }
-  expected_seq_ = scanner.expected_seq();
-  if (is_last) {
-    result->active = seg.header;
-    result->active_end_offset = scanner.offset();
-    result->next_segment_no = seg.header.segment_no + 1;
-    if (result->last_seq < seg.header.first_seq) result->last_frame_offset = 0;
-  }
-  return {Status::ok()};
+  result->active = seg.header;
+  result->active_end_offset = cursor.offset();
+  result->next_segment_no = seg.header.segment_no + 1;
+  if (result->last_seq < seg.header.first_seq) result->last_frame_offset = 0;
+  return {flush_batch()};
 }
 
 ScanOutcome WalScan::run(uint64_t indexed_seq, RecoveryResult* result) {
+  using Step = SegmentCursor::Step;
   indexed_seq_ = indexed_seq;
-  size_t start = 0;
-  uint64_t offset = wal::kSegmentHeaderBytes;
+  if (segs_->size() == 0) return {Status::ok(), indexed_seq > 0};
+  // Rule 8: after a clean shutdown the zeros after the last frame need no
+  // search; a bad frame is still classified by searching past it.
+  SegmentCursor cursor(
+      segs_, nullptr, clean_shutdown_ ? SegmentCursor::Depth::kRead : SegmentCursor::Depth::kAudit);
+  cursor.seek(0, wal::kSegmentHeaderBytes, segs_->first_seq(0));
   bool from_index = false;
   if (indexed_seq > 0) {
     auto pos = index_->floor_position(indexed_seq);
@@ -199,18 +199,42 @@ ScanOutcome WalScan::run(uint64_t indexed_seq, RecoveryResult* result) {
     if (!pos->has_value()) return {Status::ok(), true};
     auto seg = segs_->find((*pos)->segment_first_seq);
     if (!seg || segs_->first_seq(*seg) != (*pos)->segment_first_seq) return {Status::ok(), true};
-    start = *seg;
-    offset = (*pos)->offset;
-    expected_seq_ = (*pos)->seq;
+    cursor.seek(*seg, (*pos)->offset, (*pos)->seq);
     from_index = true;
   }
-  for (size_t i = start; i < segs_->size(); ++i) {
-    ScanOutcome out = scan_segment(i, i == start ? offset : wal::kSegmentHeaderBytes,
-                                   from_index && i == start, result);
-    if (!out.status || out.index_mismatch) return out;
+  size_t entered = SIZE_MAX;
+  bool first = true;
+  wal::DecodedFrame frame;
+  Step step;
+  for (;;) {
+    step = cursor.next(&frame);
+    if (cursor.mapped() != nullptr && cursor.segment() != entered) {
+      entered = cursor.segment();
+      if (Status s = enter_segment(*cursor.mapped()); !s) return {s};
+    }
+    if (step == Step::kFrame) {
+      if (Status s = add_frame(cursor, frame, result); !s) return {s};
+      first = false;
+      continue;
+    }
+    if (first && from_index && step != Step::kEnd) {
+      return {Status::ok(), true};  // the index points at something that is not a frame
+    }
+    if (step == Step::kError) return {cursor.status()};
+    if (step == Step::kCorruption) {
+      return {Status::corruption(cursor.fault().message() +
+                                 "; valid data follows, so this is not a torn tail"
+                                 "; nothing was cut (see `reel verify`)")};
+    }
+    break;
   }
+  if (cursor.mapped() == nullptr || !cursor.at_last_segment()) {
+    return {Status::corruption(segs_->name(cursor.segment()) + ": cannot be read")};
+  }
+  ScanOutcome out = finish_at_end(step, cursor, result);
+  if (!out.status) return out;
   if (result->last_seq < indexed_seq) return {Status::ok(), true};  // index ahead of WAL
-  return {flush_batch()};
+  return out;
 }
 
 }  // namespace
@@ -220,7 +244,8 @@ Result<RecoveryResult> recover(const StorePaths& paths, wal::IoEnv* env, index::
                                bool clean_shutdown, const std::function<void(uint64_t)>& progress) {
   (void)mode;  // kTruncateTornTail is the only mode so far
   SegmentSet segs(paths.wal);
-  Status s = segs.refresh();
+  Status s = remove_unfinished_creations(env, paths);
+  if (s) s = segs.refresh();
   if (s) s = drop_torn_creation(&segs, env, paths);
   if (!s) return s;
   if (*store_id == 0 && segs.size() > 0) {

@@ -79,6 +79,16 @@ Result<const MappedSegment*> SegmentSet::map(size_t i) {
   return static_cast<const MappedSegment*>(mapped_[i].get());
 }
 
+bool SegmentSet::header_incomplete(size_t i) const {
+  int fd = ::open(path(i).c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  uint8_t header[wal::kSegmentHeaderBytes];
+  const ssize_t n = ::pread(fd, header, sizeof header, 0);
+  ::close(fd);
+  if (n < 0) return false;
+  return std::all_of(header, header + n, [](uint8_t b) { return b == 0; });
+}
+
 std::optional<size_t> SegmentSet::find(uint64_t seq) const {
   auto it = std::upper_bound(first_seqs_.begin(), first_seqs_.end(), seq);
   if (it == first_seqs_.begin()) return std::nullopt;

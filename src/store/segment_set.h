@@ -43,6 +43,10 @@ class SegmentSet {
   // as this SegmentSet.
   Result<const MappedSegment*> map(size_t i);
 
+  // Whether segment i's header region holds nothing yet (zeros, or a file
+  // shorter than a header): a creation that never finished, not damage.
+  bool header_incomplete(size_t i) const;
+
   // The segment that would hold `seq`: the last one whose first_seq <= seq.
   std::optional<size_t> find(uint64_t seq) const;
 

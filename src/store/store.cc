@@ -245,11 +245,14 @@ Status Store::Impl::open_locked() {
     if (!s) return s;
   }
   boot_id = store::boot_id();
-  head.begin_writer_session(static_cast<uint64_t>(::getpid()));
-  head.mark_index_clean();
+  // Watermarks first: a reader that sees this session live must not judge
+  // the WAL against a crashed session's watermarks.
   const uint64_t last = recovered->last_seq;
   head.set_written_seq(last);
   head.set_indexed_seq(last);
+  head.set_durable_seq(last);
+  head.mark_index_clean();
+  head.begin_writer_session(static_cast<uint64_t>(::getpid()), boot_id);
   s = load_streams();
   if (!s) return s;
   return start_pipeline(*recovered);

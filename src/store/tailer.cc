@@ -9,18 +9,18 @@
 namespace reel {
 
 struct Tailer::Impl {
+  explicit Impl(std::unique_ptr<Reader> owned)
+      : reader(std::move(owned)), r(reader->impl_.get()), cursor(r->make_cursor()) {}
+
   std::unique_ptr<Reader> reader;
-  Reader::Impl* r = nullptr;
+  Reader::Impl* r;
   Options options;
   uint64_t next_seq = 1;
   std::optional<uint32_t> stream_id;
   Status status;
-  // Where the scan continues: a frame boundary in `segment`, and the seq
-  // expected there. Unset until the first scan locates next_seq.
+  // Where reading continues. Unset until the first read locates next_seq.
+  store::SegmentCursor cursor;
   bool positioned = false;
-  size_t segment = 0;
-  uint64_t offset = 0;
-  uint64_t expected = 0;
 
   uint64_t watermark() const {
     switch (options.follow) {
@@ -54,63 +54,32 @@ bool Tailer::Impl::wanted(const wal::DecodedFrame& f) {
 
 // Delivers the next wanted record with seq <= limit, if there is one.
 bool Tailer::Impl::advance(RecordView* out, uint64_t limit) {
+  using Step = store::SegmentCursor::Step;
   while (next_seq <= limit) {
     if (!positioned) {
       auto pos = r->locate(next_seq);
       if (!pos) return fail(pos.status());
       if (!pos->has_value()) return false;  // no segment yet
-      segment = (*pos)->segment;
-      offset = (*pos)->offset;
-      expected = (*pos)->seq;
+      cursor.seek((*pos)->segment, (*pos)->offset, (*pos)->seq);
       positioned = true;
     }
-    auto mapped = r->segs.map(segment);
-    if (!mapped) return fail(mapped.status());
-    wal::SegmentScanner scanner((*mapped)->bytes, (*mapped)->header, (*mapped)->name, offset,
-                                expected, wal::ScanMode::kFast);
     wal::DecodedFrame frame;
-    for (;;) {
-      const auto step = scanner.next(&frame);
-      if (step == wal::SegmentScanner::Step::kFrame) {
-        if (frame.seq > limit) {
-          offset = scanner.frame_offset();  // not published yet: read it again later
-          expected = frame.seq;
-          return false;
-        }
-        offset = scanner.offset();
-        expected = scanner.expected_seq();
-        if (frame.seq < next_seq) continue;
-        next_seq = frame.seq + 1;
-        if (!wanted(frame)) continue;
-        *out = RecordView(frame.data, frame.frame_bytes, frame.record);
-        return true;
+    const Step step = cursor.next(&frame);
+    if (step == Step::kFrame) {
+      if (frame.seq > limit) {
+        // Past the followed watermark: read it again once that moves.
+        cursor.seek(cursor.segment(), cursor.frame_offset(), frame.seq);
+        return false;
       }
-      if (step == wal::SegmentScanner::Step::kEnd) {
-        offset = scanner.offset();
-        expected = scanner.expected_seq();
-        if (segment + 1 >= r->segs.size()) {
-          if (Status s = r->segs.refresh(); !s) return fail(s);
-        }
-        if (segment + 1 >= r->segs.size()) return false;  // the live end
-        if (r->segs.first_seq(segment + 1) != expected) {
-          return fail(Status::corruption(r->segs.name(segment + 1) + ": starts at seq " +
-                                         std::to_string(r->segs.first_seq(segment + 1)) +
-                                         " but seq " + std::to_string(expected) + " was expected"));
-        }
-        ++segment;
-        offset = wal::kSegmentHeaderBytes;
-        break;
-      }
-      // A frame that does not check out: the writer's live end if its seq
-      // is past the watermark, damage if the writer says it was written.
-      const auto& fault = scanner.fault();
-      if (fault.expected_seq <= limit || step == wal::SegmentScanner::Step::kCorruption) {
-        return fail(Status::corruption(fault.message()));
-      }
-      offset = fault.offset;
-      expected = fault.expected_seq;
-      return false;
+      if (frame.seq < next_seq) continue;
+      next_seq = frame.seq + 1;
+      if (!wanted(frame)) continue;
+      *out = RecordView(frame.data, frame.frame_bytes, frame.record);
+      return true;
     }
+    if (step == Step::kCorruption) return fail(Status::corruption(cursor.fault().message()));
+    if (step == Step::kError) return fail(cursor.status());
+    return false;  // the live end, or the end of an unclean log
   }
   return false;
 }
@@ -121,9 +90,7 @@ Tailer::~Tailer() = default;
 Result<std::unique_ptr<Tailer>> Tailer::open(const std::string& dir, const Options& options) {
   auto reader = Reader::open(dir);
   if (!reader) return reader.status();
-  auto impl = std::make_unique<Impl>();
-  impl->reader = std::move(*reader);
-  impl->r = impl->reader->impl_.get();
+  auto impl = std::make_unique<Impl>(std::move(*reader));
   impl->options = options;
   if (!options.stream.empty()) {
     auto id = impl->reader->stream_id(options.stream);

@@ -6,6 +6,8 @@
 
 #include "index/index.h"
 #include "reel/options.h"
+#include "store/head_file.h"
+#include "store/segment_cursor.h"
 #include "store/segment_set.h"
 #include "store/store_dir.h"
 #include "wal/segment_scanner.h"
@@ -28,7 +30,9 @@ class Verifier {
   Result<VerifyReport> run();
 
  private:
+  Status open_snapshot();
   Status scan_wal();
+  void check_segment_header(size_t i, const MappedSegment& seg);
   Status check_index();
   Status check_positions();
   Status check_time_and_keys();
@@ -47,6 +51,10 @@ class Verifier {
   SegmentSet segs_;
   std::function<void(uint64_t, uint64_t)> progress_;
   std::unique_ptr<index::Index> index_;
+  std::unique_ptr<index::Snapshot> snap_;  // one read transaction for every index check
+  HeadFile head_;
+  uint64_t store_id_ = 0;
+  int64_t prev_segment_no_ = -1;
   std::vector<RecordFacts> facts_;  // by seq - first_seq
   // Seqs lost to WAL faults: [first, last]. Index entries for them are not
   // reported again (the WAL fault already names them).
@@ -57,83 +65,90 @@ class Verifier {
     }
     return false;
   }
+  std::string index_error_;
   VerifyReport report_;
 };
 
-Status Verifier::scan_wal() {
-  Status s = segs_.refresh();
-  if (!s) return s;
-  report_.segments = segs_.size();
-  uint64_t total = 0, done = 0;
-  for (size_t i = 0; i < segs_.size(); ++i) {
-    auto m = segs_.map(i);
-    if (m) total += (*m)->bytes.size();
+void Verifier::check_segment_header(size_t i, const MappedSegment& seg) {
+  if (i == 0 || store_id_ == 0) store_id_ = seg.header.store_id;
+  if (seg.header.store_id != store_id_) fault(seg.name + ": belongs to another store");
+  if (prev_segment_no_ >= 0 && seg.header.segment_no != prev_segment_no_ + 1) {
+    fault(seg.name + ": segment number " + std::to_string(seg.header.segment_no) +
+          " does not follow " + std::to_string(prev_segment_no_));
   }
-  uint64_t expected = 0;
-  uint64_t store_id = 0;
-  int64_t prev_segment_no = -1;
+  prev_segment_no_ = seg.header.segment_no;
+}
+
+// Reads the WAL through one SegmentCursor, judged against the writer as the
+// head file tells it: on a live store the scan ends at the live end, and
+// bytes being written there are never reported.
+Status Verifier::scan_wal() {
+  using Step = SegmentCursor::Step;
+  Status s = segs_.refresh();
+  if (!s || segs_.size() == 0) return s;
+  uint64_t total = 0;
   for (size_t i = 0; i < segs_.size(); ++i) {
-    auto mapped = segs_.map(i);
-    if (!mapped) {
-      fault(mapped.status().message());
+    if (auto m = segs_.map(i)) total += (*m)->bytes.size();
+  }
+  SegmentCursor cursor(
+      &segs_,
+      [this] {
+        return WriterState{head_.writer_may_be_live(), head_.written_seq()};
+      },
+      SegmentCursor::Depth::kAudit);
+  cursor.seek(0, wal::kSegmentHeaderBytes, segs_.first_seq(0));
+  report_.first_seq = segs_.first_seq(0);
+  size_t checked_segment = SIZE_MAX;
+  uint64_t pending_damage = 0, done = 0;
+  wal::DecodedFrame frame;
+  for (;;) {
+    const Step step = cursor.next(&frame);
+    if (cursor.mapped() != nullptr && cursor.segment() != checked_segment) {
+      if (checked_segment != SIZE_MAX) done += segs_.map(checked_segment).value()->bytes.size();
+      checked_segment = cursor.segment();
+      check_segment_header(checked_segment, *cursor.mapped());
+    }
+    if (step == Step::kFrame) {
+      if (pending_damage != 0 && frame.seq > pending_damage) {
+        damaged_.emplace_back(pending_damage, frame.seq - 1);
+      }
+      pending_damage = 0;
+      const uint64_t index = frame.seq - report_.first_seq;
+      if (facts_.size() <= index) facts_.resize(index + 1);
+      facts_[index] = {static_cast<uint32_t>(cursor.segment()), frame.record->stream(),
+                       cursor.frame_offset(), frame.record->ts_ns()};
+      ++report_.records;
+      report_.last_seq = frame.seq;
+      if ((report_.records & 0xffff) == 0 && progress_) {
+        progress_(done + cursor.frame_offset(), total);
+      }
       continue;
     }
-    const MappedSegment& seg = **mapped;
-    if (i == 0) {
-      store_id = seg.header.store_id;
-      report_.first_seq = seg.header.first_seq;
+    if (step == Step::kCorruption) {
+      fault(cursor.fault().message());
+      if (pending_damage == 0) pending_damage = cursor.fault().expected_seq;
+      continue;  // resumes at the next valid frame, or ends
     }
-    if (seg.header.store_id != store_id) fault(seg.name + ": belongs to another store");
-    if (prev_segment_no >= 0 && seg.header.segment_no != prev_segment_no + 1) {
-      fault(seg.name + ": segment number " + std::to_string(seg.header.segment_no) +
-            " does not follow " + std::to_string(prev_segment_no));
-    }
-    prev_segment_no = seg.header.segment_no;
-    if (expected != 0 && seg.header.first_seq != expected) {
-      fault(seg.name + ": starts at seq " + std::to_string(seg.header.first_seq) + " but seq " +
-            std::to_string(expected) + " was expected");
-    }
-    expected = seg.header.first_seq;
-    wal::SegmentScanner scanner(seg.bytes, seg.header, seg.name, wal::kSegmentHeaderBytes, expected,
-                                wal::ScanMode::kFull);
-    wal::DecodedFrame frame;
-    uint64_t pending_damage = 0;
-    for (;;) {
-      auto step = scanner.next(&frame);
-      const uint64_t offset = scanner.frame_offset();
-      if (step == wal::SegmentScanner::Step::kFrame) {
-        if (pending_damage != 0) {
-          if (frame.seq > pending_damage) damaged_.emplace_back(pending_damage, frame.seq - 1);
-          pending_damage = 0;
-        }
-        const uint64_t index = frame.seq - report_.first_seq;
-        if (facts_.size() <= index) facts_.resize(index + 1);
-        facts_[index] = {static_cast<uint32_t>(i), frame.record->stream(), offset,
-                         frame.record->ts_ns()};
-        ++report_.records;
-        report_.last_seq = frame.seq;
-        if ((report_.records & 0xffff) == 0 && progress_) progress_(done + offset, total);
+    if (step == Step::kTornTail) {
+      fault(cursor.fault().message() +
+            "; nothing valid follows: a torn tail, which the next writer open cuts");
+    } else if (step == Step::kError) {
+      fault(cursor.status().message());
+      if (cursor.segment() + 1 < segs_.size()) {
+        const size_t next = cursor.segment() + 1;
+        cursor.seek(next, wal::kSegmentHeaderBytes, segs_.first_seq(next));
         continue;
       }
-      if (step == wal::SegmentScanner::Step::kEnd) break;
-      if (step == wal::SegmentScanner::Step::kCorruption) {
-        fault(scanner.fault().message());
-        pending_damage = scanner.fault().expected_seq;
-        continue;  // resumes at the next valid frame
-      }
-      fault(scanner.fault().message() +
-            "; nothing valid follows: a torn tail, which the next writer open cuts");
-      break;
     }
-    expected = scanner.expected_seq();
-    done += seg.bytes.size();
+    break;
   }
+  report_.segments = segs_.size();
   if (progress_) progress_(total, total);
   return Status::ok();
 }
 
 Status Verifier::check_positions() {
-  return index_->for_each_position([&](const index::SeqPosition& pos) {
+  return snap_->for_each_position([&](const index::SeqPosition& pos) {
     ++report_.index_entries_checked;
     const RecordFacts* f = facts(pos.seq);
     if (damaged(pos.seq)) return true;
@@ -149,7 +164,7 @@ Status Verifier::check_positions() {
 
 Status Verifier::check_time_and_keys() {
   uint64_t time_entries = 0;
-  Status s = index_->for_each_time([&](uint32_t stream, uint64_t ts, uint64_t seq) {
+  Status s = snap_->for_each_time([&](uint32_t stream, uint64_t ts, uint64_t seq) {
     ++report_.index_entries_checked;
     ++time_entries;
     const RecordFacts* f = facts(seq);
@@ -169,7 +184,7 @@ Status Verifier::check_time_and_keys() {
     fault("index: " + std::to_string(time_entries) + " time entries for " +
           std::to_string(indexed_records) + " indexed records");
   }
-  return index_->for_each_key([&](uint32_t stream, std::string_view key, uint64_t seq) {
+  return snap_->for_each_key([&](uint32_t stream, std::string_view key, uint64_t seq) {
     ++report_.index_entries_checked;
     const RecordFacts* f = facts(seq);
     if (damaged(seq)) return true;
@@ -191,7 +206,7 @@ Status Verifier::check_time_and_keys() {
 
 Status Verifier::check_streams() {
   std::vector<StreamInfo> streams;
-  Status s = index_->streams(&streams);
+  Status s = snap_->streams(&streams);
   if (!s) return s;
   std::map<uint32_t, uint64_t> counts;
   const uint64_t last = std::min(report_.indexed_seq, report_.last_seq);
@@ -207,25 +222,40 @@ Status Verifier::check_streams() {
   return Status::ok();
 }
 
-Status Verifier::check_index() {
+// The index snapshot is taken before the WAL is read: everything it holds
+// was written before, so the scan finds it (a live writer only adds).
+Status Verifier::open_snapshot() {
   auto idx = index::Index::open(paths_.index, true, StoreOptions().index_map_bytes);
   if (!idx) {
-    if (report_.records > 0) fault("index: cannot be opened: " + idx.status().message());
+    index_error_ = idx.status().message();
     return Status::ok();
   }
   index_ = std::move(*idx);
-  report_.index_present = true;
-  auto indexed = index_->indexed_seq();
+  auto snap = index_->snapshot();
+  if (!snap) return snap.status();
+  snap_ = std::move(*snap);
+  auto indexed = snap_->indexed_seq();
   if (!indexed) return indexed.status();
   report_.indexed_seq = *indexed;
-  if (*indexed > report_.last_seq) {
-    fault("index: indexed_seq " + std::to_string(*indexed) + " is beyond the last record (seq " +
+  report_.index_present = true;
+  return Status::ok();
+}
+
+Status Verifier::check_index() {
+  if (!snap_) {
+    if (report_.records > 0) fault("index: cannot be opened: " + index_error_);
+    return Status::ok();
+  }
+  const uint64_t indexed = report_.indexed_seq;
+  if (indexed > report_.last_seq) {
+    fault("index: indexed_seq " + std::to_string(indexed) + " is beyond the last record (seq " +
           std::to_string(report_.last_seq) + ") of the WAL");
-  } else if (*indexed < report_.last_seq) {
-    fault("index: records " + std::to_string(*indexed + 1) + ".." +
-          std::to_string(report_.last_seq) +
-          " are not indexed yet (the next writer open adds "
-          "them)");
+  } else if (indexed < report_.last_seq) {
+    report_.notes.push_back("records " + std::to_string(indexed + 1) + ".." +
+                            std::to_string(report_.last_seq) +
+                            (report_.writer_live ? " were not indexed yet when the check began"
+                                                 : " are not indexed yet (the next writer open "
+                                                   "adds them)"));
   }
   Status s = check_positions();
   if (s) s = check_time_and_keys();
@@ -237,7 +267,12 @@ Result<VerifyReport> Verifier::run() {
   if (::access(paths_.wal.c_str(), F_OK) != 0) {
     return Status::not_found(paths_.root + ": no reel store here");
   }
-  Status s = scan_wal();
+  if (Status hs = head_.open_for_read(paths_.head); !hs && hs.code() != Code::kNotFound) {
+    return hs;
+  }
+  report_.writer_live = head_.writer_may_be_live();
+  Status s = open_snapshot();
+  if (s) s = scan_wal();
   if (s) s = check_index();
   if (!s) return s;
   return report_;

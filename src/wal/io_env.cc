@@ -75,6 +75,20 @@ class UringEnv final : public IoEnv {
     return Status::ok();
   }
 
+  Status rename(const std::string& from, const std::string& to) override {
+    if (::rename(from.c_str(), to.c_str()) != 0) {
+      return Status::from_errno(from + ": rename to " + to, errno);
+    }
+    return Status::ok();
+  }
+
+  Status remove(const std::string& path) override {
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
+      return Status::from_errno(path + ": unlink", errno);
+    }
+    return Status::ok();
+  }
+
   Status preallocate(int fd, uint64_t bytes, const std::string& name) override {
     int rc = ::posix_fallocate(fd, 0, static_cast<off_t>(bytes));
     if (rc != 0) return Status::from_errno(name + ": preallocate " + std::to_string(bytes), rc);

@@ -26,6 +26,10 @@ void encode_segment_header(const SegmentHeader& header, uint8_t* dst /* kSegment
 Status decode_segment_header(std::span<const uint8_t> bytes, const std::string& name,
                              SegmentHeader* out);
 
+// A segment being created lives under its final name plus this suffix until
+// its header and preallocation are durable; readers never list such files.
+inline constexpr const char* kSegmentTempSuffix = ".tmp";
+
 // "00000000000000000001.seg" for first_seq 1.
 std::string segment_file_name(uint64_t first_seq);
 // The first seq encoded in a segment file name, or nullopt if it is not one.

@@ -23,16 +23,23 @@ Status SegmentWriter::start_segment(uint64_t first_seq, uint32_t segment_no) {
   header.first_seq = first_seq;
   header.segment_no = segment_no;
   header.capacity_bytes = capacity_;
+  // Built under a temporary name and renamed into place once its header and
+  // preallocation are durable: a reader never sees a segment without a whole
+  // header (schemas/format.md, "Segment creation").
   const std::string path = wal_dir_ + "/" + segment_file_name(first_seq);
-  auto fd = env_->create_preallocated(path, capacity_);
+  const std::string temp = path + kSegmentTempSuffix;
+  (void)env_->remove(temp);  // left by a creation that failed or crashed
+  auto fd = env_->create_preallocated(temp, capacity_);
   if (!fd) return fd.status();
   uint8_t bytes[kSegmentHeaderBytes];
   encode_segment_header(header, bytes);
-  Status s = write_all(env_, *fd, bytes, 0, path);
-  if (s) s = env_->datasync(*fd, path);
+  Status s = write_all(env_, *fd, bytes, 0, temp);
+  if (s) s = env_->datasync(*fd, temp);
+  if (s) s = env_->rename(temp, path);
   if (s) s = env_->fsync_dir(wal_dir_);
   if (!s) {
     env_->close(*fd);
+    (void)env_->remove(temp);
     return fail(s);
   }
   header_ = header;

@@ -22,6 +22,7 @@ int run_verify(const Args& args) {
   if (shown) std::fprintf(stderr, "\n");
   if (!report) return fail("verify", report.status());
   for (const auto& line : report->faults) std::printf("FAULT %s\n", line.c_str());
+  for (const auto& line : report->notes) std::printf("note: %s\n", line.c_str());
   std::printf(
       "%s: %" PRIu64 " records (seq %" PRIu64 "..%" PRIu64 ") in %" PRIu64 " segments, %" PRIu64
       " index entries checked, indexed_seq %" PRIu64 ": %s\n",
@@ -54,7 +55,8 @@ const Command kVerifyCommand{
      {"STORE"},
      {},
      "Prints one FAULT line per problem, naming segment, offset and seq. Exit status 0 only\n"
-     "when the store is clean. Read-only: it changes nothing."},
+     "when the store is clean. Read-only: it takes no lock and changes nothing, and beside a\n"
+     "live writer it checks one consistent snapshot (up to the live end)."},
     run_verify};
 
 const Command kReindexCommand{{"reindex",

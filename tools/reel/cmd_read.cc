@@ -16,8 +16,9 @@
 namespace reel::cli {
 namespace {
 
+// Read commands never recover, lock or write: they read the store as it is,
+// beside a live writer or after a crash (up to the last valid frame).
 Result<std::unique_ptr<Reader>> open_reader(const std::string& dir) {
-  recover_if_idle(dir);
   return Reader::open(dir);
 }
 
@@ -132,6 +133,12 @@ std::string time_or_dash(uint64_t ns, uint64_t count) {
   return count == 0 ? "-" : format_time_ns(ns);
 }
 
+std::string store_state(const StoreStats& st) {
+  if (st.writer_live) return "open: a writer is appending";
+  if (st.clean_shutdown || st.segment_count == 0) return "closed cleanly";
+  return "not closed cleanly: the next writer open recovers it (reads show it as it is)";
+}
+
 int run_stat(const Args& args) {
   const std::string dir = args.positional(0);
   auto reader = open_reader(dir);
@@ -146,10 +153,12 @@ int run_stat(const Args& args) {
                 ",\"first_seq\":%" PRIu64 ",\"last_seq\":%" PRIu64 ",\"first_ts_ns\":%" PRIu64
                 ",\"last_ts_ns\":%" PRIu64 ",\"segments\":%" PRIu64 ",\"wal_bytes\":%" PRIu64
                 ",\"wal_file_bytes\":%" PRIu64 ",\"written_seq\":%" PRIu64
-                ",\"durable_seq\":%" PRIu64 ",\"indexed_seq\":%" PRIu64 ",\"streams\":[",
+                ",\"durable_seq\":%" PRIu64 ",\"indexed_seq\":%" PRIu64
+                ",\"writer_live\":%s,\"clean_shutdown\":%s,\"streams\":[",
                 json_string(dir).c_str(), st.store_id, st.record_count, st.first_seq, st.last_seq,
                 st.first_ts_ns, st.last_ts_ns, st.segment_count, st.wal_bytes, st.wal_file_bytes,
-                st.watermarks.written_seq, st.watermarks.durable_seq, st.watermarks.indexed_seq);
+                st.watermarks.written_seq, st.watermarks.durable_seq, st.watermarks.indexed_seq,
+                st.writer_live ? "true" : "false", st.clean_shutdown ? "true" : "false");
     for (size_t i = 0; i < streams->size(); ++i) {
       const auto& s = (*streams)[i];
       std::printf("%s{\"id\":%u,\"name\":%s,\"records\":%" PRIu64 ",\"first_seq\":%" PRIu64
@@ -171,6 +180,7 @@ int run_stat(const Args& args) {
               mib(st.wal_bytes).c_str(), mib(st.wal_file_bytes).c_str());
   std::printf("watermarks  written %" PRIu64 ", durable %" PRIu64 ", indexed %" PRIu64 "\n",
               st.watermarks.written_seq, st.watermarks.durable_seq, st.watermarks.indexed_seq);
+  std::printf("state       %s\n", store_state(st).c_str());
   std::printf("streams     %zu\n", streams->size());
   if (!streams->empty()) {
     std::printf("  %4s  %-16s %12s %12s %12s  %-30s  %-30s\n", "id", "name", "records", "first seq",

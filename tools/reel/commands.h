@@ -31,10 +31,6 @@ int fail(const std::string& command, const Status& status);
 int fail(const std::string& command, const std::string& message);
 int usage_error(const std::string& command, const std::string& message);
 
-// Brings a store up to date (torn tail, index) when no writer holds it and
-// the directory is writable, so read commands show what a writer would.
-void recover_if_idle(const std::string& dir);
-
 bool stderr_is_terminal();
 
 }  // namespace reel::cli

@@ -37,22 +37,6 @@ bool stderr_is_terminal() {
   return ::isatty(STDERR_FILENO) == 1;
 }
 
-void recover_if_idle(const std::string& dir) {
-  if (::access((dir + "/wal").c_str(), W_OK) != 0) return;
-  StoreOptions options;
-  options.create_if_missing = false;
-  options.sync.mode = SyncPolicy::Mode::kNone;  // recovery syncs what it repairs itself
-  options.ring_bytes = 1 << 20;                 // nothing will be appended
-  auto store = Store::open(dir, options);
-  if (!store) {
-    // Busy: a live writer keeps the store consistent. Anything else will be
-    // reported by the read itself.
-    spdlog::debug("{}: not recovered before reading: {}", dir, store.status().to_string());
-    return;
-  }
-  (void)(*store)->close();
-}
-
 }  // namespace reel::cli
 
 namespace {
