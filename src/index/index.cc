@@ -66,16 +66,18 @@ void IndexBatch::clear() {
 Result<std::unique_ptr<Index>> Index::open(const std::string& dir, bool read_only,
                                            uint64_t map_bytes) {
   std::unique_ptr<Index> index(new Index());
-  Status s = index->env_.open(dir, read_only, map_bytes, 8);
-  if (!s) return s;
-  s = index->open_dbs(read_only);
+  auto env = LmdbEnv::acquire(dir, !read_only, map_bytes, 8);
+  if (!env) return env.status();
+  index->env_ = std::move(*env);
+  Status s = index->open_dbs(read_only);
   if (!s) return s;
   return index;
 }
 
 Status Index::open_dbs(bool read_only) {
+  std::lock_guard<std::mutex> guard(env_->dbi_mutex());
   LmdbTxn txn;
-  Status s = txn.begin(env_.get(), read_only);
+  Status s = txn.begin(env_->get(), read_only);
   if (!s) return s;
   const unsigned create = read_only ? 0 : MDB_CREATE;
   struct Db {
@@ -104,7 +106,7 @@ Status Index::put_meta_u64(MDB_txn* txn, const char* name, uint64_t value) {
 
 Result<std::unique_ptr<Snapshot>> Index::snapshot() const {
   std::unique_ptr<Snapshot> snap(new Snapshot(this));
-  Status s = snap->txn_.begin(env_.get(), true);
+  Status s = snap->txn_.begin(env_->get(), true);
   if (!s) return s;
   return snap;
 }
@@ -148,7 +150,7 @@ Status Index::streams(std::vector<StreamInfo>* out) const {
 
 Status Index::set_store_id(uint64_t store_id) {
   LmdbTxn txn;
-  Status s = txn.begin(env_.get(), false);
+  Status s = txn.begin(env_->get(), false);
   if (s) s = put_meta_u64(txn.get(), "store_id", store_id);
   if (s) s = txn.commit();
   return s;
@@ -212,7 +214,7 @@ Status Index::update_streams(MDB_txn* txn, const IndexBatch& batch) {
 Status Index::apply(const IndexBatch& batch) {
   if (batch.entries_.empty()) return Status::ok();
   LmdbTxn txn;
-  Status s = txn.begin(env_.get(), false);
+  Status s = txn.begin(env_->get(), false);
   if (!s) return s;
   for (const SeqPosition& pos : batch.positions_) {
     uint8_t kb[8], vb[16];
@@ -273,7 +275,7 @@ Status Index::apply(const IndexBatch& batch) {
 
 Status Index::clear() {
   LmdbTxn txn;
-  Status s = txn.begin(env_.get(), false);
+  Status s = txn.begin(env_->get(), false);
   if (!s) return s;
   for (MDB_dbi dbi : {meta_, seqpos_, time_, key_, streams_, names_}) {
     int rc = mdb_drop(txn.get(), dbi, 0);
@@ -283,7 +285,7 @@ Status Index::clear() {
 }
 
 Status Index::sync() {
-  return lmdb_status(mdb_env_sync(env_.get(), 1), "index: sync");
+  return lmdb_status(mdb_env_sync(env_->get(), 1), "index: sync");
 }
 
 Result<std::optional<SeqPosition>> Snapshot::floor_position(uint64_t seq) const {

@@ -137,7 +137,7 @@ class Index {
   Status put_meta_u64(MDB_txn* txn, const char* name, uint64_t value);
   Status update_streams(MDB_txn* txn, const IndexBatch& batch);
 
-  LmdbEnv env_;
+  std::shared_ptr<LmdbEnv> env_;  // shared by every Index of this directory in the process
   MDB_dbi meta_ = 0, seqpos_ = 0, time_ = 0, key_ = 0, streams_ = 0, names_ = 0;
 };
 

@@ -1,6 +1,10 @@
 #include "index/lmdb_env.h"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <cerrno>
+#include <map>
 
 namespace reel::index {
 
@@ -16,33 +20,80 @@ Status lmdb_status(int rc, const std::string& what) {
   return Status::io_error(msg);
 }
 
+namespace {
+
+// One environment per index directory (device, inode) in this process.
+std::recursive_mutex g_envs_mu;  // recursive: a close may run inside acquire()
+std::map<std::pair<dev_t, ino_t>, std::weak_ptr<LmdbEnv>>& envs() {
+  static auto* map = new std::map<std::pair<dev_t, ino_t>, std::weak_ptr<LmdbEnv>>();
+  return *map;
+}
+
+bool may_write(const std::string& path) {
+  return ::access(path.c_str(), W_OK) == 0;
+}
+
+}  // namespace
+
 LmdbEnv::~LmdbEnv() {
   if (env_ != nullptr) mdb_env_close(env_);
 }
 
-Status LmdbEnv::open(const std::string& dir, bool read_only, uint64_t map_bytes, unsigned max_dbs) {
-  read_only_ = read_only;
+Status LmdbEnv::open(const std::string& dir, bool writable, uint64_t map_bytes, unsigned max_dbs) {
+  writable_ = writable;
   // The index is derived data: writes skip LMDB's syncs and the store syncs
   // the environment itself (see Index::sync and the boot-id rule in index.h).
   unsigned flags = MDB_NOTLS | MDB_NORDAHEAD;
-  flags |= read_only ? MDB_RDONLY : (MDB_NOSYNC | MDB_NOMETASYNC);
-  for (int attempt = 0; attempt < 2; ++attempt) {
-    int rc = mdb_env_create(&env_);
-    if (rc != 0) return lmdb_status(rc, dir + ": mdb_env_create");
-    mdb_env_set_maxdbs(env_, max_dbs);
-    mdb_env_set_mapsize(env_, map_bytes);
-    mdb_env_set_maxreaders(env_, 254);
-    rc = mdb_env_open(env_, dir.c_str(), flags, 0644);
-    if (rc == 0) return Status::ok();
-    mdb_env_close(env_);
-    env_ = nullptr;
-    if (read_only && (rc == EACCES || rc == EROFS) && attempt == 0) {
-      flags |= MDB_NOLOCK;
-      continue;
-    }
-    return lmdb_status(rc, dir + ": open index");
+  flags |= writable ? (MDB_NOSYNC | MDB_NOMETASYNC) : MDB_RDONLY;
+  int rc = mdb_env_create(&env_);
+  if (rc != 0) return lmdb_status(rc, dir + ": mdb_env_create");
+  mdb_env_set_maxdbs(env_, max_dbs);
+  mdb_env_set_mapsize(env_, map_bytes);
+  mdb_env_set_maxreaders(env_, 254);
+  rc = mdb_env_open(env_, dir.c_str(), flags, 0644);
+  if (rc == 0) return Status::ok();
+  mdb_env_close(env_);
+  env_ = nullptr;
+  if (rc == EACCES) {
+    return Status::io_error(dir + "/lock.mdb: permission denied: an index reader needs write " +
+                            "access to this file (LMDB's reader table)");
   }
-  return Status::io_error(dir + ": open index");
+  return lmdb_status(rc, dir + ": open index");
+}
+
+Result<std::shared_ptr<LmdbEnv>> LmdbEnv::acquire(const std::string& dir, bool write,
+                                                  uint64_t map_bytes, unsigned max_dbs) {
+  std::lock_guard<std::recursive_mutex> guard(g_envs_mu);
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) != 0) return Status::from_errno(dir + ": index", errno);
+  const auto key = std::make_pair(st.st_dev, st.st_ino);
+  if (auto existing = envs()[key].lock()) {
+    if (write && !existing->writable()) {
+      return Status::busy(dir + ": a reader in this process opened the index read-only");
+    }
+    return existing;
+  }
+  const std::string data = dir + "/data.mdb", lock = dir + "/lock.mdb";
+  bool rw = write;
+  if (!write) {
+    struct stat ds {};
+    // Until the writer has initialised the environment there is nothing to
+    // read, and a reader must not be the one to initialise it.
+    if (::stat(data.c_str(), &ds) != 0 || ds.st_size == 0) {
+      return Status::not_found(dir + ": no index yet");
+    }
+    rw = may_write(data) && may_write(lock);
+  }
+  // Closed under g_envs_mu too, so that no new environment for the same
+  // files opens while the old one's close drops the process's locks.
+  std::shared_ptr<LmdbEnv> env(new LmdbEnv(), [](LmdbEnv* e) {
+    std::lock_guard<std::recursive_mutex> closing(g_envs_mu);
+    delete e;
+  });
+  Status s = env->open(dir, rw, map_bytes, max_dbs);
+  if (!s) return s;
+  envs()[key] = env;
+  return env;
 }
 
 Status LmdbTxn::begin(MDB_env* env, bool read_only) {

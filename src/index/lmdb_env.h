@@ -5,6 +5,8 @@
 #include <lmdb.h>
 
 #include <cstdint>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 
@@ -21,24 +23,41 @@ inline std::string_view as_view(const MDB_val& v) {
   return {static_cast<const char*>(v.mv_data), v.mv_size};
 }
 
+// The LMDB environment of one index directory, shared by everything in the
+// process that uses that index. LMDB allows one environment per file per
+// process: a second one takes the lock file's "exclusive" fcntl lock (fcntl
+// locks belong to the process), re-initialises the reader table under the
+// first one's readers, and drops every lock of the process when it closes,
+// so the writer could reuse pages a reader is reading. Store, Reader and
+// verify therefore acquire() the same LmdbEnv; it closes when the last user
+// lets go. Thread-safe: read transactions from any thread (MDB_NOTLS), one
+// write transaction at a time (the store's index thread).
 class LmdbEnv {
  public:
-  LmdbEnv() = default;
+  // For `write`: opens (creating) the environment read-write. For readers:
+  // read-write-capable when this process may write both files and the
+  // environment is initialised (so a writer in this process can share it),
+  // MDB_RDONLY when only lock.mdb is writable; kNotFound when there is no
+  // initialised environment yet; kIoError naming lock.mdb when it may not be
+  // written (a reader must register in it; MDB_NOLOCK would be unsafe beside
+  // a writer).
+  static Result<std::shared_ptr<LmdbEnv>> acquire(const std::string& dir, bool write,
+                                                  uint64_t map_bytes, unsigned max_dbs);
   ~LmdbEnv();
   LmdbEnv(const LmdbEnv&) = delete;
   LmdbEnv& operator=(const LmdbEnv&) = delete;
 
-  // Opens the environment in directory `dir`. Read-only opens fall back to
-  // MDB_NOLOCK when the lock file cannot be written (a reader without write
-  // access to the store); such a reader must not overlap a running writer's
-  // page reuse, which the caller documents.
-  Status open(const std::string& dir, bool read_only, uint64_t map_bytes, unsigned max_dbs);
   MDB_env* get() const { return env_; }
-  bool read_only() const { return read_only_; }
+  bool writable() const { return writable_; }
+  // mdb_dbi_open must not run in two transactions of a process at once.
+  std::mutex& dbi_mutex() { return dbi_mu_; }
 
  private:
+  LmdbEnv() = default;
+  Status open(const std::string& dir, bool writable, uint64_t map_bytes, unsigned max_dbs);
   MDB_env* env_ = nullptr;
-  bool read_only_ = false;
+  bool writable_ = false;
+  std::mutex dbi_mu_;
 };
 
 class LmdbTxn {

@@ -21,13 +21,38 @@ store::WriterState Reader::Impl::writer_state() const {
   return ws;
 }
 
+void Reader::Impl::attach() const {
+  if (!head.is_open()) {
+    if (Status s = head.open_for_read(paths.head); !s) {
+      spdlog::debug("{}: no head file yet ({}); reading without watermarks", paths.root,
+                    s.to_string());
+    }
+  }
+  if (index || index_denied) return;
+  auto idx = index::Index::open(paths.index, true, StoreOptions().index_map_bytes);
+  if (idx) {
+    index = std::move(*idx);
+  } else if (idx.status().code() == Code::kIoError &&
+             idx.status().message().find("permission denied") != std::string::npos) {
+    // LMDB readers register in lock.mdb; without that a writer may reuse the
+    // pages they read (MDB_NOLOCK is unsafe beside a writer). Read the WAL.
+    index_denied = true;
+    spdlog::warn("{}; queries read the WAL instead (correct, slower)", idx.status().message());
+  } else {
+    spdlog::debug("{}: no usable index yet ({}); queries scan the WAL", paths.root,
+                  idx.status().to_string());
+  }
+}
+
 Result<std::unique_ptr<index::Snapshot>> Reader::Impl::snapshot() const {
+  attach();
   if (!index) return std::unique_ptr<index::Snapshot>();
   return index->snapshot();
 }
 
 Result<std::optional<Reader::Impl::Position>> Reader::Impl::locate(uint64_t seq,
                                                                    const index::Snapshot* snap) {
+  attach();
   // The directory is listed again only when it looks stale: no segments yet,
   // or the index knows a segment this listing lacks. Cursors list it again
   // themselves when they run off the last known segment.
@@ -273,22 +298,7 @@ Result<std::unique_ptr<Reader>> Reader::open(const std::string& dir) {
   if (!s) {
     return s.code() == Code::kNotFound ? Status::not_found(dir + ": no reel store here") : s;
   }
-  if (Status hs = impl->head.open_for_read(impl->paths.head); !hs) {
-    spdlog::debug("{}: no head file ({}); reading without watermarks", dir, hs.to_string());
-  }
-  auto idx = index::Index::open(impl->paths.index, true, StoreOptions().index_map_bytes);
-  if (idx) {
-    impl->index = std::move(*idx);
-  } else if (::access((impl->paths.index + "/lock.mdb").c_str(), W_OK) != 0 && errno == EACCES) {
-    // LMDB readers register in lock.mdb; without that a writer may reuse the
-    // pages they read (MDB_NOLOCK is unsafe beside a writer). Read the WAL.
-    spdlog::warn(
-        "{}/lock.mdb: no write permission, so queries read the WAL without the index "
-        "(slower); grant write access to this file for indexed reads",
-        impl->paths.index);
-  } else {
-    spdlog::debug("{}: no usable index ({}); queries scan the WAL", dir, idx.status().to_string());
-  }
+  impl->attach();
   return std::unique_ptr<Reader>(new Reader(std::move(impl)));
 }
 
@@ -311,6 +321,7 @@ Result<std::optional<uint32_t>> Reader::stream_id(std::string_view name) {
 }
 
 bool Reader::indexed() const {
+  impl_->attach();
   return impl_->index != nullptr;
 }
 
@@ -383,11 +394,13 @@ Result<std::vector<StreamInfo>> Reader::streams() {
 }
 
 Watermarks Reader::watermarks() const {
+  impl_->attach();
   return impl_->head.watermarks();
 }
 
 Result<StoreStats> Reader::stats() {
   StoreStats st;
+  impl_->attach();
   Status s = impl_->segs.refresh();
   if (!s) return s;
   st.watermarks = impl_->head.watermarks();

@@ -21,9 +21,15 @@ struct Reader::Impl {
   explicit Impl(const std::string& dir) : paths(dir), segs(paths.wal) {}
 
   store::StorePaths paths;
-  store::HeadFile head;                 // may be closed (no head file)
-  std::unique_ptr<index::Index> index;  // null when there is no usable index
+  // Opened when they appear: a Reader may open a store that a writer is
+  // still creating. Both stay open once they are.
+  mutable store::HeadFile head;                 // closed until there is a head file
+  mutable std::unique_ptr<index::Index> index;  // null while there is no usable index
+  mutable bool index_denied = false;            // lock.mdb may not be written: read the WAL
   store::SegmentSet segs;
+
+  // Opens the head file and the index if they were not there before.
+  void attach() const;
 
   // The writer as the head file tells it now (for SegmentCursor).
   store::WriterState writer_state() const;

@@ -131,7 +131,7 @@ bool Tailer::next(RecordView* out, std::chrono::nanoseconds timeout) {
   if (!d.status.is_ok()) return false;
   const auto start = std::chrono::steady_clock::now();
   for (;;) {
-    if (!d.r->head.is_open()) (void)d.r->head.open_for_read(d.r->paths.head);
+    d.r->attach();
     // Epoch first: a watermark move after this read changes it, so the
     // sleep below cannot miss the wake-up.
     const uint32_t epoch = d.r->head.epoch();
