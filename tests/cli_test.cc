@@ -13,6 +13,7 @@
 
 #include <gtest/gtest.h>
 
+#include "cli_util.h"
 #include "reel/reel.h"
 #include "test_util.h"
 
@@ -20,33 +21,6 @@ namespace reel {
 namespace {
 
 using testing::TempDir;
-
-struct CliRun {
-  int exit_code;
-  std::string out, err;
-};
-
-// Runs `reel ARGS` through the shell with `input` on stdin.
-CliRun reel(const std::string& args, const std::string& input = "",
-            const std::string& shell_prefix = "") {
-  TempDir io;
-  testing::write_all(io / "in", input);
-  const std::string cmd = shell_prefix + std::string(REEL_BINARY) + " " + args + " < " +
-                          (io / "in") + " > " + (io / "out") + " 2> " + (io / "err");
-  int status = std::system(cmd.c_str());
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, testing::read_all(io / "out"),
-          testing::read_all(io / "err")};
-}
-
-std::string lines(int from, int to) {
-  std::string s;
-  for (int i = from; i <= to; ++i) s += std::to_string(i) + "\n";
-  return s;
-}
-
-int count_lines(const std::string& s) {
-  return static_cast<int>(std::count(s.begin(), s.end(), '\n'));
-}
 
 // `reel tail -f` in one process shows lines that `reel append` adds from
 // another, as they arrive.
