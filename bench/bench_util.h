@@ -30,6 +30,7 @@ struct Row {
   std::vector<double> latencies_ns;  // sampled per operation
   std::string baseline_name;
   double baseline_mb_s = 0;                   // a throughput baseline, or
+  double baseline_records_s = 0;              // a peer store's records/s, or
   std::vector<double> baseline_latencies_ns;  // a latency one (ratio of p99s)
 };
 
@@ -58,7 +59,11 @@ inline void print_table(std::vector<Row>& rows) {
   for (auto& r : rows) {
     const double mb_s = r.bytes / 1e6 / r.seconds;
     char baseline[64] = "", ratio[16] = "";
-    if (r.baseline_mb_s > 0) {
+    if (r.baseline_records_s > 0) {
+      std::snprintf(baseline, sizeof baseline, "%s %.0f records/s", r.baseline_name.c_str(),
+                    r.baseline_records_s);
+      std::snprintf(ratio, sizeof ratio, "%.2f", r.records / r.seconds / r.baseline_records_s);
+    } else if (r.baseline_mb_s > 0) {
       std::snprintf(baseline, sizeof baseline, "%s %.0f MB/s", r.baseline_name.c_str(),
                     r.baseline_mb_s);
       std::snprintf(ratio, sizeof ratio, "%.2f", mb_s / r.baseline_mb_s);

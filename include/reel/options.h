@@ -48,6 +48,16 @@ enum class WaitStrategy {
   kBusySpin,  // spin: lowest latency, burns a core per waiting thread
 };
 
+// Options for reading a store (Reader, Tailer).
+struct ReaderOptions {
+  // Run the FlatBuffers verifier on every record read, not only the frame's
+  // CRC32C. Off by default: a record whose checksum matches is exactly what
+  // reel's encoder wrote (schemas/format.md, "Reading"), so the verifier
+  // only costs time (~25 ns a record). Turn it on for a store whose files
+  // someone else could have crafted.
+  bool verify_records = false;
+};
+
 struct StoreOptions {
   // Create the store if the directory holds none.
   bool create_if_missing = true;

@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "reel/options.h"
 #include "reel/record_view.h"
 #include "reel/status.h"
 #include "reel/types.h"
@@ -62,9 +63,14 @@ class Cursor {
 
 class Reader {
  public:
-  // Opens `dir` read-only. Works without write access to the store and
-  // without an index (queries then scan the WAL).
-  static Result<std::unique_ptr<Reader>> open(const std::string& dir);
+  // Opens `dir` read-only: takes no lock, writes nothing, and is correct
+  // beside a live writer in any process (every answer is one consistent
+  // snapshot: no gap, no skipped record, bytes being written are "not yet
+  // there", never corruption). An unclean store is read as it is, up to its
+  // last valid frame. Works without write access to the store and without
+  // an index (queries then read the WAL).
+  static Result<std::unique_ptr<Reader>> open(const std::string& dir,
+                                              const ReaderOptions& options = {});
   ~Reader();
   Reader(const Reader&) = delete;
   Reader& operator=(const Reader&) = delete;

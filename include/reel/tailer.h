@@ -32,6 +32,7 @@ class Tailer {
     // Only records of this stream (it need not exist yet); empty: all.
     std::string stream;
     Level follow = Level::kWritten;
+    ReaderOptions reader;  // e.g. verify_records
   };
 
   // Opens `dir`, which must hold a store (kNotFound otherwise; it may be empty).

@@ -292,8 +292,8 @@ const Status& Cursor::status() const {
 Reader::Reader(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Reader::~Reader() = default;
 
-Result<std::unique_ptr<Reader>> Reader::open(const std::string& dir) {
-  auto impl = std::make_unique<Impl>(dir);
+Result<std::unique_ptr<Reader>> Reader::open(const std::string& dir, const ReaderOptions& options) {
+  auto impl = std::make_unique<Impl>(dir, options);
   Status s = impl->segs.refresh();
   if (!s) {
     return s.code() == Code::kNotFound ? Status::not_found(dir + ": no reel store here") : s;

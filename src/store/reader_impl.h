@@ -18,9 +18,10 @@
 namespace reel {
 
 struct Reader::Impl {
-  explicit Impl(const std::string& dir) : paths(dir), segs(paths.wal) {}
+  Impl(const std::string& dir, const ReaderOptions& o) : paths(dir), options(o), segs(paths.wal) {}
 
   store::StorePaths paths;
+  ReaderOptions options;
   // Opened when they appear: a Reader may open a store that a writer is
   // still creating. Both stay open once they are.
   mutable store::HeadFile head;                 // closed until there is a head file
@@ -35,7 +36,8 @@ struct Reader::Impl {
   store::WriterState writer_state() const;
   store::SegmentCursor make_cursor() {
     return store::SegmentCursor(
-        &segs, [this] { return writer_state(); }, store::SegmentCursor::Depth::kRead);
+        &segs, [this] { return writer_state(); }, store::SegmentCursor::Depth::kRead,
+        options.verify_records ? wal::BodyCheck::kVerify : wal::BodyCheck::kTrustChecksum);
   }
   // A read transaction of the index, or null when there is no index.
   Result<std::unique_ptr<index::Snapshot>> snapshot() const;

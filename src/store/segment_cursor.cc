@@ -4,8 +4,9 @@ namespace reel::store {
 
 using Scan = wal::SegmentScanner;
 
-SegmentCursor::SegmentCursor(SegmentSet* segs, WriterStateFn writer, Depth depth)
-    : segs_(segs), writer_(std::move(writer)), depth_(depth) {}
+SegmentCursor::SegmentCursor(SegmentSet* segs, WriterStateFn writer, Depth depth,
+                             wal::BodyCheck check)
+    : segs_(segs), writer_(std::move(writer)), depth_(depth), check_(check) {}
 
 SegmentCursor::~SegmentCursor() = default;
 
@@ -31,7 +32,7 @@ bool SegmentCursor::open_segment() {
 
 void SegmentCursor::rescan_at_stop() {
   scanner_ = std::make_unique<Scan>(mapped_->bytes, mapped_->header, mapped_->name, offset_,
-                                    expected_, wal::ScanMode::kFast);
+                                    expected_, wal::ScanMode::kFast, check_);
 }
 
 // Searches past the stop at offset_ with `mode`. kCorruption: valid frames
@@ -123,7 +124,7 @@ SegmentCursor::Step SegmentCursor::judge(Then* then) {
   rescan_at_stop();
   wal::DecodedFrame probe;
   const auto again = wal::SegmentScanner(mapped_->bytes, mapped_->header, mapped_->name, offset_,
-                                         expected_, wal::ScanMode::kFast)
+                                         expected_, wal::ScanMode::kFast, check_)
                          .next(&probe);
   if (again == Scan::Step::kFrame) {
     *then = Then::kReadOn;

@@ -67,7 +67,9 @@ class SegmentCursor {
   };
 
   // `segs` is borrowed. `writer` may be empty: no writer (recovery).
-  SegmentCursor(SegmentSet* segs, WriterStateFn writer, Depth depth);
+  // `check`: how frame bodies are checked (wal/frame.h).
+  SegmentCursor(SegmentSet* segs, WriterStateFn writer, Depth depth,
+                wal::BodyCheck check = wal::BodyCheck::kVerify);
   ~SegmentCursor();
 
   // Positions the cursor at a frame boundary: `offset` in segment `segment`,
@@ -118,6 +120,7 @@ class SegmentCursor {
   SegmentSet* segs_;
   WriterStateFn writer_;
   Depth depth_;
+  wal::BodyCheck check_;
   size_t segment_ = 0;
   const MappedSegment* mapped_ = nullptr;
   std::unique_ptr<wal::SegmentScanner> scanner_;

@@ -88,7 +88,7 @@ Tailer::Tailer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Tailer::~Tailer() = default;
 
 Result<std::unique_ptr<Tailer>> Tailer::open(const std::string& dir, const Options& options) {
-  auto reader = Reader::open(dir);
+  auto reader = Reader::open(dir, options.reader);
   if (!reader) return reader.status();
   auto impl = std::make_unique<Impl>(std::move(*reader));
   impl->options = options;

@@ -4,50 +4,69 @@
 // into a mapped segment: decode through these.
 #pragma once
 
+#include <bit>
 #include <cstdint>
 #include <cstring>
 
 namespace reel {
 
-inline void encode_fixed16(uint8_t* dst, uint16_t v) {
-  dst[0] = static_cast<uint8_t>(v);
-  dst[1] = static_cast<uint8_t>(v >> 8);
+// memcpy + a byte swap where the host order differs: one load or store each
+// (the byte loops these replace were not merged by the compiler).
+template <typename T>
+inline T to_little(T v) {
+  if constexpr (std::endian::native == std::endian::little) return v;
+  if constexpr (sizeof(T) == 2) return __builtin_bswap16(v);
+  if constexpr (sizeof(T) == 4) return __builtin_bswap32(v);
+  return __builtin_bswap64(v);
 }
-inline void encode_fixed32(uint8_t* dst, uint32_t v) {
-  for (int i = 0; i < 4; ++i) dst[i] = static_cast<uint8_t>(v >> (8 * i));
+template <typename T>
+inline T to_big(T v) {
+  if constexpr (std::endian::native == std::endian::big) return v;
+  if constexpr (sizeof(T) == 2) return __builtin_bswap16(v);
+  if constexpr (sizeof(T) == 4) return __builtin_bswap32(v);
+  return __builtin_bswap64(v);
 }
-inline void encode_fixed64(uint8_t* dst, uint64_t v) {
-  for (int i = 0; i < 8; ++i) dst[i] = static_cast<uint8_t>(v >> (8 * i));
+template <typename T>
+inline void store_as(uint8_t* dst, T v) {
+  std::memcpy(dst, &v, sizeof v);
 }
-inline uint16_t decode_fixed16(const uint8_t* src) {
-  return static_cast<uint16_t>(src[0] | (src[1] << 8));
-}
-inline uint32_t decode_fixed32(const uint8_t* src) {
-  uint32_t v = 0;
-  for (int i = 3; i >= 0; --i) v = (v << 8) | src[i];
-  return v;
-}
-inline uint64_t decode_fixed64(const uint8_t* src) {
-  uint64_t v = 0;
-  for (int i = 7; i >= 0; --i) v = (v << 8) | src[i];
+template <typename T>
+inline T load_as(const uint8_t* src) {
+  T v;
+  std::memcpy(&v, src, sizeof v);
   return v;
 }
 
+inline void encode_fixed16(uint8_t* dst, uint16_t v) {
+  store_as(dst, to_little(v));
+}
+inline void encode_fixed32(uint8_t* dst, uint32_t v) {
+  store_as(dst, to_little(v));
+}
+inline void encode_fixed64(uint8_t* dst, uint64_t v) {
+  store_as(dst, to_little(v));
+}
+inline uint16_t decode_fixed16(const uint8_t* src) {
+  return to_little(load_as<uint16_t>(src));
+}
+inline uint32_t decode_fixed32(const uint8_t* src) {
+  return to_little(load_as<uint32_t>(src));
+}
+inline uint64_t decode_fixed64(const uint8_t* src) {
+  return to_little(load_as<uint64_t>(src));
+}
+
 inline void encode_big32(uint8_t* dst, uint32_t v) {
-  for (int i = 0; i < 4; ++i) dst[i] = static_cast<uint8_t>(v >> (8 * (3 - i)));
+  store_as(dst, to_big(v));
 }
 inline void encode_big64(uint8_t* dst, uint64_t v) {
-  for (int i = 0; i < 8; ++i) dst[i] = static_cast<uint8_t>(v >> (8 * (7 - i)));
+  store_as(dst, to_big(v));
 }
 inline uint32_t decode_big32(const uint8_t* src) {
-  uint32_t v = 0;
-  for (int i = 0; i < 4; ++i) v = (v << 8) | src[i];
-  return v;
+  return to_big(load_as<uint32_t>(src));
 }
 inline uint64_t decode_big64(const uint8_t* src) {
-  uint64_t v = 0;
-  for (int i = 0; i < 8; ++i) v = (v << 8) | src[i];
-  return v;
+  return to_big(load_as<uint64_t>(src));
 }
 
 inline constexpr uint64_t align_up8(uint64_t n) {

@@ -149,7 +149,24 @@ FrameStatus decode_padding(std::span<const uint8_t> buf, uint32_t bytes, Decoded
 
 }  // namespace
 
-FrameStatus decode_frame(std::span<const uint8_t> buf, uint32_t segment_no, DecodedFrame* out) {
+namespace {
+
+// The root table and its vtable lie inside the body (kTrustChecksum).
+bool offsets_in_body(const uint8_t* body, uint32_t body_bytes) {
+  const uint32_t root = decode_fixed32(body);
+  if (root % 4 != 0 || root + 8 > body_bytes) return false;
+  const int64_t vtable =
+      static_cast<int64_t>(root) - static_cast<int32_t>(decode_fixed32(body + root));
+  if (vtable < 0 || vtable % 2 != 0 || vtable + 4 > body_bytes) return false;
+  const uint16_t vtable_bytes = decode_fixed16(body + vtable);
+  const uint16_t table_bytes = decode_fixed16(body + vtable + 2);
+  return vtable + vtable_bytes <= body_bytes && root + table_bytes <= body_bytes;
+}
+
+}  // namespace
+
+FrameStatus decode_frame(std::span<const uint8_t> buf, uint32_t segment_no, DecodedFrame* out,
+                         BodyCheck check) {
   if (buf.size() < 4) return buf.empty() ? FrameStatus::kEndOfData : FrameStatus::kTruncated;
   const uint8_t* p = buf.data();
   const uint32_t body = decode_fixed32(p + kFrameLengthOffset);
@@ -176,8 +193,12 @@ FrameStatus decode_frame(std::span<const uint8_t> buf, uint32_t segment_no, Deco
   }
   const uint64_t seq = decode_fixed64(p + kFrameSeqOffset);
   const uint8_t* body_ptr = p + kFrameBodyOffset;
-  flatbuffers::Verifier verifier(body_ptr, body);
-  if (!reel::fb::VerifyRecordBuffer(verifier)) return FrameStatus::kBadRecord;
+  if (check == BodyCheck::kVerify) {
+    flatbuffers::Verifier verifier(body_ptr, body);
+    if (!reel::fb::VerifyRecordBuffer(verifier)) return FrameStatus::kBadRecord;
+  } else if (!offsets_in_body(body_ptr, body)) {
+    return FrameStatus::kBadRecord;
+  }
   const auto* record = reel::fb::GetRecord(body_ptr);
   if (record->seq() != seq || record->payload() == nullptr) return FrameStatus::kBadRecord;
   out->data = p;

@@ -14,13 +14,14 @@ std::string ScanFault::message() const {
 
 SegmentScanner::SegmentScanner(std::span<const uint8_t> segment, const SegmentHeader& header,
                                std::string name, uint64_t start_offset, uint64_t expected_seq,
-                               ScanMode mode)
+                               ScanMode mode, BodyCheck check)
     : segment_(segment),
       header_(header),
       name_(std::move(name)),
       offset_(start_offset),
       expected_seq_(expected_seq),
-      mode_(mode) {}
+      mode_(mode),
+      check_(check) {}
 
 uint64_t SegmentScanner::find_next_valid(uint64_t from) {
   const uint8_t* base = segment_.data();
@@ -84,11 +85,11 @@ SegmentScanner::Step SegmentScanner::next(DecodedFrame* frame) {
     resume_at_ = 0;
   }
   if (offset_ >= segment_.size()) return Step::kEnd;
-  FrameStatus st = decode_frame(segment_.subspan(offset_), header_.segment_no, frame);
+  FrameStatus st = decode_frame(segment_.subspan(offset_), header_.segment_no, frame, check_);
   while (st == FrameStatus::kPadding) {  // where the ingest ring wrapped: no record
     offset_ += frame->frame_bytes;
     if (offset_ >= segment_.size()) return Step::kEnd;
-    st = decode_frame(segment_.subspan(offset_), header_.segment_no, frame);
+    st = decode_frame(segment_.subspan(offset_), header_.segment_no, frame, check_);
   }
   if (st == FrameStatus::kOk) {
     if (frame->seq != expected_seq_) {

@@ -56,7 +56,8 @@ class SegmentScanner {
   // life. Scanning starts at `start_offset` (a frame boundary) expecting
   // `expected_seq`.
   SegmentScanner(std::span<const uint8_t> segment, const SegmentHeader& header, std::string name,
-                 uint64_t start_offset, uint64_t expected_seq, ScanMode mode);
+                 uint64_t start_offset, uint64_t expected_seq, ScanMode mode,
+                 BodyCheck check = BodyCheck::kVerify);
 
   Step next(DecodedFrame* frame);
 
@@ -86,6 +87,7 @@ class SegmentScanner {
   uint64_t offset_;
   uint64_t expected_seq_;
   ScanMode mode_;
+  BodyCheck check_;
   uint64_t resume_at_ = 0;  // after kCorruption: where next() continues
   uint64_t frame_offset_ = 0;
   uint64_t torn_end_ = 0;
