@@ -16,6 +16,7 @@
 #include "index/index.h"
 #include "live_model.h"
 #include "reel/reel.h"
+#include "store/position_cache.h"
 #include "test_util.h"
 #include "wal/segment_writer.h"
 
@@ -285,6 +286,35 @@ TEST(LiveReaders, IndexSnapshotAnswersFromOneCommittedState) {
   ASSERT_EQ(streams.size(), 1u);
   EXPECT_EQ(streams[0].count, 10u);
   EXPECT_EQ(**(*snap)->stream_id("a"), 1u);
+}
+
+}  // namespace
+}  // namespace reel
+
+namespace reel {
+namespace {
+
+// The interpolation search finds what a binary search finds, on even and
+// very uneven spacings alike.
+TEST(PositionCache, SearchEqualsABinarySearch) {
+  std::mt19937_64 rng(testing::test_seed());
+  for (int round = 0; round < 200; ++round) {
+    std::vector<store::PositionCache::Entry> entries;
+    uint64_t seq = 1 + rng() % 100;
+    const size_t n = rng() % 2000;
+    for (size_t i = 0; i < n; ++i) {
+      entries.push_back({seq, i * 64});
+      seq += round % 2 == 0 ? 20 : 1 + (rng() % 8 == 0 ? rng() % 100000 : rng() % 5);
+    }
+    for (int q = 0; q < 300; ++q) {
+      const uint64_t probe = rng() % (seq + 10);
+      auto it = std::upper_bound(entries.begin(), entries.end(), probe,
+                                 [](uint64_t s, const auto& e) { return s < e.seq; });
+      const int64_t want = static_cast<int64_t>(it - entries.begin()) - 1;
+      ASSERT_EQ(store::PositionCache::search(entries, probe), want)
+          << "round " << round << " probe " << probe;
+    }
+  }
 }
 
 }  // namespace

@@ -349,12 +349,14 @@ Status Snapshot::seqs_by_key(uint32_t stream, std::string_view key,
 }
 
 Status Snapshot::walk(MDB_dbi dbi, const char* what,
-                      const std::function<Result<bool>(const MDB_val&, const MDB_val&)>& fn) const {
+                      const std::function<Result<bool>(const MDB_val&, const MDB_val&)>& fn,
+                      const MDB_val* from) const {
   LmdbCursor cursor;
   Status s = cursor.open(txn_.get(), dbi);
   if (!s) return s;
   MDB_val k, v;
-  int rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_FIRST);
+  if (from != nullptr) k = *from;
+  int rc = mdb_cursor_get(cursor.get(), &k, &v, from != nullptr ? MDB_SET_RANGE : MDB_FIRST);
   while (rc == 0) {
     auto more = fn(k, v);
     if (!more) return more.status();
@@ -384,14 +386,24 @@ Status Snapshot::streams(std::vector<StreamInfo>* out) const {
 }
 
 Status Snapshot::for_each_position(const std::function<bool(const SeqPosition&)>& fn) const {
-  return walk(index_->seqpos_, "positions",
-              [&](const MDB_val& k, const MDB_val& v) -> Result<bool> {
-                if (k.mv_size != 8 || v.mv_size != 16)
-                  return Status::corruption("index: malformed position");
-                const auto* vp = static_cast<const uint8_t*>(v.mv_data);
-                return fn({decode_big64(static_cast<const uint8_t*>(k.mv_data)), decode_fixed64(vp),
-                           decode_fixed64(vp + 8)});
-              });
+  return for_each_position_from(0, fn);
+}
+
+Status Snapshot::for_each_position_from(uint64_t from,
+                                        const std::function<bool(const SeqPosition&)>& fn) const {
+  uint8_t kb[8];
+  encode_big64(kb, from);
+  const MDB_val start = to_val(kb, 8);
+  return walk(
+      index_->seqpos_, "positions",
+      [&](const MDB_val& k, const MDB_val& v) -> Result<bool> {
+        if (k.mv_size != 8 || v.mv_size != 16)
+          return Status::corruption("index: malformed position");
+        const auto* vp = static_cast<const uint8_t*>(v.mv_data);
+        return fn({decode_big64(static_cast<const uint8_t*>(k.mv_data)), decode_fixed64(vp),
+                   decode_fixed64(vp + 8)});
+      },
+      &start);
 }
 
 Status Snapshot::for_each_time(const std::function<bool(uint32_t, uint64_t, uint64_t)>& fn) const {

@@ -34,7 +34,7 @@
 
 namespace reel::index {
 
-inline constexpr uint64_t kPositionBlockBytes = 4096;
+inline constexpr uint64_t kPositionBlockBytes = 1024;
 inline constexpr size_t kMaxKeyBytes = 500;  // LMDB keys are at most 511 bytes
 
 struct SeqPosition {
@@ -93,6 +93,9 @@ class Snapshot {
 
   // Full walks, for verify. The callbacks return false to stop.
   Status for_each_position(const std::function<bool(const SeqPosition&)>& fn) const;
+  // Position entries with seq >= `from`, in seq order.
+  Status for_each_position_from(uint64_t from,
+                                const std::function<bool(const SeqPosition&)>& fn) const;
   Status for_each_time(const std::function<bool(uint32_t, uint64_t, uint64_t)>& fn) const;
   Status for_each_key(const std::function<bool(uint32_t, std::string_view, uint64_t)>& fn) const;
 
@@ -102,7 +105,8 @@ class Snapshot {
   Result<uint64_t> meta_u64(const char* name) const;
   // Visits every entry of `dbi` in key order; `fn` returns false to stop.
   Status walk(MDB_dbi dbi, const char* what,
-              const std::function<Result<bool>(const MDB_val&, const MDB_val&)>& fn) const;
+              const std::function<Result<bool>(const MDB_val&, const MDB_val&)>& fn,
+              const MDB_val* from = nullptr) const;
   const Index* index_;
   LmdbTxn txn_;
 };

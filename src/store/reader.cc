@@ -50,34 +50,45 @@ Result<std::unique_ptr<index::Snapshot>> Reader::Impl::snapshot() const {
   return index->snapshot();
 }
 
-Result<std::optional<Reader::Impl::Position>> Reader::Impl::locate(uint64_t seq,
-                                                                   const index::Snapshot* snap) {
+Result<std::optional<Reader::Impl::Position>> Reader::Impl::locate(uint64_t seq) {
   attach();
-  // The directory is listed again only when it looks stale: no segments yet,
-  // or the index knows a segment this listing lacks. Cursors list it again
-  // themselves when they run off the last known segment.
   if (segs.size() == 0) {
     Status s = segs.refresh();
     if (!s) return s;
     if (segs.size() == 0) return std::optional<Position>();
   }
-  std::optional<index::SeqPosition> floor;
-  if (index) {
-    auto found = snap != nullptr ? snap->floor_position(seq) : index->floor_position(seq);
-    if (found) floor = *found;
-    if (floor && floor->segment_first_seq > segs.first_seq(segs.size() - 1)) {
-      Status s = segs.refresh();
-      if (!s) return s;
+  for (int attempt = 0;; ++attempt) {
+    auto seg = segs.find(seq);
+    if (!seg) seg = 0;  // before the first record: start at the beginning
+    Position pos{*seg, wal::kSegmentHeaderBytes, segs.first_seq(*seg)};
+    if (!index) return std::optional<Position>(pos);
+    const uint64_t end = *seg + 1 < segs.size() ? segs.first_seq(*seg + 1) : UINT64_MAX;
+    auto floor = positions.floor(*index, pos.seq, end, seq);
+    if (!floor) return floor.status();
+    if (floor->later_segment && attempt == 0) {
+      // The index knows segments this listing lacks: list them, ask again.
+      if (Status s = segs.refresh(); !s) return s;
+      continue;
     }
+    if (floor->position) {
+      pos.offset = floor->position->offset;
+      pos.seq = floor->position->seq;
+    }
+    return std::optional<Position>(pos);
   }
-  auto seg = segs.find(seq);
-  if (!seg) seg = 0;  // before the first record: start at the beginning
-  Position pos{*seg, wal::kSegmentHeaderBytes, segs.first_seq(*seg)};
-  if (floor && floor->segment_first_seq == pos.seq) {
-    pos.offset = floor->offset;
-    pos.seq = floor->seq;
+}
+
+std::optional<RecordView> Reader::Impl::quick_get(uint64_t seq) {
+  auto pos = locate(seq);
+  if (!pos || !pos->has_value() || (*pos)->seq > seq) return std::nullopt;
+  auto mapped = segs.map((*pos)->segment);
+  if (!mapped) return std::nullopt;
+  wal::DecodedFrame frame;
+  if (!wal::hop_to_frame((*mapped)->bytes, (*mapped)->header.segment_no, (*pos)->offset,
+                         (*pos)->seq, seq, body_check(), &frame)) {
+    return std::nullopt;
   }
-  return std::optional<Position>(pos);
+  return RecordView(frame.data, frame.frame_bytes, frame.record);
 }
 
 Status Reader::Impl::scan(uint64_t from, uint64_t to,
@@ -303,6 +314,7 @@ Result<std::unique_ptr<Reader>> Reader::open(const std::string& dir, const Reade
 }
 
 Result<RecordView> Reader::get(uint64_t seq) {
+  if (auto quick = impl_->quick_get(seq)) return *quick;
   SeqScan scan(impl_.get(), seq, seq);
   RecordView view;
   if (scan.next(&view)) return view;

@@ -11,6 +11,7 @@
 #include "index/index.h"
 #include "reel/reader.h"
 #include "store/head_file.h"
+#include "store/position_cache.h"
 #include "store/segment_cursor.h"
 #include "store/segment_set.h"
 #include "store/store_dir.h"
@@ -28,7 +29,11 @@ struct Reader::Impl {
   mutable std::unique_ptr<index::Index> index;  // null while there is no usable index
   mutable bool index_denied = false;            // lock.mdb may not be written: read the WAL
   store::SegmentSet segs;
+  store::PositionCache positions;  // the index's seq -> position entries, in memory
 
+  wal::BodyCheck body_check() const {
+    return options.verify_records ? wal::BodyCheck::kVerify : wal::BodyCheck::kTrustChecksum;
+  }
   // Opens the head file and the index if they were not there before.
   void attach() const;
 
@@ -36,8 +41,7 @@ struct Reader::Impl {
   store::WriterState writer_state() const;
   store::SegmentCursor make_cursor() {
     return store::SegmentCursor(
-        &segs, [this] { return writer_state(); }, store::SegmentCursor::Depth::kRead,
-        options.verify_records ? wal::BodyCheck::kVerify : wal::BodyCheck::kTrustChecksum);
+        &segs, [this] { return writer_state(); }, store::SegmentCursor::Depth::kRead, body_check());
   }
   // A read transaction of the index, or null when there is no index.
   Result<std::unique_ptr<index::Snapshot>> snapshot() const;
@@ -48,8 +52,10 @@ struct Reader::Impl {
     uint64_t offset = 0;
     uint64_t seq = 0;
   };
-  // `snap` may be null (a snapshot of its own is taken).
-  Result<std::optional<Position>> locate(uint64_t seq, const index::Snapshot* snap = nullptr);
+  Result<std::optional<Position>> locate(uint64_t seq);
+  // The record `seq` found through the position cache and a hop from frame
+  // to frame; nothing when that does not work out (then read carefully).
+  std::optional<RecordView> quick_get(uint64_t seq);
   // Visits records from <= seq <= to in order, up to the live end; fn
   // returns false to stop.
   Status scan(uint64_t from, uint64_t to, const std::function<bool(const RecordView&)>& fn);

@@ -1,5 +1,7 @@
 #include "wal/frame.h"
 
+#include <algorithm>
+
 #include <cstring>
 
 #include "util/coding.h"
@@ -208,6 +210,39 @@ FrameStatus decode_frame(std::span<const uint8_t> buf, uint32_t segment_no, Deco
   out->flags = flags;
   out->record = record;
   return FrameStatus::kOk;
+}
+
+constexpr uint64_t kHopPrefetchBytes = 1024 + 512;
+
+bool hop_to_frame(std::span<const uint8_t> segment, uint32_t segment_no, uint64_t offset,
+                  uint64_t seq_at, uint64_t target, BodyCheck check, DecodedFrame* out) {
+  if (seq_at > target) return false;
+  const uint8_t* base = segment.data();
+  const uint64_t size = segment.size();
+  // Each hop's address depends on the load before it: fetch the stretch
+  // (about one 4 KiB index block) at once, so the hops find it in cache.
+  const uint64_t stretch_end = std::min<uint64_t>(size, offset + kHopPrefetchBytes);
+  for (uint64_t line = offset & ~uint64_t{63}; line < stretch_end; line += 64) {
+    __builtin_prefetch(base + line);
+  }
+  while (offset + kFrameHeaderBytes <= size) {
+    const uint32_t word = decode_fixed32(base + offset);
+    if ((word & kPaddingBit) != 0) {  // where the ingest ring wrapped
+      const uint32_t bytes = word & ~kPaddingBit;
+      if (bytes < 8 || bytes % kFrameAlignment != 0) return false;
+      offset += bytes;
+      continue;
+    }
+    if (word < 8 || word > kMaxFrameBodyBytes) return false;
+    if (decode_fixed64(base + offset + kFrameSeqOffset) != seq_at) return false;
+    if (seq_at == target) {
+      return decode_frame(segment.subspan(offset), segment_no, out, check) == FrameStatus::kOk &&
+             out->seq == target;
+    }
+    offset += frame_bytes_for_body(word);
+    ++seq_at;
+  }
+  return false;
 }
 
 }  // namespace reel::wal

@@ -111,6 +111,16 @@ FrameStatus decode_frame(std::span<const uint8_t> buf, uint32_t segment_no, Deco
 // of `frame` (everything but the checksum field, padding included).
 uint32_t frame_checksum(uint32_t length_word, const uint8_t* frame, size_t frame_bytes);
 
+// From the frame boundary `offset` of `segment`, where the frame carrying
+// `seq_at` starts, hops frame to frame by their length words (checking only
+// that each header carries the next seq) to the frame of `target`, and
+// decodes that one fully (`check`). False when anything on the way is not
+// as expected (zeros, damage, a frame still being written): the caller then
+// reads the careful way, which judges what it finds. Never reads outside
+// `segment`.
+bool hop_to_frame(std::span<const uint8_t> segment, uint32_t segment_no, uint64_t offset,
+                  uint64_t seq_at, uint64_t target, BodyCheck check, DecodedFrame* out);
+
 // Reads only the header's seq, with no checks.
 uint64_t peek_frame_seq(std::span<const uint8_t> buf);
 
