@@ -266,7 +266,7 @@ TEST(LiveReaders, IndexSnapshotAnswersFromOneCommittedState) {
   ASSERT_TRUE(writer);
   auto batch_of = [](uint64_t from, uint64_t to) {
     index::IndexBatch b;
-    for (uint64_t s = from; s <= to; ++s) b.add(s, 1000 + s, 1, "");
+    for (uint64_t s = from; s <= to; ++s) b.add(s, 1000 + s, 1, "k");
     b.declare_stream(1, "a");
     return b;
   };
@@ -278,8 +278,8 @@ TEST(LiveReaders, IndexSnapshotAnswersFromOneCommittedState) {
   ASSERT_TRUE((*writer)->apply(batch_of(11, 20)));
   EXPECT_EQ(*(*reader)->indexed_seq(), 20u);  // a new snapshot sees the commit
   EXPECT_EQ(*(*snap)->indexed_seq(), 10u);    // the old one does not
-  std::vector<std::pair<uint64_t, uint64_t>> hits;
-  ASSERT_TRUE((*snap)->seqs_by_time(1, 0, UINT64_MAX, &hits));
+  std::vector<uint64_t> hits;
+  ASSERT_TRUE((*snap)->seqs_by_key(1, "k", &hits));
   EXPECT_EQ(hits.size(), 10u);
   std::vector<StreamInfo> streams;
   ASSERT_TRUE((*snap)->streams(&streams));

@@ -2,17 +2,13 @@
 
 #include <cstring>
 
+#include "index/time_index.h"
 #include "util/coding.h"
 
 namespace reel::index {
 namespace {
 
 constexpr size_t kStreamValueFixedBytes = 40;  // count, first/last seq, first/last ts
-
-void encode_time_key(uint8_t* dst, uint32_t stream, uint64_t ts) {
-  encode_big32(dst, stream);
-  encode_big64(dst + 4, ts);
-}
 
 std::string encode_key_key(uint32_t stream, std::string_view key) {
   std::string k(4 + key.size(), '\0');
@@ -66,7 +62,7 @@ void IndexBatch::clear() {
 Result<std::unique_ptr<Index>> Index::open(const std::string& dir, bool read_only,
                                            uint64_t map_bytes) {
   std::unique_ptr<Index> index(new Index());
-  auto env = LmdbEnv::acquire(dir, !read_only, map_bytes, 8);
+  auto env = LmdbEnv::acquire(dir, !read_only, map_bytes, 10);
   if (!env) return env.status();
   index->env_ = std::move(*env);
   Status s = index->open_dbs(read_only);
@@ -89,7 +85,9 @@ Status Index::open_dbs(bool read_only) {
              {"time", MDB_DUPSORT | MDB_DUPFIXED, &time_},
              {"key", MDB_DUPSORT | MDB_DUPFIXED, &key_},
              {"streams", 0, &streams_},
-             {"names", 0, &names_}};
+             {"names", 0, &names_},
+             {"late", MDB_DUPSORT | MDB_DUPFIXED, &late_},
+             {"time_state", 0, &time_state_}};
   for (const Db& db : dbs) {
     int rc = mdb_dbi_open(txn.get(), db.name, db.flags | create, db.dbi);
     if (rc != 0) return lmdb_status(rc, std::string("index: open database ") + db.name);
@@ -136,6 +134,12 @@ Result<uint64_t> Index::store_id() const {
   return (*snap)->meta_u64("store_id");
 }
 
+Result<uint64_t> Index::format() const {
+  auto snap = snapshot();
+  if (!snap) return snap.status();
+  return (*snap)->format();
+}
+
 Result<std::optional<SeqPosition>> Index::floor_position(uint64_t seq) const {
   auto snap = snapshot();
   if (!snap) return snap.status();
@@ -156,28 +160,42 @@ Status Index::set_store_id(uint64_t store_id) {
   return s;
 }
 
-Status Index::update_streams(MDB_txn* txn, const IndexBatch& batch) {
-  std::map<uint32_t, StreamInfo> touched;
-  auto load = [&](uint32_t id) -> Result<StreamInfo*> {
-    auto it = touched.find(id);
-    if (it != touched.end()) return &it->second;
-    uint8_t kb[4];
-    encode_big32(kb, id);
-    MDB_val k = to_val(kb, 4), v;
-    int rc = mdb_get(txn, streams_, &k, &v);
-    StreamInfo info;
-    info.id = id;
-    if (rc == 0) {
-      info = decode_stream(id, v);
-    } else if (rc != MDB_NOTFOUND) {
-      return lmdb_status(rc, "index: read stream " + std::to_string(id));
-    }
-    return &touched.emplace(id, std::move(info)).first->second;
-  };
+// A stream's stats and time-index state while a batch is applied.
+struct Index::StreamState {
+  StreamInfo info;
+  uint64_t next_checkpoint = 0;  // the count at which an in-order record is a checkpoint
+};
+
+Result<Index::StreamState*> Index::load_stream(MDB_txn* txn, uint32_t id,
+                                               std::map<uint32_t, StreamState>* touched) {
+  auto it = touched->find(id);
+  if (it != touched->end()) return &it->second;
+  uint8_t kb[4];
+  encode_big32(kb, id);
+  MDB_val k = to_val(kb, 4), v;
+  StreamState st;
+  st.info.id = id;
+  int rc = mdb_get(txn, streams_, &k, &v);
+  if (rc == 0) {
+    st.info = decode_stream(id, v);
+  } else if (rc != MDB_NOTFOUND) {
+    return lmdb_status(rc, "index: read stream " + std::to_string(id));
+  }
+  rc = mdb_get(txn, time_state_, &k, &v);
+  if (rc == 0 && v.mv_size == 8) {
+    st.next_checkpoint = decode_fixed64(static_cast<const uint8_t*>(v.mv_data));
+  } else if (rc != 0 && rc != MDB_NOTFOUND) {
+    return lmdb_status(rc, "index: read time state of stream " + std::to_string(id));
+  }
+  return &touched->emplace(id, std::move(st)).first->second;
+}
+
+Status Index::store_streams(MDB_txn* txn, const IndexBatch& batch,
+                            std::map<uint32_t, StreamState>* touched) {
   for (const auto& [id, name] : batch.names_) {
-    auto info = load(id);
-    if (!info) return info.status();
-    (*info)->name = name;
+    auto st = load_stream(txn, id, touched);
+    if (!st) return st.status();
+    (*st)->info.name = name;
     MDB_val k = to_val(name.data(), name.size());
     uint8_t vb[4];
     encode_fixed32(vb, id);
@@ -185,29 +203,52 @@ Status Index::update_streams(MDB_txn* txn, const IndexBatch& batch) {
     Status s = lmdb_status(mdb_put(txn, names_, &k, &v, 0), "index: put stream name " + name);
     if (!s) return s;
   }
-  for (const auto& e : batch.entries_) {
-    auto info = load(e.stream);
-    if (!info) return info.status();
-    StreamInfo& si = **info;
-    if (si.count == 0) {
-      si.first_seq = e.seq;
-      si.first_ts_ns = e.ts_ns;
-      si.last_ts_ns = e.ts_ns;
-    }
-    ++si.count;
-    si.last_seq = e.seq;
-    si.first_ts_ns = std::min(si.first_ts_ns, e.ts_ns);
-    si.last_ts_ns = std::max(si.last_ts_ns, e.ts_ns);
-  }
-  for (auto& [id, info] : touched) {
-    if (info.name.empty()) info.name = "stream-" + std::to_string(id);
-    uint8_t kb[4];
+  for (auto& [id, st] : *touched) {
+    if (st.info.name.empty()) st.info.name = "stream-" + std::to_string(id);
+    uint8_t kb[4], cb[8];
     encode_big32(kb, id);
-    std::string value = encode_stream(info);
-    MDB_val k = to_val(kb, 4), v = to_val(value.data(), value.size());
-    Status s = lmdb_status(mdb_put(txn, streams_, &k, &v, 0), "index: put stream");
+    encode_fixed64(cb, st.next_checkpoint);
+    std::string value = encode_stream(st.info);
+    MDB_val k = to_val(kb, 4), v = to_val(value.data(), value.size()), c = to_val(cb, 8);
+    int rc = mdb_put(txn, streams_, &k, &v, 0);
+    if (rc == 0) rc = mdb_put(txn, time_state_, &k, &c, 0);
+    if (rc != 0) return lmdb_status(rc, "index: put stream");
+  }
+  return Status::ok();
+}
+
+// One record: its time entry (time_index.h), its key entry, its stream's stats.
+Status Index::add_entry(MDB_txn* txn, const IndexBatch& batch, const IndexBatch::Entry& e,
+                        StreamState* st, TimeIndexWriter* time) {
+  StreamInfo& si = st->info;
+  Status s;
+  if (si.count == 0 || e.ts_ns >= si.last_ts_ns) {
+    if (si.count >= st->next_checkpoint) {
+      s = time->put_checkpoint(e.stream, e.ts_ns, e.seq);
+      st->next_checkpoint = si.count + kTimeCheckpointEvery;
+    }
+  } else {
+    s = time->put_late(e.stream, e.ts_ns, e.seq);
+  }
+  if (!s) return s;
+  if (e.key_bytes > 0) {
+    uint8_t sv[8];
+    encode_big64(sv, e.seq);
+    std::string kk =
+        encode_key_key(e.stream, std::string_view(batch.keys_).substr(e.key_offset, e.key_bytes));
+    MDB_val k = to_val(kk.data(), kk.size()), v = to_val(sv, 8);
+    s = lmdb_status(mdb_put(txn, key_, &k, &v, 0),
+                    "index: put key of seq " + std::to_string(e.seq));
     if (!s) return s;
   }
+  if (si.count == 0) {
+    si.first_seq = e.seq;
+    si.first_ts_ns = si.last_ts_ns = e.ts_ns;
+  }
+  ++si.count;
+  si.last_seq = e.seq;
+  si.first_ts_ns = std::min(si.first_ts_ns, e.ts_ns);
+  si.last_ts_ns = std::max(si.last_ts_ns, e.ts_ns);
   return Status::ok();
 }
 
@@ -225,50 +266,19 @@ Status Index::apply(const IndexBatch& batch) {
     int rc = mdb_put(txn.get(), seqpos_, &k, &v, MDB_APPEND);
     if (rc != 0) return lmdb_status(rc, "index: put position of seq " + std::to_string(pos.seq));
   }
+  std::map<uint32_t, StreamState> touched;
   {
-    // Time entries mostly arrive in key order (one stream, rising clock):
-    // those go in with MDB_APPEND / MDB_APPENDDUP, skipping the B-tree
-    // descent; the rest take a normal put. Keys compare as memcmp (big-endian).
-    LmdbCursor time_cursor;
-    s = time_cursor.open(txn.get(), time_);
-    if (!s) return s;
-    uint8_t last[12] = {};
-    bool have_last = false;
-    MDB_val lk, lv;
-    if (mdb_cursor_get(time_cursor.get(), &lk, &lv, MDB_LAST) == 0 && lk.mv_size == 12) {
-      std::memcpy(last, lk.mv_data, 12);
-      have_last = true;
-    }
+    TimeIndexWriter time(txn.get(), time_, late_);  // its cursors close before the commit
     for (const auto& e : batch.entries_) {
-      uint8_t tk[12], sv[8];
-      encode_time_key(tk, e.stream, e.ts_ns);
-      encode_big64(sv, e.seq);
-      MDB_val k = to_val(tk, 12), v = to_val(sv, 8);
-      const int order = have_last ? std::memcmp(tk, last, 12) : 1;
-      // Seqs only grow, so an equal key's new seq is its last duplicate. An
-      // entry out of order (MDB_KEYEXIST) takes the normal put.
-      int rc = order < 0 ? MDB_KEYEXIST
-                         : mdb_cursor_put(time_cursor.get(), &k, &v,
-                                          order > 0 ? MDB_APPEND : MDB_APPENDDUP);
-      if (rc == MDB_KEYEXIST) {
-        rc = mdb_put(txn.get(), time_, &k, &v, 0);
-      } else if (rc == 0) {
-        std::memcpy(last, tk, 12);
-        have_last = true;
-      }
-      if (rc != 0) return lmdb_status(rc, "index: put time of seq " + std::to_string(e.seq));
-      if (e.key_bytes > 0) {
-        std::string kk = encode_key_key(
-            e.stream, std::string_view(batch.keys_).substr(e.key_offset, e.key_bytes));
-        MDB_val k2 = to_val(kk.data(), kk.size());
-        rc = mdb_put(txn.get(), key_, &k2, &v, 0);
-        if (rc != 0) return lmdb_status(rc, "index: put key of seq " + std::to_string(e.seq));
-      }
+      auto st = load_stream(txn.get(), e.stream, &touched);
+      if (!st) return st.status();
+      s = add_entry(txn.get(), batch, e, *st, &time);
+      if (!s) return s;
     }
-  }  // the cursor closes before the commit
-  s = update_streams(txn.get(), batch);
+  }
+  s = store_streams(txn.get(), batch, &touched);
   if (s) s = put_meta_u64(txn.get(), "indexed_seq", batch.last_seq());
-  if (s) s = put_meta_u64(txn.get(), "format", 1);
+  if (s) s = put_meta_u64(txn.get(), "format", kIndexFormat);
   if (!s) return s;
   return txn.commit();
 }
@@ -277,7 +287,7 @@ Status Index::clear() {
   LmdbTxn txn;
   Status s = txn.begin(env_->get(), false);
   if (!s) return s;
-  for (MDB_dbi dbi : {meta_, seqpos_, time_, key_, streams_, names_}) {
+  for (MDB_dbi dbi : {meta_, seqpos_, time_, key_, streams_, names_, late_, time_state_}) {
     int rc = mdb_drop(txn.get(), dbi, 0);
     if (rc != 0) return lmdb_status(rc, "index: clear");
   }
@@ -312,10 +322,44 @@ Result<std::optional<SeqPosition>> Snapshot::floor_position(uint64_t seq) const 
   return std::optional<SeqPosition>(pos);
 }
 
-Status Snapshot::seqs_by_time(uint32_t stream, uint64_t t0, uint64_t t1,
-                              std::vector<std::pair<uint64_t, uint64_t>>* out) const {
+Result<uint64_t> Snapshot::format() const {
+  return meta_u64("format");
+}
+
+Result<std::optional<Snapshot::TimeStart>> Snapshot::time_start(uint32_t stream,
+                                                                uint64_t t0) const {
   LmdbCursor cursor;
   Status s = cursor.open(txn_.get(), index_->time_);
+  if (!s) return s;
+  uint8_t kb[12];
+  encode_time_key(kb, stream, t0);
+  MDB_val k = to_val(kb, 12), v;
+  int rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_SET_RANGE);
+  rc = rc == MDB_NOTFOUND ? mdb_cursor_get(cursor.get(), &k, &v, MDB_LAST)
+                          : (rc == 0 ? mdb_cursor_get(cursor.get(), &k, &v, MDB_PREV) : rc);
+  const auto* kp = static_cast<const uint8_t*>(k.mv_data);
+  if (rc == 0 && k.mv_size == 12 && decode_big32(kp) == stream && decode_big64(kp + 4) < t0) {
+    return std::optional<TimeStart>(TimeStart{decode_big64(static_cast<const uint8_t*>(v.mv_data)),
+                                              decode_big64(kp + 4), true});
+  }
+  if (rc != 0 && rc != MDB_NOTFOUND) return lmdb_status(rc, "index: time checkpoint");
+  // No checkpoint before t0: the stream's first record (always a checkpoint).
+  encode_time_key(kb, stream, 0);
+  k = to_val(kb, 12);
+  rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_SET_RANGE);
+  if (rc == MDB_NOTFOUND) return std::optional<TimeStart>();
+  if (rc != 0) return lmdb_status(rc, "index: time checkpoint");
+  if (k.mv_size != 12 || decode_big32(static_cast<const uint8_t*>(k.mv_data)) != stream) {
+    return std::optional<TimeStart>();
+  }
+  return std::optional<TimeStart>(
+      TimeStart{decode_big64(static_cast<const uint8_t*>(v.mv_data)), 0, false});
+}
+
+Status Snapshot::late_by_time(uint32_t stream, uint64_t t0, uint64_t t1,
+                              std::vector<std::pair<uint64_t, uint64_t>>* out) const {
+  LmdbCursor cursor;
+  Status s = cursor.open(txn_.get(), index_->late_);
   if (!s) return s;
   uint8_t kb[12], end[12];
   encode_time_key(kb, stream, t0);
@@ -328,7 +372,7 @@ Status Snapshot::seqs_by_time(uint32_t stream, uint64_t t0, uint64_t t1,
                       decode_big64(static_cast<const uint8_t*>(v.mv_data)));
     rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_NEXT);
   }
-  if (rc != 0 && rc != MDB_NOTFOUND) return lmdb_status(rc, "index: time range");
+  if (rc != 0 && rc != MDB_NOTFOUND) return lmdb_status(rc, "index: late time range");
   return Status::ok();
 }
 
@@ -406,8 +450,9 @@ Status Snapshot::for_each_position_from(uint64_t from,
       &start);
 }
 
-Status Snapshot::for_each_time(const std::function<bool(uint32_t, uint64_t, uint64_t)>& fn) const {
-  return walk(index_->time_, "time entries",
+Status Snapshot::for_each_time(bool late,
+                               const std::function<bool(uint32_t, uint64_t, uint64_t)>& fn) const {
+  return walk(late ? index_->late_ : index_->time_, "time entries",
               [&](const MDB_val& k, const MDB_val& v) -> Result<bool> {
                 if (k.mv_size != 12 || v.mv_size != 8)
                   return Status::corruption("index: malformed time entry");

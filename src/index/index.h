@@ -36,6 +36,9 @@ namespace reel::index {
 
 inline constexpr uint64_t kPositionBlockBytes = 1024;
 inline constexpr size_t kMaxKeyBytes = 500;  // LMDB keys are at most 511 bytes
+// The index's own format (meta "format"): 2 = sparse time index (time_index.h).
+// A writer rebuilds an index of another format.
+inline constexpr uint64_t kIndexFormat = 2;
 
 struct SeqPosition {
   uint64_t seq = 0;
@@ -82,8 +85,19 @@ class Snapshot {
   Result<uint64_t> indexed_seq() const;
   // The last position entry with seq <= `seq`, if any.
   Result<std::optional<SeqPosition>> floor_position(uint64_t seq) const;
-  // (ts, seq) of the records of `stream` with t0 <= ts <= t1, in that order.
-  Status seqs_by_time(uint32_t stream, uint64_t t0, uint64_t t1,
+  // The index's format (kIndexFormat when written by this build).
+  Result<uint64_t> format() const;
+  // Where to start reading `stream` for records with ts >= t0
+  // (time_index.h): the last checkpoint with ts < t0 (has_running_max), else
+  // the stream's first record; nullopt if the index knows no record of it.
+  struct TimeStart {
+    uint64_t seq = 0;
+    uint64_t running_max_ts = 0;
+    bool has_running_max = false;
+  };
+  Result<std::optional<TimeStart>> time_start(uint32_t stream, uint64_t t0) const;
+  // (ts, seq) of the late records of `stream` with t0 <= ts <= t1, in that order.
+  Status late_by_time(uint32_t stream, uint64_t t0, uint64_t t1,
                       std::vector<std::pair<uint64_t, uint64_t>>* out) const;
   // Seqs of `stream` whose key equals `key`, ascending.
   Status seqs_by_key(uint32_t stream, std::string_view key, std::vector<uint64_t>* out) const;
@@ -96,7 +110,9 @@ class Snapshot {
   // Position entries with seq >= `from`, in seq order.
   Status for_each_position_from(uint64_t from,
                                 const std::function<bool(const SeqPosition&)>& fn) const;
-  Status for_each_time(const std::function<bool(uint32_t, uint64_t, uint64_t)>& fn) const;
+  // Checkpoints (late = false) or late entries: (stream, ts, seq).
+  Status for_each_time(bool late,
+                       const std::function<bool(uint32_t, uint64_t, uint64_t)>& fn) const;
   Status for_each_key(const std::function<bool(uint32_t, std::string_view, uint64_t)>& fn) const;
 
  private:
@@ -123,6 +139,7 @@ class Index {
   // Each of these reads one snapshot of its own.
   Result<uint64_t> indexed_seq() const;
   Result<uint64_t> store_id() const;  // 0 when never set
+  Result<uint64_t> format() const;    // 0 when nothing was indexed yet
   Result<std::optional<SeqPosition>> floor_position(uint64_t seq) const;
   Status streams(std::vector<StreamInfo>* out) const;
 
@@ -139,10 +156,17 @@ class Index {
   friend class Snapshot;
   Status open_dbs(bool read_only);
   Status put_meta_u64(MDB_txn* txn, const char* name, uint64_t value);
-  Status update_streams(MDB_txn* txn, const IndexBatch& batch);
+  struct StreamState;
+  Result<StreamState*> load_stream(MDB_txn* txn, uint32_t id,
+                                   std::map<uint32_t, StreamState>* touched);
+  Status store_streams(MDB_txn* txn, const IndexBatch& batch,
+                       std::map<uint32_t, StreamState>* touched);
+  Status add_entry(MDB_txn* txn, const IndexBatch& batch, const IndexBatch::Entry& e,
+                   StreamState* st, class TimeIndexWriter* time);
 
   std::shared_ptr<LmdbEnv> env_;  // shared by every Index of this directory in the process
   MDB_dbi meta_ = 0, seqpos_ = 0, time_ = 0, key_ = 0, streams_ = 0, names_ = 0;
+  MDB_dbi late_ = 0, time_state_ = 0;
 };
 
 }  // namespace reel::index

@@ -93,4 +93,23 @@ class SeqScan {
   Status status_;
 };
 
+// Records a Cursor delivers one by one, made as they are asked for.
+struct CursorSource {
+  virtual ~CursorSource() = default;
+  // The next record, or false at the end or on an error (*status).
+  virtual bool next(RecordView* out, Status* status) = 0;
+};
+
+struct Cursor::Impl {
+  // A sequential scan, a source, or a list of seqs resolved one by one.
+  std::unique_ptr<SeqScan> scan;
+  std::unique_ptr<CursorSource> source;
+  Reader::Impl* reader = nullptr;
+  std::vector<uint64_t> seqs;
+  size_t next_index = 0;
+  std::unique_ptr<SeqScan> forward;  // reused while the seqs keep increasing
+  uint64_t forward_seq = 0;
+  Status status;
+};
+
 }  // namespace reel

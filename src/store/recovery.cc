@@ -255,6 +255,13 @@ Result<RecoveryResult> recover(const StorePaths& paths, wal::IoEnv* env, index::
   }
   auto index_store = index->store_id();
   if (!index_store) return index_store.status();
+  auto format = index->format();
+  if (!format) return format.status();
+  if (*format != 0 && *format != index::kIndexFormat && !force_rebuild) {
+    spdlog::warn("recovery: {}: index format {} is not {}; rebuilding the index", paths.root,
+                 *format, index::kIndexFormat);
+    force_rebuild = true;
+  }
   if (force_rebuild || (*index_store != 0 && *index_store != *store_id)) {
     if (!force_rebuild) spdlog::warn("recovery: index belongs to another store; rebuilding it");
     s = index->clear();

@@ -5,6 +5,7 @@
 #include <map>
 
 #include "index/index.h"
+#include "index/time_index.h"
 #include "reel/options.h"
 #include "store/head_file.h"
 #include "store/segment_cursor.h"
@@ -15,12 +16,42 @@
 namespace reel::store {
 namespace {
 
+// How the time index must list a record (index/time_index.h).
+enum class TimeEntry : uint8_t { kNone, kCheckpoint, kLate };
+
 // What verify remembers of each record, to check the index against.
 struct RecordFacts {
   uint32_t segment = 0;
   uint32_t stream = 0;
   uint64_t offset = 0;
   uint64_t ts_ns = 0;
+  TimeEntry time = TimeEntry::kNone;
+};
+
+// The indexer's rule, replayed over the WAL in seq order.
+class TimeRule {
+ public:
+  TimeEntry classify(uint32_t stream, uint64_t ts) {
+    State& st = streams_[stream];
+    TimeEntry e = TimeEntry::kNone;
+    if (st.count == 0 || ts >= st.max_ts) {
+      if (st.count >= st.next_checkpoint) {
+        e = TimeEntry::kCheckpoint;
+        st.next_checkpoint = st.count + index::kTimeCheckpointEvery;
+      }
+      st.max_ts = ts;
+    } else {
+      e = TimeEntry::kLate;
+    }
+    ++st.count;
+    return e;
+  }
+
+ private:
+  struct State {
+    uint64_t count = 0, max_ts = 0, next_checkpoint = 0;
+  };
+  std::map<uint32_t, State> streams_;
 };
 
 class Verifier {
@@ -35,7 +66,8 @@ class Verifier {
   void check_segment_header(size_t i, const MappedSegment& seg);
   Status check_index();
   Status check_positions();
-  Status check_time_and_keys();
+  Status check_time(bool late);
+  Status check_keys();
   Status check_streams();
   void fault(std::string line) { report_.faults.push_back(std::move(line)); }
   const RecordFacts* facts(uint64_t seq) const {
@@ -52,6 +84,7 @@ class Verifier {
   std::function<void(uint64_t, uint64_t)> progress_;
   std::unique_ptr<index::Index> index_;
   std::unique_ptr<index::Snapshot> snap_;  // one read transaction for every index check
+  TimeRule time_rule_;
   HeadFile head_;
   uint64_t store_id_ = 0;
   int64_t prev_segment_no_ = -1;
@@ -116,7 +149,8 @@ Status Verifier::scan_wal() {
       const uint64_t index = frame.seq - report_.first_seq;
       if (facts_.size() <= index) facts_.resize(index + 1);
       facts_[index] = {static_cast<uint32_t>(cursor.segment()), frame.record->stream(),
-                       cursor.frame_offset(), frame.record->ts_ns()};
+                       cursor.frame_offset(), frame.record->ts_ns(),
+                       time_rule_.classify(frame.record->stream(), frame.record->ts_ns())};
       ++report_.records;
       report_.last_seq = frame.seq;
       if ((report_.records & 0xffff) == 0 && progress_) {
@@ -162,28 +196,40 @@ Status Verifier::check_positions() {
   });
 }
 
-Status Verifier::check_time_and_keys() {
-  uint64_t time_entries = 0;
-  Status s = snap_->for_each_time([&](uint32_t stream, uint64_t ts, uint64_t seq) {
+// Every checkpoint (late = false) or late entry names a record the rule
+// puts there, and every such record up to indexed_seq has its entry.
+Status Verifier::check_time(bool late) {
+  const TimeEntry kind = late ? TimeEntry::kLate : TimeEntry::kCheckpoint;
+  const char* what = late ? "late time entry" : "time checkpoint";
+  uint64_t entries = 0;
+  Status s = snap_->for_each_time(late, [&](uint32_t stream, uint64_t ts, uint64_t seq) {
     ++report_.index_entries_checked;
-    ++time_entries;
+    ++entries;
     const RecordFacts* f = facts(seq);
-    if (damaged(seq)) return true;
-    if (f == nullptr || f->stream != stream || f->ts_ns != ts) {
-      fault("index: time entry (stream " + std::to_string(stream) + ", ts " + std::to_string(ts) +
-            ") -> seq " + std::to_string(seq) + " does not match the WAL");
+    // After lost records the rule's counts differ from the indexer's: the
+    // WAL fault already says what is wrong there.
+    if (!damaged_.empty() && seq >= damaged_.front().first) return true;
+    if (f == nullptr || f->stream != stream || f->ts_ns != ts || f->time != kind) {
+      fault("index: " + std::string(what) + " (stream " + std::to_string(stream) + ", ts " +
+            std::to_string(ts) + ") -> seq " + std::to_string(seq) + " does not match the WAL");
     }
     return report_.faults.size() < 1000;
   });
   if (!s) return s;
-  const uint64_t indexed_records =
-      report_.indexed_seq >= report_.first_seq && report_.first_seq != 0
-          ? std::min(report_.indexed_seq, report_.last_seq) - report_.first_seq + 1
-          : 0;
-  if (time_entries != indexed_records && damaged_.empty()) {
-    fault("index: " + std::to_string(time_entries) + " time entries for " +
-          std::to_string(indexed_records) + " indexed records");
+  uint64_t expected = 0;
+  const uint64_t last = std::min(report_.indexed_seq, report_.last_seq);
+  for (uint64_t seq = report_.first_seq; seq != 0 && seq <= last; ++seq) {
+    const RecordFacts* f = facts(seq);
+    expected += f != nullptr && f->time == kind;
   }
+  if (entries != expected && damaged_.empty()) {
+    fault("index: " + std::to_string(entries) + " " + what + "s where the WAL's first " +
+          std::to_string(last) + " records call for " + std::to_string(expected));
+  }
+  return Status::ok();
+}
+
+Status Verifier::check_keys() {
   return snap_->for_each_key([&](uint32_t stream, std::string_view key, uint64_t seq) {
     ++report_.index_entries_checked;
     const RecordFacts* f = facts(seq);
@@ -258,7 +304,9 @@ Status Verifier::check_index() {
                                                    "adds them)"));
   }
   Status s = check_positions();
-  if (s) s = check_time_and_keys();
+  if (s) s = check_time(false);
+  if (s) s = check_time(true);
+  if (s) s = check_keys();
   if (s) s = check_streams();
   return s;
 }
