@@ -1,5 +1,13 @@
 // reel::Reader: read-only access to a store, from any process, concurrently
-// with the writer. Needs only read permission on the store directory.
+// with the writer. Needs only read permission on the store directory (and
+// write permission on STORE/index/lock.mdb to use the index; without it,
+// queries read the WAL).
+//
+// Thread safety: a Reader, and every Cursor it returns, may be used by one
+// thread at a time; it must not be shared between threads without a lock.
+// Open one Reader per thread instead: Readers are cheap, and Readers and a
+// Store in one process share a single LMDB environment. RecordViews are
+// read-only and may be read from any thread while their Reader lives.
 #pragma once
 
 #include <cstdint>
@@ -38,7 +46,8 @@ class Snapshot;
 }
 
 // Iterates records in order. A view returned by next() stays valid while the
-// Reader lives. One thread at a time.
+// Reader lives. One thread at a time (the Reader's), and only while the
+// Reader that returned it lives.
 class Cursor {
  public:
   Cursor();

@@ -16,6 +16,8 @@ namespace reel {
 // Ownership and lifetime (as LMDB's mdb_get): the bytes belong to the Reader
 // that returned the view and stay valid for as long as that Reader lives.
 // They are mapped PROT_READ: writing through them is forbidden (and faults).
+// Thread safety: a view is immutable and may be read from any thread while
+// its Reader lives.
 class RecordView {
  public:
   RecordView() = default;

@@ -1,4 +1,6 @@
 // reel::Status and reel::Result<T>: how every reel call reports failure.
+// Plain values: copy them between threads freely; one object is not for
+// concurrent modification.
 //
 // No exception crosses include/reel/. Expected outcomes (not found, locked,
 // full disk) are ordinary return values; the message names the file, seq or

@@ -1,4 +1,9 @@
 // reel::Store: the writer. One per store directory at a time (STORE/LOCK).
+//
+// Thread safety: append(), wait(), flush(), sync(), watermarks() and
+// last_seq() may be called from any number of threads at once. close() may
+// be called from any thread; appends racing with it may fail (kFailed). The
+// Store must outlive every call into it.
 #pragma once
 
 #include <chrono>
@@ -51,8 +56,10 @@ class Store {
   // flush(), and every record appended before the call is durable.
   Status sync();
   // Writes and indexes everything appended, syncs unless the policy is
-  // kNone, syncs the index, marks a clean shutdown and releases the lock.
-  // Further calls fail. Idempotent. Appends racing with close() may fail.
+  // kNone, syncs the index, marks a clean shutdown and releases STORE/LOCK
+  // (another writer may open the store as soon as close() returns, while
+  // this object still exists). Further calls fail. Idempotent. Appends
+  // racing with close() may fail.
   Status close();
 
   Watermarks watermarks() const;

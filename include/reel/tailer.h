@@ -6,6 +6,8 @@
 // in the WAL, kDurable only once they are fdatasync'd. It sleeps on the head
 // file's futex, so it wakes within microseconds of the writer's watermark
 // move, and needs only read access to the store.
+//
+// Thread safety: one thread at a time; open one Tailer per thread.
 #pragma once
 
 #include <chrono>

@@ -102,7 +102,12 @@ std::string boot_id() {
 }
 
 WriterLock::~WriterLock() {
+  release();
+}
+
+void WriterLock::release() {
   if (fd_ >= 0) ::close(fd_);  // releases the flock
+  fd_ = -1;
 }
 
 Status WriterLock::acquire(const std::string& path) {

@@ -38,6 +38,8 @@ class WriterLock {
   WriterLock& operator=(const WriterLock&) = delete;
   // kBusy naming the holder's pid when another writer holds it.
   Status acquire(const std::string& path);
+  // Lets go of the lock (idempotent); another writer may take it at once.
+  void release();
 
  private:
   int fd_ = -1;
