@@ -1,0 +1,152 @@
+// Store internals, shared by store.cc (append, publish, wait, close),
+// store_stages.cc (the journal and index threads, health) and store_open.cc
+// (opening and wiring).
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <ctime>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+
+#include "index/index.h"
+#include "pipeline/journaller.h"
+#include "pipeline/ring_indexer.h"
+#include "reel/store.h"
+#include "ring/wait_strategy.h"
+#include "store/head_file.h"
+#include "store/recovery.h"
+#include "store/stage_health.h"
+#include "store/store_dir.h"
+#include "store/stream_registry.h"
+#include "wal/frame.h"
+#include "wal/io_env.h"
+#include "wal/segment_writer.h"
+
+namespace reel {
+namespace store {
+
+// CLOCK_REALTIME in ns: a record's default ts, and entropy for a new store id.
+inline uint64_t now_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+}  // namespace store
+
+// Everything a writer owns, and the pipeline:
+//
+//   append() ──► FrameRing ──► journal thread ──► index thread
+//   (any thread)               (Journaller:        (RingIndexer:
+//                               WAL, fdatasync)     LMDB)
+//
+// Producers claim, build and publish frames in the ring; the journal thread
+// writes them and syncs by the policy; the index thread indexes them and
+// frees the ring space. Watermarks go to the head file, and every move wakes
+// the head file's futex (waiters here and tailers in other processes).
+//
+// "Open" below means open_store_with_env() on one thread, before the stage
+// threads start (start_pipeline) and before anyone else holds the Store.
+struct Store::Impl final : pipeline::JournalListener {
+  // Set at open; read-only afterwards, from any thread.
+  StoreOptions options;
+  store::StorePaths paths;
+  std::string boot_id;  // the index thread passes it to mark_index_dirty()
+  uint64_t store_id = 0;
+  uint32_t base_segment_no = 0;  // producers number frames from it
+
+  // Taken at open; close() releases it last, after everything else is done.
+  store::WriterLock lock;
+  // Written at open, by the stages and by close(). Its watermarks and epoch
+  // are atomics in the mapping: read and waited on from any thread.
+  store::HeadFile head;
+  // Set before open; recovery uses it, then the SegmentWriter on the journal
+  // thread, which also registers the ring with it.
+  std::unique_ptr<wal::IoEnv> env;
+  // Used at open (recovery, load_streams), then by the index thread (through
+  // the RingIndexer, and its syncs); close() syncs it after the join.
+  std::unique_ptr<index::Index> index;
+  // The journal thread's, through the Journaller; close() seals it after the join.
+  std::unique_ptr<wal::SegmentWriter> writer;
+
+  // The pipeline, built at open. The ring is lock-free: producers claim and
+  // publish, the journaller and indexer consume (pipeline/frame_ring.h).
+  std::unique_ptr<pipeline::FrameRing> ring;
+  // The journal thread's; close() reads and syncs it after the join.
+  std::unique_ptr<pipeline::Journaller> journaller;
+  // The index thread's; the journal thread calls note_segment() (locked inside).
+  std::unique_ptr<pipeline::RingIndexer> indexer;
+  ring::Waiter published;  // the journal thread sleeps here; producers wake it
+  ring::Waiter released;   // the index thread sleeps here; the journal thread wakes it
+  ring::Waiter space;      // producers wait for ring space; the index thread wakes them
+  std::thread journal_thread, index_thread;  // started at open; joined by close()
+
+  // Flags and requests between threads (atomics; no lock).
+  std::atomic<bool> closing{false};        // close() sets; producers refuse new records
+  std::atomic<bool> stop_journal{false};   // close() sets; the journal thread drains, stops
+  std::atomic<bool> journal_done{false};   // the journal thread sets as it ends
+  std::atomic<uint64_t> sync_request{0};   // wait(kDurable) asks for an fdatasync up to here
+  std::atomic<bool> retry_now{false};      // a waiter asks a stalled journaller to retry now
+  std::atomic<uint64_t> journal_steps{0};  // steps the journal thread has finished
+
+  // Health: moved by the stages (stage_health.h), read by producers and
+  // waiters. Each Status is stored under status_mu before the move that
+  // publishes it.
+  store::StageHealth health;
+  mutable std::mutex status_mu;
+  Status failure;                 // guarded by status_mu; the first error only
+  Status stall;                   // guarded by status_mu; the journal thread, before try_stall()
+  bool failure_reported = false;  // guarded by status_mu
+
+  store::StreamRegistry streams;  // producers; locks inside (stream_registry.h)
+
+  std::mutex close_mu;
+  bool closed = false;  // guarded by close_mu
+
+  Impl(const std::string& dir, const StoreOptions& o);
+
+  // Opening and wiring (store_open.cc).
+  Status open_locked();
+  Status load_streams();
+  Status start_pipeline(const store::RecoveryResult& recovered);
+
+  // Producers, waiters and close (store.cc).
+  Result<uint64_t> append(std::string_view stream, std::string_view payload,
+                          const AppendOptions& ao);
+  Result<uint64_t> publish(wal::RecordFields& fields, bool fail_if_full);
+  Status wait(uint64_t seq, Level level, std::chrono::nanoseconds timeout);
+  uint64_t level_seq(Level level) const;
+  bool retried_since_stall(uint64_t seq, Level level);
+  Status close();
+
+  // The stages and their health (store_stages.cc).
+  void journal_loop();
+  void index_loop();
+  void track_stall(const Status& stall_now);
+  void set_failure(const Status& s);
+  Status failure_status();
+  Status stall_status() const;
+
+  // JournalListener (journal thread).
+  // Each watermark move wakes waiters and tailers at once (before any sync
+  // that follows the write in the same step).
+  void on_written(uint64_t seq) override {
+    head.set_written_seq(seq);
+    head.notify();
+  }
+  void on_durable(uint64_t seq) override {
+    head.set_durable_seq(seq);
+    head.notify();
+  }
+  void on_segment(uint64_t segment_index, uint64_t first_seq) override {
+    indexer->note_segment(segment_index, first_seq);
+  }
+  void on_failure(const Status& s) override { set_failure(s); }
+};
+
+}  // namespace reel

@@ -1,0 +1,215 @@
+// Opening a writer: lock, recover, wire the pipeline and start its stages;
+// and `reel reindex`, which recovers with a forced rebuild and no pipeline.
+#include <pthread.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <bit>
+#include <ctime>
+#include <vector>
+
+#include <spdlog/spdlog.h>
+
+#include "store/store_impl.h"
+#include "store/store_internal.h"
+#include "util/embedded_schema.h"
+
+namespace reel {
+namespace {
+
+uint64_t random_store_id() {
+  uint64_t id = 0;
+  while (id == 0) {
+    timespec ts{};
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    id = (static_cast<uint64_t>(::getpid()) << 40) ^ static_cast<uint64_t>(ts.tv_nsec) ^
+         (static_cast<uint64_t>(ts.tv_sec) << 20) ^ store::now_ns() * 0x9E3779B97F4A7C15ull;
+  }
+  return id;
+}
+
+ring::WaitMode wait_mode(WaitStrategy w) {
+  switch (w) {
+    case WaitStrategy::kBusySpin:
+      return ring::WaitMode::kBusySpin;
+    case WaitStrategy::kYielding:
+      return ring::WaitMode::kYield;
+    case WaitStrategy::kBlocking:
+      break;
+  }
+  return ring::WaitMode::kBlock;
+}
+
+}  // namespace
+
+Store::Impl::Impl(const std::string& dir, const StoreOptions& o)
+    : options(o),
+      paths(dir),
+      published(wait_mode(o.wait_strategy)),
+      released(wait_mode(o.wait_strategy)),
+      space(wait_mode(o.wait_strategy)) {}
+
+Status Store::Impl::load_streams() {
+  std::vector<StreamInfo> infos;
+  Status s = index->streams(&infos);
+  if (!s) return s;
+  for (const auto& info : infos) streams.add_existing(info.name, info.id);
+  return Status::ok();
+}
+
+Status Store::Impl::open_locked() {
+  Status s = store::create_layout(paths);
+  if (!s) return s;
+  s = lock.acquire(paths.lock);
+  if (!s) return s;
+  // Store id: the head file's, else the first segment's (recovery), else new.
+  store::HeadFile probe;
+  if (probe.open_for_read(paths.head)) store_id = probe.store_id();
+  const bool rebuild_after_reboot =
+      probe.is_open() && probe.index_dirty() && probe.boot_id() != store::boot_id();
+  auto idx = index::Index::open(paths.index, false, options.index_map_bytes);
+  if (!idx) return idx.status();
+  index = std::move(*idx);
+  if (rebuild_after_reboot) {
+    spdlog::warn(
+        "recovery: {}: the machine restarted while the index had unsynced commits; "
+        "rebuilding the index",
+        paths.root);
+  }
+  auto recovered = store::recover(paths, env.get(), index.get(), &store_id, options.recovery,
+                                  rebuild_after_reboot, probe.is_open() && probe.clean_shutdown());
+  if (!recovered) return recovered.status();
+  if (store_id == 0) store_id = random_store_id();
+  s = index->set_store_id(store_id);
+  if (s) s = index->sync();
+  if (s) s = head.open_for_write(paths.head, store_id);
+  if (!s) return s;
+  const std::string bfbs(reinterpret_cast<const char*>(embedded::kRecordBfbs),
+                         embedded::kRecordBfbsSize);
+  auto existing = store::read_file(paths.schemas + "/record.bfbs");
+  if (!existing || *existing != bfbs) {
+    s = store::write_file_atomic(paths.schemas + "/record.bfbs", bfbs);
+    if (!s) return s;
+  }
+  boot_id = store::boot_id();
+  // Watermarks first: a reader that sees this session live must not judge
+  // the WAL against a crashed session's watermarks.
+  const uint64_t last = recovered->last_seq;
+  head.set_written_seq(last);
+  head.set_indexed_seq(last);
+  head.set_durable_seq(last);
+  head.mark_index_clean();
+  head.begin_writer_session(static_cast<uint64_t>(::getpid()), boot_id);
+  s = load_streams();
+  if (!s) return s;
+  return start_pipeline(*recovered);
+}
+
+Status Store::Impl::start_pipeline(const store::RecoveryResult& recovered) {
+  const uint64_t segment_bytes = options.segment_bytes_max;
+  // Ring positions are WAL positions (ring/byte_ring.h, "Segments"): the ring
+  // size must divide the segment size.
+  const uint64_t ring_bytes = std::min(std::bit_floor(std::max<uint64_t>(options.ring_bytes, 8192)),
+                                       segment_bytes & (~segment_bytes + 1));
+  if (ring_bytes < 4096) {
+    return Status::invalid_argument("segment size " + std::to_string(segment_bytes) +
+                                    " must be a multiple of 4096 bytes");
+  }
+  writer = std::make_unique<wal::SegmentWriter>(env.get(), paths.wal, store_id, segment_bytes);
+  uint64_t start = 0;
+  base_segment_no = recovered.next_segment_no;
+  const bool resume = recovered.active && recovered.active->capacity_bytes == segment_bytes;
+  if (resume) {
+    base_segment_no = recovered.active->segment_no;
+    start = recovered.active_end_offset;
+    // What an earlier process wrote may still be only in the page cache.
+    Status s = writer->resume_segment(*recovered.active, start);
+    if (s) s = writer->sync();
+    if (!s) return s;
+  } else if (recovered.active) {
+    spdlog::info("{}: segment size changed to {} bytes; the next record starts a new segment",
+                 paths.root, segment_bytes);
+  }
+  ring = std::make_unique<pipeline::FrameRing>(
+      ring_bytes, ring_bytes / 2 - wal::kSegmentHeaderBytes, 2, recovered.last_seq + 1, start,
+      segment_bytes, wal::kSegmentHeaderBytes);
+  pipeline::Journaller::Options jo;
+  jo.sync = options.sync;
+  jo.segment_bytes = segment_bytes;
+  jo.base_segment_no = base_segment_no;
+  jo.max_batch_bytes = options.batch_bytes_max;
+  jo.last_seq = recovered.last_seq;
+  head.set_durable_seq(recovered.last_seq);
+  journaller = std::make_unique<pipeline::Journaller>(ring.get(), writer.get(), this, jo, start);
+  pipeline::RingIndexer::Options io;
+  io.segment_bytes = segment_bytes;
+  io.consumer = 1;
+  io.max_batch_bytes = std::max<size_t>(options.batch_bytes_max, 1 << 20);
+  indexer = std::make_unique<pipeline::RingIndexer>(ring.get(), index.get(), io, start);
+  if (resume) {
+    indexer->note_segment(0, recovered.active->first_seq);
+    if (recovered.last_frame_offset != 0) {
+      indexer->resume_after(recovered.active->first_seq, recovered.last_frame_offset);
+    }
+  }
+  journal_thread = std::thread([this] {
+    ::pthread_setname_np(::pthread_self(), "reel-journal");
+    journal_loop();
+  });
+  index_thread = std::thread([this] {
+    ::pthread_setname_np(::pthread_self(), "reel-index");
+    index_loop();
+  });
+  return Status::ok();
+}
+
+namespace store {
+
+Result<std::unique_ptr<Store>> open_store_with_env(const std::string& dir,
+                                                   const StoreOptions& options,
+                                                   std::unique_ptr<wal::IoEnv> env) {
+  if (dir.empty()) return Status::invalid_argument("store directory is empty");
+  if (!options.create_if_missing && ::access((dir + "/wal").c_str(), F_OK) != 0) {
+    return Status::not_found(dir + ": no reel store here");
+  }
+  if (options.segment_bytes_max < 4096) {
+    return Status::invalid_argument("segment size must be at least 4096 bytes");
+  }
+  auto impl = std::make_unique<Store::Impl>(dir, options);
+  impl->env = std::move(env);
+  Status s = impl->open_locked();
+  if (!s) return s;
+  return std::unique_ptr<Store>(new Store(std::move(impl)));
+}
+
+Status reindex_store(const std::string& dir, uint64_t* records_indexed,
+                     const std::function<void(uint64_t)>& progress) {
+  StorePaths paths(dir);
+  if (::access(paths.wal.c_str(), F_OK) != 0)
+    return Status::not_found(dir + ": no reel store here");
+  WriterLock lock;
+  Status s = lock.acquire(paths.lock);
+  if (!s) return s;
+  auto env = wal::make_uring_env();
+  if (!env) return env.status();
+  auto idx = index::Index::open(paths.index, false, StoreOptions().index_map_bytes);
+  if (!idx) return idx.status();
+  HeadFile probe;
+  uint64_t store_id = 0;
+  if (probe.open_for_read(paths.head)) store_id = probe.store_id();
+  auto result = recover(paths, env->get(), idx->get(), &store_id, RecoveryMode::kTruncateTornTail,
+                        true, false, progress);
+  if (!result) return result.status();
+  s = (*idx)->sync();
+  if (!s) return s;
+  HeadFile head;
+  s = head.open_for_write(paths.head, store_id);
+  if (!s) return s;
+  head.set_indexed_seq(result->last_seq);
+  head.mark_index_clean();
+  *records_indexed = result->frames_indexed;
+  return Status::ok();
+}
+
+}  // namespace store
+}  // namespace reel

@@ -1,0 +1,157 @@
+// The writer's two stage threads, journal and index (started by
+// start_pipeline, store_open.cc), and the health they report to producers
+// and waiters.
+#include <algorithm>
+#include <chrono>
+#include <mutex>
+
+#include <spdlog/spdlog.h>
+
+#include "store/store_impl.h"
+
+namespace reel {
+
+void Store::Impl::set_failure(const Status& s) {
+  {
+    std::lock_guard<std::mutex> guard(status_mu);
+    if (failure.is_ok()) failure = s;
+  }
+  health.fail();
+  head.notify();
+  space.notify();
+}
+
+// The first caller to see a failure gets the error itself; later calls get
+// kFailed: the store has stopped acknowledging anything (rule 7).
+Status Store::Impl::failure_status() {
+  std::lock_guard<std::mutex> guard(status_mu);
+  if (!failure_reported) {
+    failure_reported = true;
+    return failure;
+  }
+  return Status::failed(paths.root + ": the store stopped after an error: " + failure.to_string());
+}
+
+Status Store::Impl::stall_status() const {
+  std::lock_guard<std::mutex> guard(status_mu);
+  return stall;
+}
+
+// Journal thread, after every step: a full disk (`stall_now` not ok) stalls
+// a healthy store; an ok step recovers a stalled one. A failure wins over
+// both (stage_health.h).
+void Store::Impl::track_stall(const Status& stall_now) {
+  if (!stall_now.is_ok() && health.state() == store::StageHealth::kHealthy) {
+    {
+      std::lock_guard<std::mutex> guard(status_mu);
+      stall = stall_now;
+    }
+    if (health.try_stall()) {
+      spdlog::error("{}: {}; records wait in the ring until space returns", paths.root,
+                    stall_now.to_string());
+      space.notify();  // head.notify() follows in journal_loop, as on every stalled step
+    }
+  } else if (stall_now.is_ok() && health.try_recover()) {
+    spdlog::info("{}: space returned; writing again", paths.root);
+    head.notify();
+  }
+}
+
+void Store::Impl::journal_loop() {
+  const uint64_t start = journaller->position();
+  bool registered = false;
+  for (;;) {
+    retry_now.store(false);
+    const bool worked = journaller->step();
+    if (!registered && journaller->position() - start >= ring->capacity()) {
+      // A full lap written: this is sustained ingest, worth pinning the ring
+      // as an io_uring fixed buffer (pinning 64 MiB costs ~100 ms, too much
+      // for a store opened to append a few records).
+      registered = true;
+      if (Status s = env->register_buffer({ring->memory(), ring->capacity()}); !s) {
+        spdlog::debug("{}: ring not registered with io_uring ({}); plain writes", paths.root,
+                      s.to_string());
+      }
+    }
+    // An explicit sync (wait for kDurable) once what it covers is written,
+    // or once nothing more is waiting to be written.
+    const uint64_t want = sync_request.load(std::memory_order_acquire);
+    if (!journaller->failed() && want > journaller->durable_seq() &&
+        (journaller->written_seq() >= want || !journaller->has_work())) {
+      (void)journaller->sync_now();  // a failure reaches on_failure()
+    }
+    if (worked) released.notify();
+    if (journaller->failed()) break;
+    const Status& st = journaller->stall();
+    track_stall(st);
+    journal_steps.fetch_add(1, std::memory_order_release);
+    if (!st.is_ok()) head.notify();  // waiters watch the stall
+    if (worked && st.is_ok()) continue;
+    if (stop_journal.load()) {
+      // Drained (every claim published and written), or the disk is full:
+      // close() reports what is left in the ring.
+      if (!st.is_ok() || journaller->position() == ring->next_position()) break;
+    }
+    // Sleep until something is published or a sync is asked for; wake for
+    // the interval sync, and every 10 ms while the disk is full, to retry.
+    auto timeout = std::chrono::nanoseconds(std::chrono::milliseconds(100));
+    if (!st.is_ok()) timeout = std::chrono::milliseconds(10);
+    if (options.sync.mode == SyncPolicy::Mode::kInterval &&
+        journaller->durable_seq() < journaller->written_seq()) {
+      timeout = std::min<std::chrono::nanoseconds>(timeout, options.sync.interval);
+    }
+    published.wait_for(
+        [&] {
+          return (st.is_ok() && journaller->has_work()) || stop_journal.load() ||
+                 retry_now.load() ||
+                 sync_request.load(std::memory_order_acquire) > journaller->durable_seq();
+        },
+        timeout);
+  }
+  journal_done.store(true);
+  released.notify();
+}
+
+void Store::Impl::index_loop() {
+  using Clock = std::chrono::steady_clock;
+  bool dirty = false;
+  auto last_sync = Clock::now();
+  for (;;) {
+    const bool pending = ring->upstream_end(1) != indexer->position();
+    if (pending && !dirty) {
+      // Before the first unsynced commit: a reboot from here on means the
+      // index may have lost commits the WAL kept (head_file.h).
+      if (Status s = head.mark_index_dirty(boot_id); !s) {
+        set_failure(s);
+        break;
+      }
+      dirty = true;
+    }
+    const bool worked = pending && indexer->step();
+    if (!indexer->status().is_ok()) {
+      set_failure(indexer->status());
+      break;
+    }
+    if (worked) {
+      head.set_indexed_seq(indexer->indexed_seq());
+      head.notify();
+      space.notify();
+    }
+    if (dirty && Clock::now() - last_sync >= options.index_sync_interval) {
+      if (Status s = index->sync(); !s) {
+        set_failure(s);
+        break;
+      }
+      head.mark_index_clean();
+      dirty = false;
+      last_sync = Clock::now();
+    }
+    if (worked) continue;
+    if (journal_done.load() && ring->upstream_end(1) == indexer->position()) break;
+    released.wait_for(
+        [&] { return ring->upstream_end(1) != indexer->position() || journal_done.load(); },
+        std::chrono::milliseconds(100));
+  }
+}
+
+}  // namespace reel
