@@ -1,6 +1,8 @@
 // Options for opening a store for writing.
 #pragma once
 
+#include "reel/export.h"
+
 #include <chrono>
 #include <cstdint>
 #include <string>
@@ -11,7 +13,7 @@
 namespace reel {
 
 // When appended records reach the disk (design.md, "Durability contract").
-struct SyncPolicy {
+struct REEL_EXPORT SyncPolicy {
   enum class Mode {
     // sync() and flush() return only after an fdatasync covers every record
     // appended before the call (group commit: one fdatasync for all of them).

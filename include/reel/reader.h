@@ -10,6 +10,8 @@
 // read-only and may be read from any thread while their Reader lives.
 #pragma once
 
+#include "reel/export.h"
+
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -48,7 +50,7 @@ class Snapshot;
 // Iterates records in order. A view returned by next() stays valid while the
 // Reader lives. One thread at a time (the Reader's), and only while the
 // Reader that returned it lives.
-class Cursor {
+class REEL_EXPORT Cursor {
  public:
   Cursor();
   ~Cursor();
@@ -70,7 +72,7 @@ class Cursor {
   std::unique_ptr<Impl> impl_;
 };
 
-class Reader {
+class REEL_EXPORT Reader {
  public:
   // Opens `dir` read-only: takes no lock, writes nothing, and is correct
   // beside a live writer in any process (every answer is one consistent

@@ -1,6 +1,7 @@
 // The whole public API of reel.
 #pragma once
 
+#include "reel/export.h"
 #include "reel/options.h"
 #include "reel/reader.h"
 #include "reel/record_view.h"

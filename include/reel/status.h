@@ -7,6 +7,8 @@
 // offset involved, ready to print as one line.
 #pragma once
 
+#include "reel/export.h"
+
 #include <optional>
 #include <string>
 #include <utility>
@@ -24,7 +26,7 @@ enum class Code {
   kFailed,   // an earlier write or sync failed; the store no longer acknowledges
 };
 
-class Status {
+class REEL_EXPORT Status {
  public:
   Status() = default;
   static Status ok() { return Status(); }

@@ -6,6 +6,8 @@
 // Store must outlive every call into it.
 #pragma once
 
+#include "reel/export.h"
+
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -18,7 +20,7 @@
 
 namespace reel {
 
-class Store {
+class REEL_EXPORT Store {
  public:
   // Opens the store in `dir` for writing, creating it if allowed. Takes the
   // writer lock (another writer, in this process or another, gets kBusy), then

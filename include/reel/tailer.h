@@ -10,6 +10,8 @@
 // Thread safety: one thread at a time; open one Tailer per thread.
 #pragma once
 
+#include "reel/export.h"
+
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -22,7 +24,7 @@
 
 namespace reel {
 
-class Tailer {
+class REEL_EXPORT Tailer {
  public:
   struct Options {
     // Where to start, first match wins: from_end (only records appended

@@ -18,7 +18,7 @@
 
 namespace reel {
 
-struct Reader::Impl {
+struct REEL_INTERNAL Reader::Impl {
   Impl(const std::string& dir, const ReaderOptions& o) : paths(dir), options(o), segs(paths.wal) {}
 
   store::StorePaths paths;
@@ -100,7 +100,7 @@ struct CursorSource {
   virtual bool next(RecordView* out, Status* status) = 0;
 };
 
-struct Cursor::Impl {
+struct REEL_INTERNAL Cursor::Impl {
   // A sequential scan, a source, or a list of seqs resolved one by one.
   std::unique_ptr<SeqScan> scan;
   std::unique_ptr<CursorSource> source;

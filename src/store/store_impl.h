@@ -52,7 +52,7 @@ inline uint64_t now_ns() {
 //
 // "Open" below means open_store_with_env() on one thread, before the stage
 // threads start (start_pipeline) and before anyone else holds the Store.
-struct Store::Impl final : pipeline::JournalListener {
+struct REEL_INTERNAL Store::Impl final : pipeline::JournalListener {
   // Set at open; read-only afterwards, from any thread.
   StoreOptions options;
   store::StorePaths paths;

@@ -8,7 +8,7 @@
 
 namespace reel {
 
-struct Tailer::Impl {
+struct REEL_INTERNAL Tailer::Impl {
   explicit Impl(std::unique_ptr<Reader> owned)
       : reader(std::move(owned)), r(reader->impl_.get()), cursor(r->make_cursor()) {}
 
