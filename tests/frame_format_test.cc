@@ -241,6 +241,23 @@ TEST(FrameFormat, ValidChecksumOverBadBodyIsRejected) {
   EXPECT_EQ(decode_frame(frame, 0, &d), FrameStatus::kBadRecord);
 }
 
+// A body whose checksum matches is trusted without the verifier, but its
+// root and vtable offsets are still bounds-checked, without wrapping.
+TEST(FrameFormat, TrustedChecksumStillBoundsChecksTheOffsets) {
+  for (uint32_t root : {0xFFFFFFF8u, 0x7FFFFFFCu, 0x1000u}) {
+    auto frame = encode(example_fields());
+    encode_fixed32(frame.data() + kFrameBodyOffset, root);
+    reseal(&frame);
+    DecodedFrame d;
+    EXPECT_EQ(decode_frame(frame, 0, &d, BodyCheck::kTrustChecksum), FrameStatus::kBadRecord)
+        << root;
+  }
+  auto frame = encode(example_fields());
+  DecodedFrame d;
+  ASSERT_EQ(decode_frame(frame, 0, &d, BodyCheck::kTrustChecksum), FrameStatus::kOk);
+  EXPECT_EQ(d.record->seq(), 1u);
+}
+
 TEST(FrameFormat, HeaderSeqMustMatchRecordSeq) {
   auto frame = encode(example_fields());
   encode_fixed64(frame.data() + kFrameSeqOffset, 2);

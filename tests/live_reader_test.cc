@@ -17,7 +17,9 @@
 #include "live_model.h"
 #include "reel/reel.h"
 #include "store/position_cache.h"
+#include "store/verify.h"
 #include "test_util.h"
+#include "wal/io_env.h"
 #include "wal/segment_writer.h"
 
 namespace reel {
@@ -91,21 +93,6 @@ std::unique_ptr<Reader> open_when_there(const std::string& path) {
   ::_exit(checker.rounds() >= 2 ? 0 : 5);
 }
 
-int wait_child(pid_t pid, std::chrono::seconds limit) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  int status = 0;
-  while (::waitpid(pid, &status, WNOHANG) == 0) {
-    if (std::chrono::steady_clock::now() > deadline) {
-      ::kill(pid, SIGKILL);
-      ::waitpid(pid, &status, 0);
-      ADD_FAILURE() << "child " << pid << " did not finish in time";
-      return -1;
-    }
-    std::this_thread::sleep_for(5ms);
-  }
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
 TEST(LiveReaders, ThreadsAndAnotherProcessAgreeWithTheModelBesideAWriter) {
   const uint64_t seed = testing::test_seed();
   TempDir dir;
@@ -155,7 +142,7 @@ TEST(LiveReaders, ThreadsAndAnotherProcessAgreeWithTheModelBesideAWriter) {
   testing::write_all(done, "");
   for (int t = 0; t < 3; ++t) EXPECT_EQ(errors[t], "") << "reader thread " << t;
   EXPECT_GE(rounds[0], 2u);
-  EXPECT_EQ(wait_child(child, 120s), 0);
+  EXPECT_EQ(testing::wait_child(child, 120s), 0);
   std::printf("reader threads: %llu and %llu rounds\n", static_cast<unsigned long long>(rounds[0]),
               static_cast<unsigned long long>(rounds[1]));
 }
@@ -182,7 +169,7 @@ TEST(LiveReaders, ReaderWithoutWritePermissionReadsTheWalBesideAWriter) {
     ASSERT_TRUE((*store)->close());
   }
   testing::write_all(done, "");
-  const int code = wait_child(child, 120s);
+  const int code = testing::wait_child(child, 120s);
   if (code == 20) GTEST_SKIP() << "user nobody cannot reach " << dir.path();
   EXPECT_EQ(code, 0);
 }
@@ -322,6 +309,38 @@ TEST(PositionCache, SearchEqualsABinarySearch) {
 
 namespace reel {
 namespace {
+
+// A writer that crashed right after creating a segment, restarted with
+// another segment size, replaces that empty segment instead of renaming a
+// new file over one a reader may have mapped (segments are renamed into
+// place with RENAME_NOREPLACE).
+TEST(StoreOpen, EmptyLastSegmentOfAnotherSizeIsReplacedCleanly) {
+  TempDir dir;
+  {
+    auto store = Store::open(dir.path(), small_segments());
+    ASSERT_TRUE(store);
+    write_model(store->get(), 100);
+  }
+  {  // the creation of segment 101 finished, no record reached it
+    auto env = wal::make_uring_env();
+    ASSERT_TRUE(env);
+    auto reader = Reader::open(dir.path());
+    const uint64_t store_id = (*reader)->stats()->store_id;
+    wal::SegmentWriter writer(env->get(), dir / "wal", store_id, 64 * 1024);
+    ASSERT_TRUE(writer.start_segment(101, 1));
+    ASSERT_TRUE(writer.seal());
+  }
+  StoreOptions bigger = small_segments();
+  bigger.segment_bytes_max = 128 * 1024;
+  auto store = Store::open(dir.path(), bigger);
+  ASSERT_TRUE(store) << store.status().to_string();
+  for (uint64_t s = 101; s <= 2000; ++s) ASSERT_EQ(*(*store)->append("a", "x"), s);
+  ASSERT_TRUE((*store)->close());
+  auto report = store::verify_store(dir.path(), nullptr);
+  ASSERT_TRUE(report);
+  EXPECT_TRUE(report->clean()) << report->faults.front();
+  EXPECT_EQ(report->last_seq, 2000u);
+}
 
 // close() releases STORE/LOCK: another writer opens the store while the
 // closed Store object still exists (checked: without the release in close()

@@ -263,20 +263,6 @@ TEST(Tailer, StartsAtATimeFiltersAStreamAndWaitsForANewOne) {
 }
 
 // Waits for a child process; fails the test if it does not exit in time.
-int wait_child(pid_t pid, std::chrono::seconds limit) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  int status = 0;
-  while (::waitpid(pid, &status, WNOHANG) == 0) {
-    if (std::chrono::steady_clock::now() > deadline) {
-      ::kill(pid, SIGKILL);
-      ::waitpid(pid, &status, 0);
-      ADD_FAILURE() << "child " << pid << " did not finish in time";
-      return -1;
-    }
-    std::this_thread::sleep_for(5ms);
-  }
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
 
 // The tailer runs in another process (forked before this one starts any
 // thread) while three threads append here.
@@ -330,7 +316,7 @@ TEST(Tailer, SecondProcessSeesEveryRecordWithNoGap) {
     for (auto& p : producers) p.join();
     ASSERT_TRUE((*store)->close());
   }
-  EXPECT_EQ(wait_child(child, std::chrono::seconds(60)), 0);
+  EXPECT_EQ(testing::wait_child(child, std::chrono::seconds(60)), 0);
 }
 
 // A writer process appends from two threads and reports its durable

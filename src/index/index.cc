@@ -356,6 +356,23 @@ Result<std::optional<Snapshot::TimeStart>> Snapshot::time_start(uint32_t stream,
       TimeStart{decode_big64(static_cast<const uint8_t*>(v.mv_data)), 0, false});
 }
 
+Result<std::optional<uint64_t>> Snapshot::time_end(uint32_t stream, uint64_t t1) const {
+  if (t1 == UINT64_MAX) return std::optional<uint64_t>();
+  LmdbCursor cursor;
+  Status s = cursor.open(txn_.get(), index_->time_);
+  if (!s) return s;
+  uint8_t kb[12];
+  encode_time_key(kb, stream, t1 + 1);
+  MDB_val k = to_val(kb, 12), v;
+  const int rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_SET_RANGE);
+  if (rc == MDB_NOTFOUND) return std::optional<uint64_t>();
+  if (rc != 0) return lmdb_status(rc, "index: time checkpoint");
+  if (k.mv_size != 12 || decode_big32(static_cast<const uint8_t*>(k.mv_data)) != stream) {
+    return std::optional<uint64_t>();
+  }
+  return std::optional<uint64_t>(decode_big64(static_cast<const uint8_t*>(v.mv_data)));
+}
+
 Status Snapshot::late_by_time(uint32_t stream, uint64_t t0, uint64_t t1,
                               std::vector<std::pair<uint64_t, uint64_t>>* out) const {
   LmdbCursor cursor;

@@ -96,6 +96,9 @@ class Snapshot {
     bool has_running_max = false;
   };
   Result<std::optional<TimeStart>> time_start(uint32_t stream, uint64_t t0) const;
+  // The seq of the first checkpoint of `stream` with ts > t1, if any: no
+  // in-order record after it can have ts <= t1.
+  Result<std::optional<uint64_t>> time_end(uint32_t stream, uint64_t t1) const;
   // (ts, seq) of the late records of `stream` with t0 <= ts <= t1, in that order.
   Status late_by_time(uint32_t stream, uint64_t t0, uint64_t t1,
                       std::vector<std::pair<uint64_t, uint64_t>>* out) const;

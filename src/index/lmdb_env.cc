@@ -22,11 +22,30 @@ Status lmdb_status(int rc, const std::string& what) {
 
 namespace {
 
-// One environment per index directory (device, inode) in this process.
-std::recursive_mutex g_envs_mu;  // recursive: a close may run inside acquire()
-std::map<std::pair<dev_t, ino_t>, std::weak_ptr<LmdbEnv>>& envs() {
-  static auto* map = new std::map<std::pair<dev_t, ino_t>, std::weak_ptr<LmdbEnv>>();
+// One environment per index directory (device, inode) in this process,
+// with the number of handles out. A handle's release and every acquire()
+// take g_envs_mu, and the environment is closed under it when the last
+// handle goes: an acquire() never sees an environment that is on its way
+// out, so no second one can open beside it.
+struct Entry {
+  std::unique_ptr<LmdbEnv> env;
+  uint64_t users = 0;
+};
+std::mutex g_envs_mu;
+std::map<std::pair<dev_t, ino_t>, Entry>& envs() {
+  static auto* map = new std::map<std::pair<dev_t, ino_t>, Entry>();
   return *map;
+}
+
+// A handle: the shared_ptr's own count covers copies of this handle; the
+// entry's `users` counts handles.
+std::shared_ptr<LmdbEnv> handle(std::pair<dev_t, ino_t> key, Entry* entry) {
+  ++entry->users;
+  return std::shared_ptr<LmdbEnv>(entry->env.get(), [key](LmdbEnv*) {
+    std::lock_guard<std::mutex> guard(g_envs_mu);
+    auto it = envs().find(key);
+    if (it != envs().end() && --it->second.users == 0) envs().erase(it);  // closes it
+  });
 }
 
 bool may_write(const std::string& path) {
@@ -63,15 +82,15 @@ Status LmdbEnv::open(const std::string& dir, bool writable, uint64_t map_bytes, 
 
 Result<std::shared_ptr<LmdbEnv>> LmdbEnv::acquire(const std::string& dir, bool write,
                                                   uint64_t map_bytes, unsigned max_dbs) {
-  std::lock_guard<std::recursive_mutex> guard(g_envs_mu);
+  std::lock_guard<std::mutex> guard(g_envs_mu);
   struct stat st {};
   if (::stat(dir.c_str(), &st) != 0) return Status::from_errno(dir + ": index", errno);
   const auto key = std::make_pair(st.st_dev, st.st_ino);
-  if (auto existing = envs()[key].lock()) {
-    if (write && !existing->writable()) {
+  if (auto it = envs().find(key); it != envs().end()) {
+    if (write && !it->second.env->writable()) {
       return Status::busy(dir + ": a reader in this process opened the index read-only");
     }
-    return existing;
+    return handle(key, &it->second);
   }
   const std::string data = dir + "/data.mdb", lock = dir + "/lock.mdb";
   bool rw = write;
@@ -84,16 +103,12 @@ Result<std::shared_ptr<LmdbEnv>> LmdbEnv::acquire(const std::string& dir, bool w
     }
     rw = may_write(data) && may_write(lock);
   }
-  // Closed under g_envs_mu too, so that no new environment for the same
-  // files opens while the old one's close drops the process's locks.
-  std::shared_ptr<LmdbEnv> env(new LmdbEnv(), [](LmdbEnv* e) {
-    std::lock_guard<std::recursive_mutex> closing(g_envs_mu);
-    delete e;
-  });
+  std::unique_ptr<LmdbEnv> env(new LmdbEnv());
   Status s = env->open(dir, rw, map_bytes, max_dbs);
   if (!s) return s;
-  envs()[key] = env;
-  return env;
+  Entry& entry = envs()[key];
+  entry.env = std::move(env);
+  return handle(key, &entry);
 }
 
 Status LmdbTxn::begin(MDB_env* env, bool read_only) {

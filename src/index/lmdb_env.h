@@ -31,7 +31,9 @@ inline std::string_view as_view(const MDB_val& v) {
 // so the writer could reuse pages a reader is reading. Store, Reader and
 // verify therefore acquire() the same LmdbEnv; it closes when the last user
 // lets go. Thread-safe: read transactions from any thread (MDB_NOTLS), one
-// write transaction at a time (the store's index thread).
+// write transaction at a time (the store's index thread). The first opener's
+// map size holds for everyone in the process (open the Store first when it
+// asks for a larger index_map_bytes than readers do).
 class LmdbEnv {
  public:
   // For `write`: opens (creating) the environment read-write. For readers:

@@ -16,6 +16,7 @@ namespace reel {
 
 store::WriterState Reader::Impl::writer_state() const {
   store::WriterState ws;
+  ws.generation = head.generation();
   ws.written_seq = head.written_seq();
   ws.live = head.writer_may_be_live();
   return ws;
@@ -47,7 +48,14 @@ void Reader::Impl::attach() const {
 Result<std::unique_ptr<index::Snapshot>> Reader::Impl::snapshot() const {
   attach();
   if (!index) return std::unique_ptr<index::Snapshot>();
-  return index->snapshot();
+  auto snap = index->snapshot();
+  if (!snap) return snap;
+  // An index of another format (a writer is about to rebuild it) means
+  // something else by its databases: read the WAL instead.
+  auto format = (*snap)->format();
+  if (!format) return format.status();
+  if (*format != 0 && *format != index::kIndexFormat) return std::unique_ptr<index::Snapshot>();
+  return snap;
 }
 
 Result<std::optional<Reader::Impl::Position>> Reader::Impl::locate(uint64_t seq) {

@@ -21,6 +21,7 @@ struct TimePlan {
   std::optional<uint32_t> id;  // unknown: the stream is not indexed yet
   uint64_t indexed = 0;
   std::optional<index::Snapshot::TimeStart> start;
+  uint64_t in_order_end = 0;  // the in-order part ends at this seq at the latest
   std::vector<std::pair<uint64_t, uint64_t>> late;  // (ts, seq)
 };
 
@@ -40,6 +41,9 @@ Result<TimePlan> plan_from_index(Reader::Impl* r, std::string_view stream, uint6
   auto start = (*snap)->time_start(*plan.id, t0);
   if (!start) return start.status();
   plan.start = *start;
+  auto end = (*snap)->time_end(*plan.id, t1);
+  if (!end) return end.status();
+  plan.in_order_end = std::min(plan.indexed, end->value_or(UINT64_MAX));
   Status s = (*snap)->late_by_time(*plan.id, t0, t1, &plan.late);
   if (!s) return s;
   return plan;
@@ -60,7 +64,7 @@ class TimeMerge final : public CursorSource {
       id_ = *plan.id;
       running_max_ = plan.start->running_max_ts;
       have_max_ = plan.start->has_running_max;
-      scan_ = std::make_unique<SeqScan>(r, plan.start->seq, plan.indexed);
+      scan_ = std::make_unique<SeqScan>(r, plan.start->seq, plan.in_order_end);
     }
   }
 

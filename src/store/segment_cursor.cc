@@ -40,7 +40,7 @@ void SegmentCursor::rescan_at_stop() {
 // segment; kEnd: only zeros; kFrame: the frame is there now.
 SegmentCursor::Step SegmentCursor::classify(wal::ScanMode mode, bool last, bool live) {
   auto classifier = std::make_unique<Scan>(mapped_->bytes, mapped_->header, mapped_->name, offset_,
-                                           expected_, mode);
+                                           expected_, mode, check_);
   wal::DecodedFrame ignored;
   const auto step = classifier->next(&ignored);
   if (step == Scan::Step::kFrame) return Step::kFrame;
@@ -109,11 +109,28 @@ SegmentCursor::Step SegmentCursor::judge_zeros(bool later, bool live, uint64_t w
 }
 
 // The scanner stopped at offset_: zeros, or bytes that are not a frame.
-// Judged as the header comment says.
+// Judged as the header comment says. A fault found while no writer seemed
+// live is confirmed against the head file once more: a writer that started
+// meanwhile (or a new session) may be writing the bytes just judged, so the
+// stop is then the live end and is looked at again later.
 SegmentCursor::Step SegmentCursor::judge(Then* then) {
+  const WriterState ws = writer_ ? writer_() : WriterState{};  // 1: before the bytes
+  const Step step = judge_once(ws, then);
+  if (writer_ && (step == Step::kCorruption || step == Step::kTornTail)) {
+    const WriterState now = writer_();
+    if (now.generation != ws.generation || now.live != ws.live) {
+      after_fault_ = AfterFault::kNone;
+      rescan_at_stop();
+      *then = Then::kReport;
+      return Step::kEnd;
+    }
+  }
+  return step;
+}
+
+SegmentCursor::Step SegmentCursor::judge_once(const WriterState& ws, Then* then) {
   *then = Then::kReport;
-  // 1. The writer's state, before the bytes are read again.
-  const WriterState ws = writer_ ? writer_() : WriterState{};
+  rescan_at_stop();  // whatever the verdict, the next look starts at the stop
   if (ws.live && expected_ > ws.written_seq && at_last_segment()) return Step::kEnd;
   // 2. The listing, then 3. the bytes at the stop, again.
   bool later = segment_ + 1 < segs_->size();
@@ -121,7 +138,6 @@ SegmentCursor::Step SegmentCursor::judge(Then* then) {
     if (Status s = segs_->refresh(); !s) return error(s);
     later = segment_ + 1 < segs_->size();
   }
-  rescan_at_stop();
   wal::DecodedFrame probe;
   const auto again = wal::SegmentScanner(mapped_->bytes, mapped_->header, mapped_->name, offset_,
                                          expected_, wal::ScanMode::kFast, check_)
@@ -135,7 +151,11 @@ SegmentCursor::Step SegmentCursor::judge(Then* then) {
   if (again == Scan::Step::kEnd) return judge_zeros(later, live, ws.written_seq, then);
   const Step s = classify(wal::ScanMode::kClassifyFaults, !later, live);
   if (s == Step::kFrame) *then = Then::kReadOn;
-  return s == Step::kEnd ? Step::kTornTail : s;
+  if (s != Step::kEnd) return s;
+  // Bad bytes here, and only zeros after them: a torn tail.
+  fault_ = {mapped_->name, offset_, expected_, "a frame that does not check out"};
+  torn_end_ = offset_;
+  return Step::kTornTail;
 }
 
 SegmentCursor::Step SegmentCursor::next(wal::DecodedFrame* frame) {

@@ -46,6 +46,7 @@ namespace reel::store {
 struct WriterState {
   bool live = false;         // a writer may be appending right now
   uint64_t written_seq = 0;  // with a live writer: every seq <= this is whole in the WAL
+  uint64_t generation = 0;   // +1 per writer session
 };
 // Asked at each stop; it must read the head file afresh (acquire).
 using WriterStateFn = std::function<WriterState()>;
@@ -105,6 +106,7 @@ class SegmentCursor {
   bool open_segment();
   void rescan_at_stop();
   Step judge(Then* then);
+  Step judge_once(const WriterState& ws, Then* then);
   Step judge_zeros(bool later, bool live, uint64_t written_seq, Then* then);
   Step leave_segment(Then* then);
   Step classify(wal::ScanMode mode, bool last, bool live);

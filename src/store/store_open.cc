@@ -126,6 +126,16 @@ Status Store::Impl::start_pipeline(const store::RecoveryResult& recovered) {
     Status s = writer->resume_segment(*recovered.active, start);
     if (s) s = writer->sync();
     if (!s) return s;
+  } else if (recovered.active && recovered.last_seq < recovered.active->first_seq) {
+    // The last segment holds no record and has the old size: the new one
+    // that replaces it has the same first seq, hence the same name.
+    const std::string path = paths.wal + "/" + wal::segment_file_name(recovered.active->first_seq);
+    spdlog::info("{}: segment size changed to {} bytes; removing the empty last segment",
+                 paths.root, segment_bytes);
+    Status s = env->remove(path);
+    if (s) s = env->fsync_dir(paths.wal);
+    if (!s) return s;
+    base_segment_no = recovered.active->segment_no;
   } else if (recovered.active) {
     spdlog::info("{}: segment size changed to {} bytes; the next record starts a new segment",
                  paths.root, segment_bytes);

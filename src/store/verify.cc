@@ -126,7 +126,8 @@ Status Verifier::scan_wal() {
   SegmentCursor cursor(
       &segs_,
       [this] {
-        return WriterState{head_.writer_may_be_live(), head_.written_seq()};
+        const uint64_t generation = head_.generation();
+        return WriterState{head_.writer_may_be_live(), head_.written_seq(), generation};
       },
       SegmentCursor::Depth::kAudit);
   cursor.seek(0, wal::kSegmentHeaderBytes, segs_.first_seq(0));

@@ -12,19 +12,20 @@ namespace reel {
 
 // memcpy + a byte swap where the host order differs: one load or store each
 // (the byte loops these replace were not merged by the compiler).
-template <typename T>
-inline T to_little(T v) {
-  if constexpr (std::endian::native == std::endian::little) return v;
+template <std::endian Order, typename T>
+inline T in_order(T v) {
+  if constexpr (std::endian::native == Order) return v;
   if constexpr (sizeof(T) == 2) return __builtin_bswap16(v);
   if constexpr (sizeof(T) == 4) return __builtin_bswap32(v);
   return __builtin_bswap64(v);
 }
 template <typename T>
+inline T to_little(T v) {
+  return in_order<std::endian::little>(v);
+}
+template <typename T>
 inline T to_big(T v) {
-  if constexpr (std::endian::native == std::endian::big) return v;
-  if constexpr (sizeof(T) == 2) return __builtin_bswap16(v);
-  if constexpr (sizeof(T) == 4) return __builtin_bswap32(v);
-  return __builtin_bswap64(v);
+  return in_order<std::endian::big>(v);
 }
 template <typename T>
 inline void store_as(uint8_t* dst, T v) {

@@ -155,14 +155,16 @@ namespace {
 
 // The root table and its vtable lie inside the body (kTrustChecksum).
 bool offsets_in_body(const uint8_t* body, uint32_t body_bytes) {
-  const uint32_t root = decode_fixed32(body);
-  if (root % 4 != 0 || root + 8 > body_bytes) return false;
+  // 64-bit arithmetic: no offset in the body can wrap a check around.
+  const uint64_t size = body_bytes;
+  const uint64_t root = decode_fixed32(body);
+  if (root % 4 != 0 || root + 8 > size) return false;
   const int64_t vtable =
-      static_cast<int64_t>(root) - static_cast<int32_t>(decode_fixed32(body + root));
-  if (vtable < 0 || vtable % 2 != 0 || vtable + 4 > body_bytes) return false;
-  const uint16_t vtable_bytes = decode_fixed16(body + vtable);
-  const uint16_t table_bytes = decode_fixed16(body + vtable + 2);
-  return vtable + vtable_bytes <= body_bytes && root + table_bytes <= body_bytes;
+      static_cast<int64_t>(root) - int64_t{static_cast<int32_t>(decode_fixed32(body + root))};
+  if (vtable < 0 || vtable % 2 != 0 || static_cast<uint64_t>(vtable) + 4 > size) return false;
+  const uint64_t vtable_bytes = decode_fixed16(body + vtable);
+  const uint64_t table_bytes = decode_fixed16(body + vtable + 2);
+  return static_cast<uint64_t>(vtable) + vtable_bytes <= size && root + table_bytes <= size;
 }
 
 }  // namespace

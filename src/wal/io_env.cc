@@ -1,6 +1,7 @@
 #include "wal/io_env.h"
 
 #include <fcntl.h>
+#include <stdio.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -76,7 +77,8 @@ class UringEnv final : public IoEnv {
   }
 
   Status rename(const std::string& from, const std::string& to) override {
-    if (::rename(from.c_str(), to.c_str()) != 0) {
+    // Never over an existing file: a reader may have the old one mapped.
+    if (::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_NOREPLACE) != 0) {
       return Status::from_errno(from + ": rename to " + to, errno);
     }
     return Status::ok();

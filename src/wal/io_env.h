@@ -32,7 +32,8 @@ class IoEnv {
   // fdatasync, issued only after every write it must cover has completed.
   virtual Status datasync(int fd, const std::string& name) = 0;
   virtual Status fsync_dir(const std::string& dir) = 0;
-  // rename(2): replaces `to` atomically. The caller fsyncs the directory.
+  // Renames `from` to `to`, which must not exist (kIoError, EEXIST, if it
+  // does: a reader may have it mapped). The caller fsyncs the directory.
   virtual Status rename(const std::string& from, const std::string& to) = 0;
   // unlink(2); a missing file is not an error.
   virtual Status remove(const std::string& path) = 0;
