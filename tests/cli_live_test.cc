@@ -70,6 +70,48 @@ TEST(CliLive, ReadCommandsNeverLockNorWriteAnUncleanStore) {
   EXPECT_EQ(after.size(), before.size()) << "a read command created a file";
 }
 
+// A writer's liveness is its session lock on the head file, not its pid: a
+// reader in another pid namespace (a sidecar container) sees it live, and
+// sees it gone once it closed (checked: with the old pid test the reader in
+// the new namespace saw no writer).
+TEST(CliLive, AWriterIsLiveForAReaderInAnotherPidNamespace) {
+  TempDir dir;
+  const std::string S = dir / "S";
+  auto store = Store::open(S);
+  ASSERT_TRUE(store);
+  ASSERT_TRUE((*store)->append("s", "x"));
+  ASSERT_TRUE((*store)->flush());
+  CliRun r = reel("stat " + S + " --json", "", "unshare --pid --fork ");
+  if (r.exit_code != 0 && r.err.find("unshare") != std::string::npos) {
+    GTEST_SKIP() << "cannot make a pid namespace here: " << r.err;
+  }
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("\"writer_live\":true"), std::string::npos) << r.out;
+  ASSERT_TRUE((*store)->close());
+  r = reel("stat " + S + " --json", "", "unshare --pid --fork ");
+  EXPECT_NE(r.out.find("\"writer_live\":false"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\"clean_shutdown\":true"), std::string::npos) << r.out;
+}
+
+// A writer killed with SIGKILL leaves no live session behind.
+TEST(CliLive, AKilledWriterIsNotLive) {
+  TempDir dir;
+  const std::string S = dir / "S";
+  const pid_t child = ::fork();
+  if (child == 0) {
+    auto store = Store::open(S);
+    if (!store || !(*store)->append("s", "x") || !(*store)->flush()) ::_exit(1);
+    ::kill(::getpid(), SIGKILL);
+  }
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  ASSERT_TRUE(WIFSIGNALED(status));
+  CliRun r = reel("stat " + S + " --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("\"writer_live\":false"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\"clean_shutdown\":false"), std::string::npos) << r.out;
+}
+
 pid_t spawn_shell(const std::string& command) {
   const pid_t pid = ::fork();
   if (pid == 0) {

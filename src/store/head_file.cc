@@ -1,7 +1,6 @@
 #include "store/head_file.h"
 
 #include <fcntl.h>
-#include <signal.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -20,7 +19,8 @@ constexpr char kHeadMagic[8] = {'R', 'E', 'E', 'L', 'H', 'E', 'A', 'D'};
 constexpr size_t kBootIdOffset = 72;
 constexpr size_t kBootIdBytes = 40;
 constexpr size_t kNotifyEpochOffset = 128;
-constexpr size_t kWriterBootIdOffset = 136;
+// The byte of the head file a writer session keeps an OFD write lock on.
+constexpr off_t kLiveLockByte = 0;
 
 std::string read_text(const uint8_t* base, size_t offset) {
   const char* p = reinterpret_cast<const char*>(base + offset);
@@ -32,7 +32,17 @@ void write_text(uint8_t* base, size_t offset, const std::string& text) {
   std::memcpy(base + offset, text.data(), std::min(text.size(), kBootIdBytes));
 }
 
-Result<uint8_t*> map_head(const std::string& path, bool writable) {
+struct flock live_lock(short type) {
+  struct flock fl {};
+  fl.l_type = type;
+  fl.l_whence = SEEK_SET;
+  fl.l_start = kLiveLockByte;
+  fl.l_len = 1;
+  return fl;
+}
+
+// The mapping, and the descriptor kept open for the writer-session lock.
+Result<std::pair<uint8_t*, int>> map_head(const std::string& path, bool writable) {
   int fd = ::open(path.c_str(), (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC);
   if (fd < 0) return Status::from_errno(path + ": open head file", errno);
   struct stat st {};
@@ -43,18 +53,22 @@ Result<uint8_t*> map_head(const std::string& path, bool writable) {
   void* p = ::mmap(nullptr, kHeadFileBytes, writable ? PROT_READ | PROT_WRITE : PROT_READ,
                    MAP_SHARED, fd, 0);
   int err = errno;
-  ::close(fd);
-  if (p == MAP_FAILED) return Status::from_errno(path + ": mmap head file", err);
+  if (p == MAP_FAILED) {
+    ::close(fd);
+    return Status::from_errno(path + ": mmap head file", err);
+  }
   if (std::memcmp(p, kHeadMagic, sizeof kHeadMagic) != 0) {
     ::munmap(p, kHeadFileBytes);
+    ::close(fd);
     return Status::corruption(path + ": not a reel head file (bad magic)");
   }
-  return static_cast<uint8_t*>(p);
+  return std::make_pair(static_cast<uint8_t*>(p), fd);
 }
 }  // namespace
 
 HeadFile::~HeadFile() {
   if (base_ != nullptr) ::munmap(base_, kHeadFileBytes);
+  if (fd_ >= 0) ::close(fd_);  // drops a writer session's lock too
 }
 
 uint64_t HeadFile::load(size_t offset) const {
@@ -89,7 +103,8 @@ Status HeadFile::open_for_write(const std::string& path, uint64_t store_id) {
     mapped = map_head(path, true);
     if (!mapped) return mapped.status();
   }
-  base_ = *mapped;
+  base_ = mapped->first;
+  fd_ = mapped->second;
   writable_ = true;
   if (store_id != 0 && load(16) != store_id) store(16, store_id);
   return Status::ok();
@@ -99,7 +114,8 @@ Status HeadFile::open_for_read(const std::string& path) {
   path_ = path;
   auto mapped = map_head(path, false);
   if (!mapped) return mapped.status();
-  base_ = *mapped;
+  base_ = mapped->first;
+  fd_ = mapped->second;
   return Status::ok();
 }
 
@@ -110,17 +126,28 @@ std::string HeadFile::boot_id() const {
 
 bool HeadFile::writer_may_be_live() const {
   if (base_ == nullptr || clean_shutdown()) return false;
-  const uint64_t pid = writer_pid();  // acquire: the boot id was written before
-  if (pid == 0 || pid > INT32_MAX) return false;
-  if (::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) return false;
-  return read_text(base_, kWriterBootIdOffset) == store::boot_id();
+  // Only tests the session lock (F_OFD_GETLK takes nothing): held exactly
+  // while a writer process has this session open, whatever its pid
+  // namespace, and gone the moment that process dies.
+  struct flock fl = live_lock(F_RDLCK);
+  if (::fcntl(fd_, F_OFD_GETLK, &fl) != 0) return true;  // cannot tell: assume live
+  return fl.l_type != F_UNLCK;
 }
 
-void HeadFile::begin_writer_session(uint64_t pid, const std::string& boot_id) {
-  write_text(base_, kWriterBootIdOffset, boot_id);
+Status HeadFile::begin_writer_session(uint64_t pid) {
+  struct flock fl = live_lock(F_WRLCK);
+  if (::fcntl(fd_, F_OFD_SETLK, &fl) != 0) {
+    return Status::from_errno(path_ + ": cannot lock the head file for the writer session", errno);
+  }
   store(48, pid);
   store(56, generation() + 1);
   store(112, 0);
+  return Status::ok();
+}
+
+void HeadFile::end_writer_session() {
+  struct flock fl = live_lock(F_UNLCK);
+  if (fd_ >= 0) (void)::fcntl(fd_, F_OFD_SETLK, &fl);
 }
 
 Status HeadFile::mark_index_dirty(const std::string& boot_id) {

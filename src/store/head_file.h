@@ -7,7 +7,6 @@
 //   24  written_seq     u64         72  boot_id         36 bytes + pad (text)
 //   32  durable_seq     u64         112 clean_shutdown  u64 (1 = closed cleanly)
 //   40  indexed_seq     u64        128 notify_epoch    u32 (futex word)
-//                                  136 writer_boot_id  36 bytes + pad (text)
 //
 // The file is created by write-temp/fsync/rename; afterwards the writer stores
 // the u64 fields through the mapping with release stores and readers load
@@ -58,17 +57,18 @@ class HeadFile {
   std::string boot_id() const;
   bool clean_shutdown() const { return load(112) != 0; }
   // Whether a writer may be appending now: a session that has not closed
-  // cleanly, begun on this boot, by a process that still exists. False is
-  // certain (no writer can be running); true may be a crashed writer whose
-  // pid was reused, so readers treat it as live.
+  // cleanly whose writer still holds the session lock (an OFD write lock on
+  // byte 0 of this file, which dies with its process). Readers only test it.
   bool writer_may_be_live() const;
   Watermarks watermarks() const { return {written_seq(), durable_seq(), indexed_seq()}; }
 
   void set_written_seq(uint64_t v) { store(24, v); }
   void set_durable_seq(uint64_t v) { store(32, v); }
   void set_indexed_seq(uint64_t v) { store(40, v); }
-  // Boot id, then pid, generation+1, clean_shutdown = 0.
-  void begin_writer_session(uint64_t pid, const std::string& boot_id);
+  // Writer: takes the session lock, then sets pid, generation+1 and
+  // clean_shutdown = 0. end_writer_session() lets the lock go (close()).
+  Status begin_writer_session(uint64_t pid);
+  void end_writer_session();
   // Records that the index has unsynced commits on this boot, durably
   // (msync) before the first such commit lands.
   Status mark_index_dirty(const std::string& boot_id);
@@ -86,6 +86,7 @@ class HeadFile {
   uint64_t load(size_t offset) const;
   void store(size_t offset, uint64_t value);
   uint8_t* base_ = nullptr;
+  int fd_ = -1;  // kept open: the writer session's lock lives on it
   bool writable_ = false;
   std::string path_;
 };

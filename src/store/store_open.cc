@@ -99,7 +99,7 @@ Status Store::Impl::open_locked() {
   head.set_indexed_seq(last);
   head.set_durable_seq(last);
   head.mark_index_clean();
-  head.begin_writer_session(static_cast<uint64_t>(::getpid()), boot_id);
+  if (Status ls = head.begin_writer_session(static_cast<uint64_t>(::getpid())); !ls) return ls;
   s = load_streams();
   if (!s) return s;
   return start_pipeline(*recovered);
