@@ -45,5 +45,25 @@ TEST(Crc32c, EqualsTheDefinitionAtEveryLengthAlignmentAndSplit) {
   }
 }
 
+TEST(Crc32c, LanesEqualOneBufferAtATime) {
+  std::mt19937_64 rng(testing::test_seed());
+  std::vector<uint8_t> data(20000);
+  for (auto& b : data) b = static_cast<uint8_t>(rng());
+  for (int round = 0; round < 2000; ++round) {
+    const size_t lanes = 1 + rng() % 4;
+    const uint8_t* p[4];
+    size_t n[4];
+    uint32_t crcs[4], want[4];
+    for (size_t i = 0; i < lanes; ++i) {
+      n[i] = rng() % (round % 2 ? 300 : 5000);
+      p[i] = data.data() + rng() % (data.size() - n[i]);
+      crcs[i] = static_cast<uint32_t>(rng());
+      want[i] = reference(crcs[i], p[i], n[i]);
+    }
+    crc32c::extend_lanes(crcs, p, n, lanes);
+    for (size_t i = 0; i < lanes; ++i) ASSERT_EQ(crcs[i], want[i]) << "round " << round;
+  }
+}
+
 }  // namespace
 }  // namespace reel

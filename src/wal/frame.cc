@@ -170,7 +170,7 @@ bool offsets_in_body(const uint8_t* body, uint32_t body_bytes) {
 }  // namespace
 
 FrameStatus decode_frame(std::span<const uint8_t> buf, uint32_t segment_no, DecodedFrame* out,
-                         BodyCheck check) {
+                         BodyCheck check, bool checksum_verified) {
   if (buf.size() < 4) return buf.empty() ? FrameStatus::kEndOfData : FrameStatus::kTruncated;
   const uint8_t* p = buf.data();
   const uint32_t body = decode_fixed32(p + kFrameLengthOffset);
@@ -186,7 +186,8 @@ FrameStatus decode_frame(std::span<const uint8_t> buf, uint32_t segment_no, Deco
   if (body > kMaxFrameBodyBytes || body < 8) return FrameStatus::kBadLength;
   const size_t total = frame_bytes_for_body(body);
   if (total > buf.size()) return FrameStatus::kTruncated;
-  if (frame_checksum(body, p, total) != decode_fixed32(p + kFrameChecksumOffset)) {
+  if (!checksum_verified &&
+      frame_checksum(body, p, total) != decode_fixed32(p + kFrameChecksumOffset)) {
     return FrameStatus::kBadChecksum;
   }
   const uint16_t flags = decode_fixed16(p + kFrameFlagsOffset);
@@ -245,6 +246,47 @@ bool hop_to_frame(std::span<const uint8_t> segment, uint32_t segment_no, uint64_
     ++seq_at;
   }
   return false;
+}
+
+size_t frames_checked_ahead(std::span<const uint8_t> segment, uint64_t offset, uint64_t* offsets,
+                            size_t max_frames) {
+  constexpr size_t kLanes = 4;
+  const uint8_t* base = segment.data();
+  size_t found = 0;
+  while (found < max_frames) {
+    const uint8_t* data[kLanes];
+    size_t n[kLanes];
+    uint32_t crcs[kLanes];
+    uint64_t at[kLanes];
+    size_t lanes = 0;
+    while (lanes < kLanes && found + lanes < max_frames &&
+           offset + kFrameHeaderBytes <= segment.size()) {
+      const uint32_t word = decode_fixed32(base + offset);
+      if ((word & kPaddingBit) != 0) {
+        const uint32_t bytes = word & ~kPaddingBit;
+        if (bytes < 8 || bytes % kFrameAlignment != 0) break;
+        offset += bytes;
+        continue;
+      }
+      if (word < 8 || word > kMaxFrameBodyBytes) break;
+      const uint64_t total = frame_bytes_for_body(word);
+      if (offset + total > segment.size()) break;
+      at[lanes] = offset;
+      crcs[lanes] = crc32c::value(base + offset, 4);  // the length word
+      data[lanes] = base + offset + kFrameSeqOffset;  // then all after the checksum
+      n[lanes] = total - kFrameSeqOffset;
+      ++lanes;
+      offset += total;
+    }
+    if (lanes == 0) return found;
+    crc32c::extend_lanes(crcs, data, n, lanes);
+    for (size_t i = 0; i < lanes; ++i) {
+      if (crcs[i] != decode_fixed32(base + at[i] + kFrameChecksumOffset)) return found;
+      offsets[found++] = at[i];
+    }
+    if (lanes < kLanes) return found;
+  }
+  return found;
 }
 
 }  // namespace reel::wal

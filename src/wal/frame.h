@@ -104,8 +104,18 @@ enum class BodyCheck {
 // (segment_no must equal `segment_no`), and that the body is a Record whose
 // seq equals the header's (`check` says how thoroughly). A padding region
 // gives kPadding with only frame_bytes filled in. Never reads outside `buf`.
+// `checksum_verified`: the caller already checked this frame's CRC32C
+// (frames_checked_ahead below); it is not computed again.
 FrameStatus decode_frame(std::span<const uint8_t> buf, uint32_t segment_no, DecodedFrame* out,
-                         BodyCheck check = BodyCheck::kVerify);
+                         BodyCheck check = BodyCheck::kVerify, bool checksum_verified = false);
+
+// Reads ahead of a sequential scan: from the frame boundary `offset`, hops
+// up to `max_frames` frames by their length words (skipping padding) and
+// checks their CRC32Cs side by side (crc32c::extend_lanes). Writes the
+// offsets of the frames whose checksum matched, in order, stopping at the
+// first that does not or at anything that is not a frame; returns how many.
+size_t frames_checked_ahead(std::span<const uint8_t> segment, uint64_t offset, uint64_t* offsets,
+                            size_t max_frames);
 
 // The frame checksum: crc32c over the length word and bytes [8, frame_bytes)
 // of `frame` (everything but the checksum field, padding included).

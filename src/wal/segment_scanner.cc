@@ -76,6 +76,21 @@ SegmentScanner::Step SegmentScanner::fault_at(uint64_t offset, std::string what)
   return Step::kTornTail;
 }
 
+FrameStatus SegmentScanner::decode_at(uint64_t offset, DecodedFrame* frame) {
+  bool verified = false;
+  if (mode_ == ScanMode::kFast) {
+    if (checked_next_ >= checked_count_ || checked_[checked_next_] != offset) {
+      checked_count_ = frames_checked_ahead(segment_, offset, checked_, kCheckedAhead);
+      checked_next_ = 0;
+    }
+    if (checked_next_ < checked_count_ && checked_[checked_next_] == offset) {
+      verified = true;
+      ++checked_next_;
+    }
+  }
+  return decode_frame(segment_.subspan(offset), header_.segment_no, frame, check_, verified);
+}
+
 SegmentScanner::Step SegmentScanner::next(DecodedFrame* frame) {
   if (resume_at_ != 0) {
     // Continue after a corruption at the next valid frame; its seq becomes
@@ -85,11 +100,11 @@ SegmentScanner::Step SegmentScanner::next(DecodedFrame* frame) {
     resume_at_ = 0;
   }
   if (offset_ >= segment_.size()) return Step::kEnd;
-  FrameStatus st = decode_frame(segment_.subspan(offset_), header_.segment_no, frame, check_);
+  FrameStatus st = decode_at(offset_, frame);
   while (st == FrameStatus::kPadding) {  // where the ingest ring wrapped: no record
     offset_ += frame->frame_bytes;
     if (offset_ >= segment_.size()) return Step::kEnd;
-    st = decode_frame(segment_.subspan(offset_), header_.segment_no, frame, check_);
+    st = decode_at(offset_, frame);
   }
   if (st == FrameStatus::kOk) {
     if (frame->seq != expected_seq_) {

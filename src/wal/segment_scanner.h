@@ -79,6 +79,9 @@ class SegmentScanner {
   // expected one, or 0 if there is none. Also records the last non-zero byte.
   uint64_t find_next_valid(uint64_t from);
   Step fault_at(uint64_t offset, std::string what);
+  // decode_frame at `offset`, with checksums checked ahead in batches when
+  // scanning fast (frames_checked_ahead).
+  FrameStatus decode_at(uint64_t offset, DecodedFrame* frame);
   void set_fault(uint64_t offset, std::string what);
 
   std::span<const uint8_t> segment_;
@@ -92,6 +95,9 @@ class SegmentScanner {
   uint64_t frame_offset_ = 0;
   uint64_t torn_end_ = 0;
   uint64_t last_nonzero_end_ = 0;
+  static constexpr size_t kCheckedAhead = 16;
+  uint64_t checked_[kCheckedAhead] = {};  // offsets whose checksums matched, ascending
+  size_t checked_count_ = 0, checked_next_ = 0;
   ScanFault fault_;
 };
 
