@@ -31,8 +31,13 @@ bool Cursor::next(RecordView* out) {
   while (impl_->next_index < impl_->seqs.size()) {
     const uint64_t seq = impl_->seqs[impl_->next_index++];
     // Seqs close after the previous one are reached by scanning forward;
-    // anything else gets a fresh lookup.
+    // anything else through the position cache, else a careful scan.
     if (!impl_->forward || seq <= impl_->forward_seq || seq - impl_->forward_seq > 64) {
+      if (auto quick = impl_->reader->quick_get(seq)) {
+        *out = *quick;
+        impl_->forward.reset();
+        return true;
+      }
       impl_->forward = std::make_unique<SeqScan>(impl_->reader, seq, UINT64_MAX);
     }
     impl_->forward->advance_to(seq);

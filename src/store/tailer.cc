@@ -104,17 +104,15 @@ Result<std::unique_ptr<Tailer>> Tailer::open(const std::string& dir, const Optio
   } else if (options.from_ts_ns != 0) {
     // The first record at or after the time, in each stream's time order;
     // the earliest seq among them. Nothing that late yet: the live end.
-    auto stats = impl->reader->stats();
-    if (!stats) return stats.status();
-    uint64_t start = std::max(stats->last_seq, impl->watermark()) + 1;
+    auto streams = impl->reader->streams();
+    if (!streams) return streams.status();
+    uint64_t start = impl->watermark();
     std::vector<std::string> names;
-    if (!options.stream.empty()) {
-      names.push_back(options.stream);
-    } else {
-      auto streams = impl->reader->streams();
-      if (!streams) return streams.status();
-      for (const auto& info : *streams) names.push_back(info.name);
+    for (const auto& info : *streams) {
+      start = std::max(start, info.last_seq);
+      if (options.stream.empty() || info.name == options.stream) names.push_back(info.name);
     }
+    ++start;
     for (const auto& name : names) {
       Cursor cursor = impl->reader->by_time(name, options.from_ts_ns, UINT64_MAX);
       RecordView v;
