@@ -60,15 +60,35 @@ Status PositionCache::extend(const index::Index& index, uint64_t segment_first,
   return s;
 }
 
+uint64_t PositionCache::estimate(uint64_t segment_first, uint64_t seq) const {
+  if (last_ == nullptr || last_first_ != segment_first || last_->entries.size() < 2) return 0;
+  const Entry& a = last_->entries.front();
+  const Entry& b = last_->entries.back();
+  if (seq < a.seq || seq > b.seq) return 0;
+  return a.offset + static_cast<uint64_t>(static_cast<double>(seq - a.seq) /
+                                          static_cast<double>(b.seq - a.seq) *
+                                          static_cast<double>(b.offset - a.offset));
+}
+
 Result<PositionCache::Floor> PositionCache::floor(const index::Index& index, uint64_t segment_first,
                                                   uint64_t segment_end, uint64_t seq) {
-  Segment& seg = segments_[segment_first];
+  // Gets mostly stay in one segment: skip the map lookup then.
+  if (last_ == nullptr || last_first_ != segment_first) {
+    last_ = &segments_[segment_first];  // std::map nodes never move
+    last_first_ = segment_first;
+  }
+  Segment& seg = *last_;
   if (seq > seg.loaded_through && seg.loaded_through + 1 < segment_end) {
     Status s = extend(index, segment_first, segment_end, &seg);
     if (!s) return s;
   }
   Floor out;
   out.later_segment = seq >= seg.later_first;
+  if (seg.entries.size() >= 2) {
+    const Entry& a = seg.entries.front();
+    const Entry& b = seg.entries.back();
+    out.bytes_per_record = (b.offset - a.offset) / (b.seq - a.seq);
+  }
   if (const int64_t i = search(seg.entries, seq); i >= 0) {
     const Entry& e = seg.entries[static_cast<size_t>(i)];
     out.position = index::SeqPosition{e.seq, segment_first, e.offset};

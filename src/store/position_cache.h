@@ -27,12 +27,19 @@ class PositionCache {
     // The index knows a later segment that holds `seq`: the caller's list of
     // segments is stale (list again and ask again).
     bool later_segment = false;
+    // The segment's average bytes per record so far (0: unknown): how far
+    // past the position `seq` probably lies.
+    uint64_t bytes_per_record = 0;
   };
   // The last entry with seq <= `seq` in the segment whose first seq is
   // `segment_first` (the next listed segment starts at `segment_end`, or
   // UINT64_MAX when it is the last listed one).
   Result<Floor> floor(const index::Index& index, uint64_t segment_first, uint64_t segment_end,
                       uint64_t seq);
+
+  // Where `seq` probably lies in the segment (by its average record size so
+  // far), without searching: 0 when unknown. A hint for prefetching only.
+  uint64_t estimate(uint64_t segment_first, uint64_t seq) const;
 
   struct Entry {
     uint64_t seq;
@@ -51,6 +58,8 @@ class PositionCache {
                 Segment* seg);
 
   std::map<uint64_t, Segment> segments_;  // by first seq
+  Segment* last_ = nullptr;               // the segment of the last lookup
+  uint64_t last_first_ = 0;
 };
 
 }  // namespace reel::store

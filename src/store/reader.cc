@@ -82,18 +82,30 @@ Result<std::optional<Reader::Impl::Position>> Reader::Impl::locate(uint64_t seq)
       pos.offset = floor->position->offset;
       pos.seq = floor->position->seq;
     }
+    pos.bytes_per_record = floor->bytes_per_record;
     return std::optional<Position>(pos);
   }
 }
 
 std::optional<RecordView> Reader::Impl::quick_get(uint64_t seq) {
+  // Ask for the record's likely bytes first, so that fetching them overlaps
+  // the position search's own memory access.
+  if (auto seg = segs.find(seq); seg && *seg < segs.size()) {
+    const uint64_t guess = positions.estimate(segs.first_seq(*seg), seq);
+    auto mapped = guess != 0 ? segs.map(*seg) : Result<const store::MappedSegment*>(nullptr);
+    if (mapped && *mapped != nullptr && guess + 256 < (*mapped)->bytes.size()) {
+      for (uint64_t at = guess > 256 ? guess - 256 : 0; at < guess + 256; at += 64) {
+        __builtin_prefetch((*mapped)->bytes.data() + at);
+      }
+    }
+  }
   auto pos = locate(seq);
   if (!pos || !pos->has_value() || (*pos)->seq > seq) return std::nullopt;
   auto mapped = segs.map((*pos)->segment);
   if (!mapped) return std::nullopt;
   wal::DecodedFrame frame;
   if (!wal::hop_to_frame((*mapped)->bytes, (*mapped)->header.segment_no, (*pos)->offset,
-                         (*pos)->seq, seq, body_check(), &frame)) {
+                         (*pos)->seq, seq, body_check(), &frame, (*pos)->bytes_per_record)) {
     return std::nullopt;
   }
   return RecordView(frame.data, frame.frame_bytes, frame.record);

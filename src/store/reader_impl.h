@@ -51,6 +51,7 @@ struct REEL_INTERNAL Reader::Impl {
     size_t segment = 0;
     uint64_t offset = 0;
     uint64_t seq = 0;
+    uint64_t bytes_per_record = 0;  // the segment's average, when known
   };
   Result<std::optional<Position>> locate(uint64_t seq);
   // The record `seq` found through the position cache and a hop from frame

@@ -218,13 +218,19 @@ FrameStatus decode_frame(std::span<const uint8_t> buf, uint32_t segment_no, Deco
 constexpr uint64_t kHopPrefetchBytes = 1024 + 512;
 
 bool hop_to_frame(std::span<const uint8_t> segment, uint32_t segment_no, uint64_t offset,
-                  uint64_t seq_at, uint64_t target, BodyCheck check, DecodedFrame* out) {
+                  uint64_t seq_at, uint64_t target, BodyCheck check, DecodedFrame* out,
+                  uint64_t bytes_per_record) {
   if (seq_at > target) return false;
   const uint8_t* base = segment.data();
   const uint64_t size = segment.size();
-  // Each hop's address depends on the load before it: fetch the stretch
-  // (about one 4 KiB index block) at once, so the hops find it in cache.
-  const uint64_t stretch_end = std::min<uint64_t>(size, offset + kHopPrefetchBytes);
+  // Each hop's address depends on the load before it: fetch the stretch up
+  // to the target at once (where it probably is, else a whole 1 KiB index
+  // block), so the hops find it in cache.
+  uint64_t stretch = kHopPrefetchBytes;
+  if (bytes_per_record != 0) {
+    stretch = std::min(stretch, (target - seq_at + 1) * bytes_per_record + 128);
+  }
+  const uint64_t stretch_end = std::min<uint64_t>(size, offset + stretch);
   for (uint64_t line = offset & ~uint64_t{63}; line < stretch_end; line += 64) {
     __builtin_prefetch(base + line);
   }

@@ -128,8 +128,10 @@ uint32_t frame_checksum(uint32_t length_word, const uint8_t* frame, size_t frame
 // as expected (zeros, damage, a frame still being written): the caller then
 // reads the careful way, which judges what it finds. Never reads outside
 // `segment`.
+// `bytes_per_record` (0: unknown) says how far to prefetch.
 bool hop_to_frame(std::span<const uint8_t> segment, uint32_t segment_no, uint64_t offset,
-                  uint64_t seq_at, uint64_t target, BodyCheck check, DecodedFrame* out);
+                  uint64_t seq_at, uint64_t target, BodyCheck check, DecodedFrame* out,
+                  uint64_t bytes_per_record = 0);
 
 // Reads only the header's seq, with no checks.
 uint64_t peek_frame_seq(std::span<const uint8_t> buf);
