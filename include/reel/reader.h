@@ -13,7 +13,6 @@
 #include "reel/export.h"
 
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -43,9 +42,6 @@ struct StoreStats {
 };
 
 class Reader;
-namespace index {
-class Snapshot;
-}
 
 // Iterates records in order. A view returned by next() stays valid while the
 // Reader lives. One thread at a time (the Reader's), and only while the
@@ -112,10 +108,6 @@ class REEL_EXPORT Reader {
  private:
   friend class Tailer;  // follows the same segments and head file
   explicit Reader(std::unique_ptr<Impl> impl);
-  using IndexLookup = std::function<Status(const index::Snapshot&, uint32_t,
-                                           std::vector<std::pair<uint64_t, uint64_t>>*)>;
-  Cursor list_cursor(std::string_view stream, const IndexLookup& from_index,
-                     const std::function<bool(const RecordView&)>& matches, bool order_by_time);
   std::unique_ptr<Impl> impl_;
 };
 

@@ -70,16 +70,12 @@ Cursor Reader::range(uint64_t from, uint64_t to) {
   return Cursor(std::move(impl));
 }
 
-// A list cursor over records of `stream`: the index's hits as of one
-// snapshot, then the records beyond that snapshot's indexed_seq that
-// `matches` accepts, read from the WAL. Seqs end up sorted by (ts, seq) when
-// `order_by_time`, else by seq.
-Cursor Reader::list_cursor(std::string_view stream, const IndexLookup& from_index,
-                           const std::function<bool(const RecordView&)>& matches,
-                           bool order_by_time) {
+// The index's hits for (stream, key) as of one snapshot, then the records
+// beyond that snapshot's indexed_seq with that key, read from the WAL; in
+// seq order.
+Cursor Reader::by_key(std::string_view stream, std::string_view key) {
   auto impl = std::make_unique<Cursor::Impl>();
   impl->reader = impl_.get();
-  std::vector<std::pair<uint64_t, uint64_t>> hits;  // (ts or 0, seq)
   std::optional<uint32_t> id;
   uint64_t indexed = 0;
   {
@@ -89,7 +85,7 @@ Cursor Reader::list_cursor(std::string_view stream, const IndexLookup& from_inde
       auto found = (*snap)->stream_id(stream);
       auto seq = (*snap)->indexed_seq();
       Status s = !found ? found.status() : !seq ? seq.status() : Status::ok();
-      if (s && found->has_value()) s = from_index(**snap, **found, &hits);
+      if (s && found->has_value()) s = (*snap)->seqs_by_key(**found, key, &impl->seqs);
       if (!s) return Cursor::failed(std::move(impl), s);
       id = *found;
       indexed = *seq;
@@ -100,28 +96,11 @@ Cursor Reader::list_cursor(std::string_view stream, const IndexLookup& from_inde
       const auto* declared = v.record()->stream_name();
       if (declared != nullptr && declared->string_view() == stream) id = v.stream();
     }
-    if (id && v.stream() == *id && matches(v)) {
-      hits.emplace_back(order_by_time ? v.ts_ns() : 0, v.seq());
-    }
+    if (id && v.stream() == *id && v.key() == key) impl->seqs.push_back(v.seq());
     return true;
   });
   if (!s) return Cursor::failed(std::move(impl), s);
-  std::sort(hits.begin(), hits.end());
-  for (const auto& hit : hits) impl->seqs.push_back(hit.second);
   return Cursor(std::move(impl));
-}
-
-Cursor Reader::by_key(std::string_view stream, std::string_view key) {
-  return list_cursor(
-      stream,
-      [&](const index::Snapshot& snap, uint32_t id,
-          std::vector<std::pair<uint64_t, uint64_t>>* hits) {
-        std::vector<uint64_t> seqs;
-        Status s = snap.seqs_by_key(id, key, &seqs);
-        for (uint64_t seq : seqs) hits->emplace_back(0, seq);
-        return s;
-      },
-      [&](const RecordView& v) { return v.key() == key; }, false);
 }
 
 }  // namespace reel
