@@ -61,13 +61,12 @@ Status PositionCache::extend(const index::Index& index, uint64_t segment_first,
 }
 
 uint64_t PositionCache::estimate(uint64_t segment_first, uint64_t seq) const {
-  if (last_ == nullptr || last_first_ != segment_first || last_->entries.size() < 2) return 0;
-  const Entry& a = last_->entries.front();
-  const Entry& b = last_->entries.back();
-  if (seq < a.seq || seq > b.seq) return 0;
-  return a.offset + static_cast<uint64_t>(static_cast<double>(seq - a.seq) /
-                                          static_cast<double>(b.seq - a.seq) *
-                                          static_cast<double>(b.offset - a.offset));
+  if (last_ == nullptr || last_first_ != segment_first) return 0;
+  const uint64_t per_record = last_->bytes_per_record();
+  if (per_record == 0 || seq < last_->entries.front().seq || seq > last_->entries.back().seq) {
+    return 0;
+  }
+  return last_->entries.front().offset + (seq - last_->entries.front().seq) * per_record;
 }
 
 Result<PositionCache::Floor> PositionCache::floor(const index::Index& index, uint64_t segment_first,
@@ -84,11 +83,7 @@ Result<PositionCache::Floor> PositionCache::floor(const index::Index& index, uin
   }
   Floor out;
   out.later_segment = seq >= seg.later_first;
-  if (seg.entries.size() >= 2) {
-    const Entry& a = seg.entries.front();
-    const Entry& b = seg.entries.back();
-    out.bytes_per_record = (b.offset - a.offset) / (b.seq - a.seq);
-  }
+  out.bytes_per_record = seg.bytes_per_record();
   if (const int64_t i = search(seg.entries, seq); i >= 0) {
     const Entry& e = seg.entries[static_cast<size_t>(i)];
     out.position = index::SeqPosition{e.seq, segment_first, e.offset};

@@ -53,6 +53,12 @@ class PositionCache {
     std::vector<Entry> entries;         // ascending seq
     uint64_t loaded_through = 0;        // every entry with seq <= this is here
     uint64_t later_first = UINT64_MAX;  // first seq of a later segment the index showed
+    // Average bytes per record over the entries so far (0: unknown).
+    uint64_t bytes_per_record() const {
+      if (entries.size() < 2) return 0;
+      return (entries.back().offset - entries.front().offset) /
+             (entries.back().seq - entries.front().seq);
+    }
   };
   Status extend(const index::Index& index, uint64_t segment_first, uint64_t segment_end,
                 Segment* seg);

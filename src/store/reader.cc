@@ -1,6 +1,6 @@
 #include <unistd.h>
-#include <algorithm>
 
+#include <algorithm>
 #include <cerrno>
 #include <map>
 
@@ -33,8 +33,7 @@ void Reader::Impl::attach() const {
   auto idx = index::Index::open(paths.index, true, StoreOptions().index_map_bytes);
   if (idx) {
     index = std::move(*idx);
-  } else if (idx.status().code() == Code::kIoError &&
-             idx.status().message().find("permission denied") != std::string::npos) {
+  } else if (::access((paths.index + "/lock.mdb").c_str(), W_OK) != 0 && errno == EACCES) {
     // LMDB readers register in lock.mdb; without that a writer may reuse the
     // pages they read (MDB_NOLOCK is unsafe beside a writer). Read the WAL.
     index_denied = true;
@@ -87,18 +86,20 @@ Result<std::optional<Reader::Impl::Position>> Reader::Impl::locate(uint64_t seq)
   }
 }
 
-std::optional<RecordView> Reader::Impl::quick_get(uint64_t seq) {
-  // Ask for the record's likely bytes first, so that fetching them overlaps
-  // the position search's own memory access.
-  if (auto seg = segs.find(seq); seg && *seg < segs.size()) {
-    const uint64_t guess = positions.estimate(segs.first_seq(*seg), seq);
-    auto mapped = guess != 0 ? segs.map(*seg) : Result<const store::MappedSegment*>(nullptr);
-    if (mapped && *mapped != nullptr && guess + 256 < (*mapped)->bytes.size()) {
-      for (uint64_t at = guess > 256 ? guess - 256 : 0; at < guess + 256; at += 64) {
-        __builtin_prefetch((*mapped)->bytes.data() + at);
-      }
-    }
+void Reader::Impl::prefetch_likely(uint64_t seq) {
+  auto seg = segs.find(seq);
+  if (!seg) return;
+  const uint64_t guess = positions.estimate(segs.first_seq(*seg), seq);
+  if (guess == 0) return;
+  auto mapped = segs.map(*seg);
+  if (!mapped || guess + 256 > (*mapped)->bytes.size()) return;
+  for (uint64_t at = guess > 256 ? guess - 256 : 0; at < guess + 256; at += 64) {
+    __builtin_prefetch((*mapped)->bytes.data() + at);
   }
+}
+
+std::optional<RecordView> Reader::Impl::quick_get(uint64_t seq) {
+  prefetch_likely(seq);  // overlaps the position search's own memory access
   auto pos = locate(seq);
   if (!pos || !pos->has_value() || (*pos)->seq > seq) return std::nullopt;
   auto mapped = segs.map((*pos)->segment);

@@ -1,4 +1,5 @@
-// Reader internals, shared by reader.cc, reader_queries.cc and tailer.cc.
+// Reader internals, shared by reader.cc, reader_queries.cc, reader_by_time.cc
+// and tailer.cc.
 #pragma once
 
 #include <algorithm>
@@ -57,6 +58,8 @@ struct REEL_INTERNAL Reader::Impl {
   // The record `seq` found through the position cache and a hop from frame
   // to frame; nothing when that does not work out (then read carefully).
   std::optional<RecordView> quick_get(uint64_t seq);
+  // Starts fetching the bytes where `seq` probably lies (a hint only).
+  void prefetch_likely(uint64_t seq);
   // Visits records from <= seq <= to in order, up to the live end; fn
   // returns false to stop.
   Status scan(uint64_t from, uint64_t to, const std::function<bool(const RecordView&)>& fn);
