@@ -8,11 +8,13 @@
 // The LMDB store is what a careful LMDB user would build: seq -> payload put
 // with MDB_APPEND, ts -> seq in a second database, MDB_NOSYNC, read with one
 // read transaction per workload. Each workload runs three times; the table
-// shows the median run. Memory bandwidth (memcpy of the WAL's bytes) is a
-// second reference for the scan.
+// shows the median run. Two floors for any scan that checks every frame are
+// measured on the store's own segment files: reading every WAL byte once, and
+// CRC32C over every frame-sized chunk (four side by side, nothing else done).
 //
 //   reel_read_bench [--dir DIR] [--records N]
 #include <lmdb.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -26,6 +28,7 @@
 
 #include "bench_util.h"
 #include "reel/reel.h"
+#include "util/crc32c.h"
 
 namespace {
 
@@ -253,6 +256,78 @@ Row lmdb_window(Lmdb* db, const std::vector<uint64_t>& starts, uint64_t width) {
   return row;
 }
 
+// The store's segment files in log order, mapped read-only (what a reader's
+// scan walks), cut to the `written` bytes the store reports (the last
+// segment's preallocated tail is not part of the log).
+struct WalMaps {
+  std::vector<std::pair<const uint8_t*, size_t>> maps;
+  WalMaps(const std::string& dir, uint64_t written) {
+    std::vector<std::filesystem::path> paths;
+    for (const auto& e : std::filesystem::directory_iterator(dir + "/wal")) {
+      if (e.path().extension() == ".seg") paths.push_back(e.path());
+    }
+    std::sort(paths.begin(), paths.end());
+    for (const auto& path : paths) {
+      const size_t n = std::min<uint64_t>(written, std::filesystem::file_size(path));
+      if (n == 0) break;
+      int fd = ::open(path.c_str(), O_RDONLY);
+      void* p = ::mmap(nullptr, n, PROT_READ, MAP_SHARED, fd, 0);
+      ::close(fd);
+      if (p == MAP_FAILED) die("mmap " + path.string());
+      maps.emplace_back(static_cast<const uint8_t*>(p), n);
+      written -= n;
+    }
+  }
+  ~WalMaps() {
+    for (auto& [p, n] : maps) ::munmap(const_cast<uint8_t*>(p), n);
+  }
+};
+
+// Floor 1: read every byte of the segments once (64-bit adds, 4 chains).
+Row read_floor(const WalMaps& wal, uint64_t records) {
+  Row row;
+  row.name = "floor: read every WAL byte";
+  row.records = records;
+  uint64_t sum[4] = {};
+  auto t0 = Clock::now();
+  for (const auto& [p, n] : wal.maps) {
+    size_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+      for (int l = 0; l < 4; ++l) {
+        uint64_t v;
+        std::memcpy(&v, p + i + 8 * l, 8);
+        sum[l] += v;
+      }
+    }
+    row.bytes += n;
+  }
+  row.seconds = seconds_since(t0);
+  asm volatile("" : : "r"(sum[0] + sum[1] + sum[2] + sum[3]) : "memory");
+  return row;
+}
+
+// Floor 2: CRC32C of every frame-sized chunk of the segments, four chunks
+// side by side (the scan's own CRC routine), and nothing else.
+Row crc_floor(const WalMaps& wal, uint64_t records, uint64_t wal_bytes) {
+  Row row;
+  row.name = "floor: CRC32C of every frame";
+  row.records = records;
+  const size_t frame = std::max<uint64_t>(1, wal_bytes / std::max<uint64_t>(1, records));
+  uint32_t crcs[4] = {};
+  auto t0 = Clock::now();
+  for (const auto& [p, n] : wal.maps) {
+    for (size_t i = 0; i + 4 * frame <= n; i += 4 * frame) {
+      const uint8_t* data[4] = {p + i, p + i + frame, p + i + 2 * frame, p + i + 3 * frame};
+      const size_t len[4] = {frame, frame, frame, frame};
+      reel::crc32c::extend_lanes(crcs, data, len, 4);
+    }
+    row.bytes += n;
+  }
+  row.seconds = seconds_since(t0);
+  asm volatile("" : : "r"(crcs[0] ^ crcs[1] ^ crcs[2] ^ crcs[3]) : "memory");
+  return row;
+}
+
 // Puts the LMDB row's records/s beside the reel row as its baseline.
 void against(Row* reel_row, const Row& lmdb_row) {
   reel_row->baseline_name = "LMDB";
@@ -314,9 +389,15 @@ int main(int argc, char** argv) {
   mem.records = records;
   mem.seconds = mem.bytes / 1e6 / memcpy_mb_s(mem.bytes);
   rows.push_back(mem);
+  {
+    WalMaps wal(root + "/reel", mem.bytes);
+    rows.push_back(median_of_three([&] { return read_floor(wal, records); }));
+    rows.push_back(median_of_three([&] { return crc_floor(wal, records, mem.bytes); }));
+  }
   print_table(rows);
   std::printf(
-      "\nMedian of three runs each. MB/s counts payload bytes (memcpy: WAL bytes). Latency:\n"
+      "\nMedian of three runs each. MB/s counts payload bytes (memcpy and floors: WAL bytes).\n"
+      "Latency: "
       "scan per record (in 1024-record chunks), one get, one whole 1 s window (100,000\n"
       "records). Ratio: reel records/s over LMDB's, same run, same records.\n");
   std::filesystem::remove_all(root);
