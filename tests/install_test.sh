@@ -22,6 +22,7 @@ out=$("$WORK/consumer/consumer" "$WORK/store1")
 [ "$out" == "$expected" ] || { echo "find_package consumer printed: $out"; exit 1; }
 
 libdir=$(ls -d "$WORK"/prefix/lib*/pkgconfig | head -1)
+grep -qx "Requires: flatbuffers" "$libdir/reel.pc" || { echo "reel.pc lacks Requires: flatbuffers"; exit 1; }
 PKG_CONFIG_PATH="$libdir" c++ "$SOURCE_DIR/tests/install_consumer/main.cc" -o "$WORK/consumer_pc" \
   $(PKG_CONFIG_PATH="$libdir" pkg-config --cflags --libs reel)
 out=$(LD_LIBRARY_PATH="$(dirname "$libdir")" "$WORK/consumer_pc" "$WORK/store2")

@@ -27,12 +27,13 @@ struct LiveModel {
     static const char* const kNames[] = {"a", "b", "c"};
     return kNames[seq % 3];
   }
-  static std::string key(uint64_t seq) { return "k" + std::to_string(seq % kKeys); }
+  static std::string key(uint64_t seq) { return std::string("k") + std::to_string(seq % kKeys); }
   static uint64_t ts(uint64_t seq) {
     return kBaseTs + seq * kTsStep - (seq % 10 == 0 ? kTsBack : 0);
   }
   static std::string payload(uint64_t seq) {
-    return "p" + std::to_string(seq) + std::string(seq % 61, static_cast<char>('a' + seq % 26));
+    return std::string("p") + std::to_string(seq) +
+           std::string(seq % 61, static_cast<char>('a' + seq % 26));
   }
 };
 

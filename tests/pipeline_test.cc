@@ -83,7 +83,7 @@ TEST(Pipeline, ManyProducersGetEverySeqOnceAndKeepTheirOwnOrder) {
       threads.emplace_back([&, t] {
         std::mt19937 rng(testing::test_seed() + t);
         for (int i = 0; i < kEach; ++i) {
-          auto seq = (*store)->append("p" + std::to_string(t % 3), payload_for(t, i, rng));
+          auto seq = (*store)->append(testing::numbered("p", t % 3), payload_for(t, i, rng));
           if (!seq) {
             ADD_FAILURE() << seq.status().to_string();
             return;
@@ -213,7 +213,7 @@ TEST(Tailer, FollowsTheDurableWatermarkWhenAsked) {
   o.sync.mode = SyncPolicy::Mode::kNone;
   auto store = Store::open(dir.path(), o);
   ASSERT_TRUE(store);
-  for (int i = 0; i < 10; ++i) ASSERT_TRUE((*store)->append("s", "r" + std::to_string(i)));
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE((*store)->append("s", testing::numbered("r", i)));
   ASSERT_TRUE((*store)->flush());
   Tailer::Options durable;
   durable.follow = Level::kDurable;
@@ -308,7 +308,8 @@ TEST(Tailer, SecondProcessSeesEveryRecordWithNoGap) {
       producers.emplace_back([&, t] {
         std::mt19937 rng(t);
         for (uint64_t i = 0; i < kTotal / 3; ++i) {
-          (void)(*store)->append("s" + std::to_string(t), payload_for(t, static_cast<int>(i), rng));
+          (void)(*store)->append(testing::numbered("s", t),
+                                 payload_for(t, static_cast<int>(i), rng));
           if (i % 1000 == 0) std::this_thread::sleep_for(1ms);  // let the tailer catch the live end
         }
       });
@@ -342,7 +343,7 @@ TEST(Crash, KillDashNineUnderLoadKeepsEveryDurableRecord) {
       producers.emplace_back([&, t] {
         std::mt19937 rng(t);
         for (int i = 0; !stop.load(); ++i) {
-          if (!(*store)->append("w" + std::to_string(t), payload_for(t, i, rng))) _exit(4);
+          if (!(*store)->append(testing::numbered("w", t), payload_for(t, i, rng))) _exit(4);
         }
       });
     }

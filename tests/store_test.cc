@@ -368,7 +368,7 @@ TEST(Store, ManyThreadsAppendWithDenseSeqs) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < kEach; ++i) {
         auto seq =
-            store->append("t" + std::to_string(t), std::to_string(t) + ":" + std::to_string(i));
+            store->append(testing::numbered("t", t), std::to_string(t) + ":" + std::to_string(i));
         if (seq) seqs[t].push_back(*seq);
       }
     });

@@ -44,6 +44,14 @@ class TempDir {
   std::string path_;
 };
 
+// `prefix` followed by `n` in decimal ("s" + std::to_string(n) trips GCC 12's
+// false -Wrestrict at -O3, PR 105329).
+inline std::string numbered(std::string_view prefix, uint64_t n) {
+  std::string s(prefix);
+  s += std::to_string(n);
+  return s;
+}
+
 inline std::string read_all(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   std::ostringstream out;

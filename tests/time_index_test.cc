@@ -88,7 +88,7 @@ TEST(TimeIndex, WindowsEqualAFullScanWhateverTheClocksDo) {
     for (const Rec& r : recs) {
       AppendOptions ao;
       ao.ts_ns = r.ts;
-      ASSERT_EQ(*(*store)->append("s" + std::to_string(r.stream), "x", ao), r.seq);
+      ASSERT_EQ(*(*store)->append(testing::numbered("s", r.stream), "x", ao), r.seq);
     }
   }
   auto reader = Reader::open(dir.path());

@@ -3,8 +3,9 @@
 #
 #   bash tools/dev.sh demo    install dependencies, build, run the demo
 #   bash tools/dev.sh test    install dependencies, build, run every test
-#                             (release build, then ASan+UBSan, then TSan for
-#                             the concurrent tests)
+#                             (Release build, then ASan+UBSan, then TSan for
+#                             the concurrent tests, then the clang libFuzzer
+#                             build with a short run of each fuzzer)
 #   bash tools/dev.sh deps    only install dependencies
 #   bash tools/dev.sh build   only build (build/)
 #
@@ -58,7 +59,7 @@ configure_build() {
 
 build() {
   log "build (build/)"
-  configure_build build -DCMAKE_BUILD_TYPE=RelWithDebInfo
+  configure_build build -DCMAKE_BUILD_TYPE=Release
 }
 
 demo() {
@@ -80,6 +81,27 @@ demo() {
   log "demo done; the store is left at $store (remove it with: rm -rf $(dirname "$store"))"
 }
 
+# The README's clang fuzz build (library, CLI and libFuzzer targets, -Werror),
+# then each fuzzer for SECONDS on a scratch copy of its corpus.
+fuzz_build_and_run() {
+  local seconds=$1
+  log "fuzz: clang libFuzzer build (build-fuzz/), ${seconds}s per fuzzer"
+  configure_build build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang \
+    -DCMAKE_CXX_COMPILER=clang++ -DREEL_FUZZ=ON -DREEL_TESTS=OFF -DREEL_BENCH=OFF
+  local scratch
+  scratch=$(mktemp -d /tmp/reel-fuzz-XXXXXX)
+  for corpus in "$ROOT"/fuzz/corpus/*/; do
+    local name
+    name=$(basename "$corpus")
+    mkdir "$scratch/$name"  # new inputs go here; the corpus stays as committed
+    "$ROOT/build-fuzz/fuzz/${name}_fuzz" "$scratch/$name" "$corpus" -max_total_time="$seconds" \
+      -print_final_stats=1 > "$scratch/$name.log" 2>&1 ||
+      { tail -40 "$scratch/$name.log"; exit 1; }
+    grep -E 'stat::number_of_executed_units' "$scratch/$name.log" | sed "s/^/${name}_fuzz: /"
+  done
+  rm -rf "$scratch"
+}
+
 test_all() {
   build
   log "tests: release build"
@@ -95,6 +117,8 @@ test_all() {
   configure_build build-tsan -DCMAKE_BUILD_TYPE=Debug -DREEL_SANITIZE=thread -DREEL_BENCH=OFF
   (cd build-tsan && TSAN_OPTIONS=halt_on_error=1 \
     ctest -j "$JOBS" --output-on-failure --timeout 900 -R 'Threads|Background|Watermarks|SecondWriter|ByteRing|BlockingWait|FrameRing|Journaller|RingIndexer|Pipeline|Tailer|LiveReaders|CliLive')
+
+  fuzz_build_and_run 20
 
   log "format: clang-format"
   local unformatted

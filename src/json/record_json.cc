@@ -146,7 +146,8 @@ void RecordJson::render_table(size_t object, const flatbuffers::Table& table,
         append_escaped(bytes, &value);
       } else {
         name += "_base64";
-        value = "\"" + base64(bytes) + "\"";
+        value = '"' + base64(bytes);
+        value += '"';
       }
     } else if (type == reflection::Obj &&
                !schema_->objects()->Get(field->type()->index())->is_struct()) {

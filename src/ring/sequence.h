@@ -20,8 +20,7 @@ class alignas(kCacheLineSize) Sequence {
   uint64_t load_relaxed() const { return value_.load(std::memory_order_relaxed); }
 
  private:
-  std::atomic<uint64_t> value_;
-  char pad_[kCacheLineSize - sizeof(std::atomic<uint64_t>)];
+  std::atomic<uint64_t> value_;  // alignas pads the rest of the line
 };
 
 static_assert(sizeof(Sequence) == kCacheLineSize);

@@ -91,7 +91,7 @@ std::optional<uint64_t> parse_u64(std::string_view text) {
 std::optional<uint64_t> parse_time_ns(std::string_view text) {
   if (!text.empty() && text[0] == '@') return parse_unix_seconds(text.substr(1));
   size_t pos = 0;
-  unsigned year, month, day, hour = 0, minute = 0, second = 0;
+  unsigned year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0;
   if (!read_digits(text, &pos, 4, &year) || !expect(text, &pos, '-') ||
       !read_digits(text, &pos, 2, &month) || !expect(text, &pos, '-') ||
       !read_digits(text, &pos, 2, &day)) {

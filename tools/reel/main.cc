@@ -12,10 +12,6 @@
 #include "reel/store.h"
 #include "store/store_dir.h"
 
-#ifdef REEL_WITH_DPDK
-#include "dpdk/dpdk_info.h"
-#endif
-
 namespace reel::cli {
 
 int fail(const std::string& command, const Status& status) {
@@ -78,9 +74,6 @@ int main(int argc, char** argv) {
     }
     if (arg == "--version") {
       std::printf("reel 0.1.0 (format version 1)\n");
-#ifdef REEL_WITH_DPDK
-      std::printf("built with %s\n", reel::dpdk::version().c_str());
-#endif
       return 0;
     }
     if (arg == "-v" || arg == "--verbose") {
