@@ -34,13 +34,20 @@ struct REEL_EXPORT SyncPolicy {
   std::string to_string() const;
 };
 
-// What recovery may do to the WAL when it opens a store for writing.
+// What recovery may do to the WAL when it opens a store for writing
+// (schemas/format.md, "Recovery").
 enum class RecoveryMode {
-  // A torn tail (a frame that does not check out with nothing valid after it:
-  // a write cut short by a crash) is zeroed and the store opens. A bad frame
-  // followed by valid frames is corruption, not a crash artefact: the open
-  // fails with an error naming segment, offset and seq, and nothing is cut.
+  // Bad bytes past the durable point in the last segment (a write cut short
+  // by a crash, or unsynced pages a power cut lost, tore or garbled) are
+  // cut: zeroed with everything after them, logged, and the store opens.
+  // None of those records was acknowledged as durable. Bad bytes at or below
+  // the durable point are corruption: the open fails with an error naming
+  // segment, offset and seq, and nothing is cut.
   kTruncateTornTail,
+  // As kTruncateTornTail, but where a cut would be made the open fails
+  // instead, naming what would be cut, and the WAL is left as it is (for
+  // looking at a damaged store before anything is removed).
+  kNeverCut,
 };
 
 // How the pipeline's threads wait for work, and producers for ring space.
@@ -78,7 +85,8 @@ struct StoreOptions {
   uint64_t ring_bytes = uint64_t{64} << 20;
   WaitStrategy wait_strategy = WaitStrategy::kBlocking;
   // The indexer syncs LMDB at least this often (the WAL is the truth: an
-  // unsynced index is rebuilt from it after a power loss).
+  // unsynced index is rebuilt from it after a power loss), and as often
+  // makes the head file's durable point durable (what recovery trusts).
   std::chrono::nanoseconds index_sync_interval = std::chrono::seconds(1);
   // LMDB map size for the index (address space, not disk).
   uint64_t index_map_bytes = uint64_t{256} << 30;

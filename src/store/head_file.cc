@@ -159,6 +159,13 @@ Status HeadFile::mark_index_dirty(const std::string& boot_id) {
   return Status::ok();
 }
 
+Status HeadFile::persist() {
+  if (::msync(base_, kHeadFileBytes, MS_SYNC) != 0) {
+    return Status::from_errno(path_ + ": msync", errno);
+  }
+  return Status::ok();
+}
+
 Status HeadFile::mark_clean_shutdown() {
   store(112, 1);
   if (::msync(base_, kHeadFileBytes, MS_SYNC) != 0) {

@@ -74,6 +74,12 @@ class HeadFile {
   Status mark_index_dirty(const std::string& boot_id);
   void mark_index_clean() { store(64, 0); }
   Status mark_clean_shutdown();
+  // Writer: makes the mapping's current contents durable (msync), so the
+  // durable point recovery reads after a power cut is no older than this
+  // call. Without it the kernel writes the page back within ~30 s anyway;
+  // any version of the page holds a durable_seq that really was durable
+  // (set_durable_seq follows the WAL's sync).
+  Status persist();
 
   // Writer: after a watermark moved, wake everyone waiting (notify_epoch + 1).
   void notify();

@@ -25,11 +25,17 @@ struct ScanOutcome {
   bool index_mismatch = false;
 };
 
-bool all_zero(std::span<const uint8_t> bytes) {
-  return std::all_of(bytes.begin(), bytes.end(), [](uint8_t b) { return b == 0; });
+// One past the last non-zero byte of bytes[from, to), or `from` if there is none.
+uint64_t last_nonzero_end(std::span<const uint8_t> bytes, uint64_t from, uint64_t to) {
+  to = std::min<uint64_t>(to, bytes.size());
+  uint64_t word;
+  while (to >= from + 8 && (std::memcpy(&word, bytes.data() + to - 8, 8), word == 0)) to -= 8;
+  while (to > from && bytes[to - 1] == 0) --to;
+  return std::max(to, from);
 }
 
-// Removes a last segment whose header never reached the disk.
+// Removes a last segment whose header never reached the disk. Reads the
+// header region only, never the (preallocated, possibly 1 GiB) rest.
 Status drop_torn_creation(SegmentSet* segs, wal::IoEnv* env, const StorePaths& paths) {
   if (segs->size() == 0) return Status::ok();
   const size_t last = segs->size() - 1;
@@ -37,20 +43,11 @@ Status drop_torn_creation(SegmentSet* segs, wal::IoEnv* env, const StorePaths& p
   if (mapped) return Status::ok();
   // Could not map or decode: if the header region is all zeros (or the file
   // is shorter than a header), the crash came while creating it.
-  auto bytes = read_file(segs->path(last));
-  if (!bytes) return bytes.status();
-  const size_t head = std::min(bytes->size(), wal::kSegmentHeaderBytes);
-  if (!all_zero({reinterpret_cast<const uint8_t*>(bytes->data()), bytes->size()}) &&
-      !(bytes->size() < wal::kSegmentHeaderBytes &&
-        all_zero({reinterpret_cast<const uint8_t*>(bytes->data()), head}))) {
-    return mapped.status();
-  }
+  if (!segs->header_incomplete(last)) return mapped.status();
   spdlog::warn("recovery: {}: removing a segment whose creation was cut short (no header)",
                segs->name(last));
-  if (::unlink(segs->path(last).c_str()) != 0) {
-    return Status::from_errno(segs->name(last) + ": unlink", errno);
-  }
-  Status s = env->fsync_dir(paths.wal);
+  Status s = env->remove(segs->path(last));
+  if (s) s = env->fsync_dir(paths.wal);
   if (s) s = segs->refresh();
   return s;
 }
@@ -92,13 +89,8 @@ Status zero_torn_tail(wal::IoEnv* env, const MappedSegment& seg, uint64_t from, 
 class WalScan {
  public:
   WalScan(SegmentSet* segs, wal::IoEnv* env, index::Index* index, uint64_t store_id,
-          bool clean_shutdown, const std::function<void(uint64_t)>& progress)
-      : progress_(progress),
-        segs_(segs),
-        env_(env),
-        index_(index),
-        store_id_(store_id),
-        clean_shutdown_(clean_shutdown) {}
+          const RecoveryOptions& options)
+      : options_(options), segs_(segs), env_(env), index_(index), store_id_(store_id) {}
 
   ScanOutcome run(uint64_t indexed_seq, RecoveryResult* result);
 
@@ -108,7 +100,7 @@ class WalScan {
     Status s = index_->apply(batch_);
     indexed_total_ += batch_.size();
     batch_.clear();
-    if (progress_) progress_(indexed_total_);
+    if (options_.progress) options_.progress(indexed_total_);
     return s;
   }
   Status enter_segment(const MappedSegment& seg);
@@ -116,14 +108,17 @@ class WalScan {
                    RecoveryResult* result);
   ScanOutcome finish_at_end(SegmentCursor::Step step, const SegmentCursor& cursor,
                             RecoveryResult* result);
+  Status cut_tail(const SegmentCursor& cursor, uint64_t end, RecoveryResult* result);
+  bool never_durable(const SegmentCursor& cursor) const;
+  ScanOutcome seek_start(SegmentCursor* cursor, uint64_t indexed_seq, bool* from_index);
 
-  const std::function<void(uint64_t)>& progress_;  // borrowed for the scan
+  const RecoveryOptions& options_;  // borrowed for the scan
   uint64_t indexed_total_ = 0;
   SegmentSet* segs_;
   wal::IoEnv* env_;
   index::Index* index_;
   uint64_t store_id_;
-  bool clean_shutdown_;
+  uint64_t durable_ = 0;  // every seq <= this was durable before the crash
   uint64_t indexed_seq_ = 0;
   index::IndexBatch batch_;
   index::IndexFeeder feeder_;
@@ -155,24 +150,53 @@ Status WalScan::add_frame(const SegmentCursor& cursor, const wal::DecodedFrame& 
   return Status::ok();
 }
 
+// Whether the bad bytes the cursor stopped at lie past the durable point, in
+// the last segment: writes that were never synced, which a power cut may
+// have lost, torn, reordered or garbled. Valid frames after them were never
+// acknowledged as durable either.
+bool WalScan::never_durable(const SegmentCursor& cursor) const {
+  return cursor.at_last_segment() && cursor.expected_seq() > durable_;
+}
+
+// Cuts the log at the cursor's stop: zeroes [offset, end) (stray frames past
+// the damage included, so they can never pass for a continuation) unless
+// RecoveryMode forbids cutting.
+Status WalScan::cut_tail(const SegmentCursor& cursor, uint64_t end, RecoveryResult* result) {
+  const MappedSegment& seg = *cursor.mapped();
+  const uint64_t cut = end - cursor.offset();
+  const std::string what = seg.name + ": " + std::to_string(cut) + " bytes at offset " +
+                           std::to_string(cursor.offset()) + " (" + cursor.fault().what +
+                           "), from seq " + std::to_string(cursor.expected_seq());
+  if (options_.mode == RecoveryMode::kNeverCut) {
+    return Status::corruption(what + " would be cut (durable point seq " +
+                              std::to_string(durable_) + "); RecoveryMode::kNeverCut");
+  }
+  spdlog::warn(
+      "recovery: cutting {}: never acknowledged as durable (durable point seq {}); last whole "
+      "record is seq {}",
+      what, durable_, cursor.expected_seq() - 1);
+  result->torn_bytes_cut += cut;
+  result->cut_from_seq = cursor.expected_seq();
+  return zero_torn_tail(env_, seg, cursor.offset(), end);
+}
+
 // The walk ended at `step` in the cursor's segment: cut a torn tail, make
-// sure the last segment is wholly preallocated, and note where writing goes on.
+// the last segment wholly preallocated and durable (what an earlier process
+// wrote may still be only in the page cache), and note where writing goes on.
 ScanOutcome WalScan::finish_at_end(SegmentCursor::Step step, const SegmentCursor& cursor,
                                    RecoveryResult* result) {
   const MappedSegment& seg = *cursor.mapped();
-  if (step == SegmentCursor::Step::kTornTail) {
-    const uint64_t cut = cursor.torn_end() - cursor.offset();
-    spdlog::warn(
-        "recovery: {}: cutting torn tail of {} bytes at offset {} ({}); last whole "
-        "record is seq {}",
-        seg.name, cut, cursor.offset(), cursor.fault().what, cursor.expected_seq() - 1);
-    Status s = zero_torn_tail(env_, seg, cursor.offset(), cursor.torn_end());
-    if (!s) return {s};
-    result->torn_bytes_cut += cut;
-  } else if (seg.bytes.size() < seg.header.capacity_bytes) {
+  if (step == SegmentCursor::Step::kTornTail || step == SegmentCursor::Step::kCorruption) {
+    uint64_t end = cursor.torn_end();
+    if (step == SegmentCursor::Step::kCorruption) {
+      end = last_nonzero_end(seg.bytes, cursor.offset(), segs_->data_end(cursor.segment()));
+    }
+    if (Status s = cut_tail(cursor, end, result); !s) return {s};
+  } else {
     auto fd = env_->open_for_write(seg.path);
     if (!fd) return {fd.status()};
     Status s = env_->preallocate(*fd, seg.header.capacity_bytes, seg.name);
+    if (s) s = env_->datasync(*fd, seg.name);
     env_->close(*fd);
     if (!s) return {s};
   }
@@ -183,24 +207,40 @@ ScanOutcome WalScan::finish_at_end(SegmentCursor::Step step, const SegmentCursor
   return {flush_batch()};
 }
 
+// Positions the cursor where the scan starts: at the index's last position
+// at or before min(indexed_seq, durable point), since everything past the
+// durable point must be read again (a power cut may have damaged it even
+// where the index covers it), else at the first segment.
+ScanOutcome WalScan::seek_start(SegmentCursor* cursor, uint64_t indexed_seq, bool* from_index) {
+  cursor->seek(0, wal::kSegmentHeaderBytes, segs_->first_seq(0));
+  *from_index = false;
+  const uint64_t trusted = std::min(indexed_seq, durable_);
+  if (trusted == 0) return {Status::ok()};
+  auto pos = index_->floor_position(trusted);
+  if (!pos) return {pos.status()};
+  if (!pos->has_value()) return {Status::ok(), true};
+  auto seg = segs_->find((*pos)->segment_first_seq);
+  if (!seg || segs_->first_seq(*seg) != (*pos)->segment_first_seq) return {Status::ok(), true};
+  cursor->seek(*seg, (*pos)->offset, (*pos)->seq);
+  *from_index = true;
+  return {Status::ok()};
+}
+
 ScanOutcome WalScan::run(uint64_t indexed_seq, RecoveryResult* result) {
   using Step = SegmentCursor::Step;
   indexed_seq_ = indexed_seq;
   if (segs_->size() == 0) return {Status::ok(), indexed_seq > 0};
+  // Every segment before the last was synced whole before the next was made.
+  durable_ = std::max(options_.durable_seq, segs_->first_seq(segs_->size() - 1) - 1);
   // Rule 8: after a clean shutdown the zeros after the last frame need no
   // search; a bad frame is still classified by searching past it.
   SegmentCursor cursor(
-      segs_, nullptr, clean_shutdown_ ? SegmentCursor::Depth::kRead : SegmentCursor::Depth::kAudit);
-  cursor.seek(0, wal::kSegmentHeaderBytes, segs_->first_seq(0));
+      segs_, nullptr,
+      options_.clean_shutdown ? SegmentCursor::Depth::kRead : SegmentCursor::Depth::kAudit);
   bool from_index = false;
-  if (indexed_seq > 0) {
-    auto pos = index_->floor_position(indexed_seq);
-    if (!pos) return {pos.status()};
-    if (!pos->has_value()) return {Status::ok(), true};
-    auto seg = segs_->find((*pos)->segment_first_seq);
-    if (!seg || segs_->first_seq(*seg) != (*pos)->segment_first_seq) return {Status::ok(), true};
-    cursor.seek(*seg, (*pos)->offset, (*pos)->seq);
-    from_index = true;
+  if (ScanOutcome out = seek_start(&cursor, indexed_seq, &from_index);
+      !out.status || out.index_mismatch) {
+    return out;
   }
   size_t entered = SIZE_MAX;
   bool first = true;
@@ -221,9 +261,10 @@ ScanOutcome WalScan::run(uint64_t indexed_seq, RecoveryResult* result) {
       return {Status::ok(), true};  // the index points at something that is not a frame
     }
     if (step == Step::kError) return {cursor.status()};
-    if (step == Step::kCorruption) {
-      return {Status::corruption(cursor.fault().message() +
-                                 "; valid data follows, so this is not a torn tail"
+    if (step == Step::kCorruption && !never_durable(cursor)) {
+      return {Status::corruption(cursor.fault().message() + " (durable point seq " +
+                                 std::to_string(durable_) +
+                                 "); valid data follows, so this is not a torn tail"
                                  "; nothing was cut (see `reel verify`)")};
     }
     break;
@@ -240,9 +281,7 @@ ScanOutcome WalScan::run(uint64_t indexed_seq, RecoveryResult* result) {
 }  // namespace
 
 Result<RecoveryResult> recover(const StorePaths& paths, wal::IoEnv* env, index::Index* index,
-                               uint64_t* store_id, RecoveryMode mode, bool force_rebuild,
-                               bool clean_shutdown, const std::function<void(uint64_t)>& progress) {
-  (void)mode;  // kTruncateTornTail is the only mode so far
+                               uint64_t* store_id, RecoveryOptions options) {
   SegmentSet segs(paths.wal);
   Status s = remove_unfinished_creations(env, paths);
   if (s) s = segs.refresh();
@@ -257,17 +296,18 @@ Result<RecoveryResult> recover(const StorePaths& paths, wal::IoEnv* env, index::
   if (!index_store) return index_store.status();
   auto format = index->format();
   if (!format) return format.status();
-  if (*format != 0 && *format != index::kIndexFormat && !force_rebuild) {
+  if (*format != 0 && *format != index::kIndexFormat && !options.force_rebuild) {
     spdlog::warn("recovery: {}: index format {} is not {}; rebuilding the index", paths.root,
                  *format, index::kIndexFormat);
-    force_rebuild = true;
+    options.force_rebuild = true;
   }
-  if (force_rebuild || (*index_store != 0 && *index_store != *store_id)) {
-    if (!force_rebuild) spdlog::warn("recovery: index belongs to another store; rebuilding it");
+  if (options.force_rebuild || (*index_store != 0 && *index_store != *store_id)) {
+    if (!options.force_rebuild)
+      spdlog::warn("recovery: index belongs to another store; rebuilding it");
     s = index->clear();
     if (!s) return s;
   }
-  if (*index_store != *store_id || force_rebuild) {
+  if (*index_store != *store_id || options.force_rebuild) {
     s = index->set_store_id(*store_id);
     if (!s) return s;
   }
@@ -275,9 +315,8 @@ Result<RecoveryResult> recover(const StorePaths& paths, wal::IoEnv* env, index::
   if (!indexed) return indexed.status();
 
   RecoveryResult result;
-  result.index_rebuilt = force_rebuild;
-  ScanOutcome out =
-      WalScan(&segs, env, index, *store_id, clean_shutdown, progress).run(*indexed, &result);
+  result.index_rebuilt = options.force_rebuild;
+  ScanOutcome out = WalScan(&segs, env, index, *store_id, options).run(*indexed, &result);
   if (out.status && out.index_mismatch) {
     spdlog::warn("recovery: index (indexed_seq {}) disagrees with the WAL; rebuilding it",
                  *indexed);
@@ -286,7 +325,7 @@ Result<RecoveryResult> recover(const StorePaths& paths, wal::IoEnv* env, index::
     if (!s) return s;
     result = RecoveryResult();
     result.index_rebuilt = true;
-    out = WalScan(&segs, env, index, *store_id, clean_shutdown, progress).run(0, &result);
+    out = WalScan(&segs, env, index, *store_id, options).run(0, &result);
     if (out.status && out.index_mismatch) {
       return Status::corruption(paths.root + ": the WAL could not be scanned from its start");
     }

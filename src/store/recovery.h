@@ -2,14 +2,28 @@
 // uses it (and for `reel reindex`). Runs under the writer lock.
 //
 // 1. Lists the segments and checks their headers. A last segment whose
-//    header never reached the disk (a crash during creation) is removed.
-// 2. Finds where the index stops (indexed_seq) and scans the WAL from there:
-//    every frame after indexed_seq is indexed, in batches.
-// 3. At the end of the last segment, a torn tail is zeroed (see
-//    RecoveryMode); corruption stops recovery with an error naming segment,
-//    offset and seq.
-// 4. An index that is ahead of the WAL, belongs to another store, or
-//    disagrees with the WAL at its own last position is rebuilt whole.
+//    header never reached the disk (a crash during creation) is removed;
+//    only its header region is read.
+// 2. Scans the WAL from the index's position at or before
+//    min(indexed_seq, durable point): every frame after indexed_seq is
+//    indexed, in batches, and every frame past the durable point is read
+//    again even where the index covers it.
+// 3. Where the scan stops decides what the damage is (schemas/format.md,
+//    "Recovery"): bad bytes past the durable point in the last segment are
+//    writes that were never synced, which a power cut may have lost, torn,
+//    reordered or garbled, so the log is cut there (valid frames after them
+//    included: none was acknowledged as durable) and the cut is logged. Bad
+//    bytes at or below the durable point are corruption: recovery stops with
+//    an error naming segment, offset and seq, and nothing is cut.
+// 4. The last segment is made wholly preallocated and synced, so everything
+//    recovery leaves in the WAL is durable when it returns.
+// 5. An index that is ahead of the WAL, belongs to another store, is of
+//    another format, or disagrees with the WAL at its own last position is
+//    rebuilt whole.
+//
+// Searches past a stop never read a segment's holes (preallocated space
+// never written: SegmentSet::data_end), so a crash costs a read of what was
+// written, not of a whole 1 GiB segment.
 #pragma once
 
 #include <cstdint>
@@ -33,17 +47,28 @@ struct RecoveryResult {
   uint64_t last_frame_offset = 0;            // offset of the last frame in it (0: none)
   uint64_t frames_indexed = 0;               // frames this recovery added to the index
   uint64_t torn_bytes_cut = 0;
+  uint64_t cut_from_seq = 0;  // first seq cut away (0: nothing cut)
   bool index_rebuilt = false;
 };
 
+struct RecoveryOptions {
+  RecoveryMode mode = RecoveryMode::kTruncateTornTail;
+  // Empties the index first (reel reindex, another index format).
+  bool force_rebuild = false;
+  // The head file's clean-shutdown marker: skips the search of the zeros
+  // after the last frame; the scan is correct without it.
+  bool clean_shutdown = false;
+  // The durable point the head file kept (0 if unknown): every seq up to it
+  // was synced before the crash. A lower bound is safe (it only widens what
+  // counts as never durable, never beyond what was unsynced).
+  uint64_t durable_seq = 0;
+  // Hears the number of records indexed so far after every index batch.
+  std::function<void(uint64_t)> progress;
+};
+
 // `store_id` is the id from the head file (0 if unknown: taken from the
-// first segment). `force_rebuild` empties the index first (reel reindex).
-// `clean_shutdown` (the head file's marker) skips the search of the zeros
-// after the last frame; the scan is correct without it. `progress` hears the
-// number of records indexed so far after every index batch.
+// first segment).
 Result<RecoveryResult> recover(const StorePaths& paths, wal::IoEnv* env, index::Index* index,
-                               uint64_t* store_id, RecoveryMode mode, bool force_rebuild,
-                               bool clean_shutdown,
-                               const std::function<void(uint64_t)>& progress = nullptr);
+                               uint64_t* store_id, RecoveryOptions options);
 
 }  // namespace reel::store

@@ -39,7 +39,14 @@ void SegmentCursor::rescan_at_stop() {
 // follow (next() resumes at them); kTornTail: bad bytes to the end of the
 // segment; kEnd: only zeros; kFrame: the frame is there now.
 SegmentCursor::Step SegmentCursor::classify(wal::ScanMode mode, bool last, bool live) {
-  auto classifier = std::make_unique<Scan>(mapped_->bytes, mapped_->header, mapped_->name, offset_,
+  // With no writer, a search never reads past the segment's data:
+  // preallocated space never written is a hole, zeros by definition (a 1 GiB
+  // segment holding 1 MiB is searched over 1 MiB).
+  std::span<const uint8_t> bytes = mapped_->bytes;
+  if (mode != wal::ScanMode::kFast && !live) {
+    bytes = bytes.first(std::min<uint64_t>(bytes.size(), segs_->data_end(segment_)));
+  }
+  auto classifier = std::make_unique<Scan>(bytes, mapped_->header, mapped_->name, offset_,
                                            expected_, mode, check_);
   wal::DecodedFrame ignored;
   const auto step = classifier->next(&ignored);

@@ -89,6 +89,30 @@ bool SegmentSet::header_incomplete(size_t i) const {
   return std::all_of(header, header + n, [](uint8_t b) { return b == 0; });
 }
 
+uint64_t SegmentSet::data_end(size_t i) const {
+  int fd = ::open(path(i).c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  struct stat st;
+  const uint64_t size = ::fstat(fd, &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
+  uint64_t end = 0;
+  for (off_t pos = 0;;) {
+    const off_t data = ::lseek(fd, pos, SEEK_DATA);
+    if (data < 0) {
+      if (errno != ENXIO) end = size;  // no SEEK_DATA here: assume all data
+      break;
+    }
+    const off_t hole = ::lseek(fd, data, SEEK_HOLE);
+    if (hole < 0) {
+      end = size;
+      break;
+    }
+    end = static_cast<uint64_t>(hole);
+    pos = hole;
+  }
+  ::close(fd);
+  return std::min(end, size);
+}
+
 std::optional<size_t> SegmentSet::find(uint64_t seq) const {
   auto it = std::upper_bound(first_seqs_.begin(), first_seqs_.end(), seq);
   if (it == first_seqs_.begin()) return std::nullopt;

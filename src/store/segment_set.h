@@ -47,6 +47,12 @@ class SegmentSet {
   // shorter than a header): a creation that never finished, not damage.
   bool header_incomplete(size_t i) const;
 
+  // One past the last byte of segment i that the file system holds as data
+  // (SEEK_DATA/SEEK_HOLE): preallocated space never written reads as zeros
+  // and need not be searched. The file's size where holes cannot be told
+  // apart; 0 if the file cannot be opened.
+  uint64_t data_end(size_t i) const;
+
   // The segment that would hold `seq`: the last one whose first_seq <= seq.
   std::optional<size_t> find(uint64_t seq) const;
 

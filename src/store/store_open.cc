@@ -76,8 +76,12 @@ Status Store::Impl::open_locked() {
         "rebuilding the index",
         paths.root);
   }
-  auto recovered = store::recover(paths, env.get(), index.get(), &store_id, options.recovery,
-                                  rebuild_after_reboot, probe.is_open() && probe.clean_shutdown());
+  store::RecoveryOptions ro;
+  ro.mode = options.recovery;
+  ro.force_rebuild = rebuild_after_reboot;
+  ro.clean_shutdown = probe.is_open() && probe.clean_shutdown();
+  ro.durable_seq = probe.is_open() ? probe.durable_seq() : 0;
+  auto recovered = store::recover(paths, env.get(), index.get(), &store_id, std::move(ro));
   if (!recovered) return recovered.status();
   if (store_id == 0) store_id = random_store_id();
   s = index->set_store_id(store_id);
@@ -207,8 +211,11 @@ Status reindex_store(const std::string& dir, uint64_t* records_indexed,
   HeadFile probe;
   uint64_t store_id = 0;
   if (probe.open_for_read(paths.head)) store_id = probe.store_id();
-  auto result = recover(paths, env->get(), idx->get(), &store_id, RecoveryMode::kTruncateTornTail,
-                        true, false, progress);
+  RecoveryOptions ro;
+  ro.force_rebuild = true;
+  ro.durable_seq = probe.is_open() ? probe.durable_seq() : 0;
+  ro.progress = progress;
+  auto result = recover(paths, env->get(), idx->get(), &store_id, std::move(ro));
   if (!result) return result.status();
   s = (*idx)->sync();
   if (!s) return s;

@@ -116,6 +116,8 @@ void Store::Impl::index_loop() {
   using Clock = std::chrono::steady_clock;
   bool dirty = false;
   auto last_sync = Clock::now();
+  auto last_persist = last_sync;
+  uint64_t persisted_durable = head.durable_seq();
   for (;;) {
     const bool pending = ring->upstream_end(1) != indexer->position();
     if (pending && !dirty) {
@@ -145,6 +147,16 @@ void Store::Impl::index_loop() {
       head.mark_index_clean();
       dirty = false;
       last_sync = Clock::now();
+    }
+    if (head.durable_seq() != persisted_durable &&
+        Clock::now() - last_persist >= options.index_sync_interval) {
+      // The durable point recovery trusts after a power cut (head_file.h).
+      persisted_durable = head.durable_seq();
+      if (Status s = head.persist(); !s) {
+        set_failure(s);
+        break;
+      }
+      last_persist = Clock::now();
     }
     if (worked) continue;
     if (journal_done.load() && ring->upstream_end(1) == indexer->position()) break;
