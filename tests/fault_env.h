@@ -59,10 +59,137 @@ class FaultEnv final : public wal::IoEnv {
   Status register_buffer(std::span<uint8_t> memory) override {
     return inner_->register_buffer(memory);
   }
+  void unregister_buffer() override { inner_->unregister_buffer(); }
 
  private:
   Plan* plan_;
   std::unique_ptr<wal::IoEnv> inner_;
+};
+
+}  // namespace reel::testing
+
+namespace reel::testing {
+
+// SweepEnv: fails the n-th call (0-based) of one kind of operation, once,
+// and counts every kind, for the Nth-operation fault sweep. A kShortWrite
+// "fault" makes that write take half of what it was given, which is not an
+// error: the writer must resubmit the rest.
+class SweepEnv final : public wal::IoEnv {
+ public:
+  enum Op {
+    kCreate,
+    kOpen,
+    kWrite,
+    kShortWrite,
+    kSync,
+    kSyncDir,
+    kPreallocate,
+    kRename,
+    kRemove,
+    kOpCount
+  };
+  static const char* name(int op) {
+    static const char* names[] = {"create",    "open",        "write",  "short write", "fdatasync",
+                                  "fsync_dir", "preallocate", "rename", "unlink"};
+    return names[op];
+  }
+
+  SweepEnv(int op, int n) : op_(op), n_(n) { inner_ = std::move(*wal::make_uring_env()); }
+  bool fired() const { return fired_; }
+  int calls(int op) const { return calls_[op]; }
+
+  Result<int> create_preallocated(const std::string& path, uint64_t bytes) override {
+    if (hit(kCreate)) return Status::from_errno(path + ": cannot create segment", EIO);
+    return inner_->create_preallocated(path, bytes);
+  }
+  Result<int> open_for_write(const std::string& path) override {
+    if (hit(kOpen)) return Status::from_errno(path + ": cannot open for writing", EIO);
+    return inner_->open_for_write(path);
+  }
+  Result<size_t> write_some(int fd, std::span<const uint8_t> data, uint64_t offset,
+                            const std::string& name) override {
+    if (hit(kWrite))
+      return Status::from_errno(name + ": write at offset " + std::to_string(offset), EIO);
+    if (hit(kShortWrite) && data.size() > 1) data = data.first((data.size() + 1) / 2);
+    return inner_->write_some(fd, data, offset, name);
+  }
+  Status datasync(int fd, const std::string& name) override {
+    if (hit(kSync)) return Status::from_errno(name + ": fdatasync", EIO);
+    return inner_->datasync(fd, name);
+  }
+  Status fsync_dir(const std::string& dir) override {
+    if (hit(kSyncDir)) return Status::from_errno(dir + ": fsync", EIO);
+    return inner_->fsync_dir(dir);
+  }
+  Status rename(const std::string& from, const std::string& to) override {
+    if (hit(kRename)) return Status::from_errno(from + ": rename to " + to, EIO);
+    return inner_->rename(from, to);
+  }
+  Status remove(const std::string& path) override {
+    if (hit(kRemove)) return Status::from_errno(path + ": unlink", EIO);
+    return inner_->remove(path);
+  }
+  Status preallocate(int fd, uint64_t bytes, const std::string& name) override {
+    if (hit(kPreallocate)) {
+      return Status::from_errno(name + ": preallocate " + std::to_string(bytes) + " bytes", EIO);
+    }
+    return inner_->preallocate(fd, bytes, name);
+  }
+  void close(int fd) override { inner_->close(fd); }
+  Status register_buffer(std::span<uint8_t> memory) override {
+    return inner_->register_buffer(memory);
+  }
+  void unregister_buffer() override { inner_->unregister_buffer(); }
+
+ private:
+  bool hit(int op) {
+    if (calls_[op]++ != n_ || op != op_) return false;
+    fired_ = true;
+    return true;
+  }
+
+  int op_, n_;
+  std::atomic<bool> fired_{false};
+  std::atomic<int> calls_[kOpCount] = {};
+  std::unique_ptr<wal::IoEnv> inner_;
+};
+
+}  // namespace reel::testing
+
+namespace reel::testing {
+
+// An IoEnv the store may own that forwards to one the test keeps (so the
+// test can still reach it after the store is gone).
+class BorrowedEnv final : public wal::IoEnv {
+ public:
+  explicit BorrowedEnv(wal::IoEnv* env) : env_(env) {}
+  Result<int> create_preallocated(const std::string& path, uint64_t bytes) override {
+    return env_->create_preallocated(path, bytes);
+  }
+  Result<int> open_for_write(const std::string& path) override {
+    return env_->open_for_write(path);
+  }
+  Result<size_t> write_some(int fd, std::span<const uint8_t> data, uint64_t offset,
+                            const std::string& name) override {
+    return env_->write_some(fd, data, offset, name);
+  }
+  Status datasync(int fd, const std::string& name) override { return env_->datasync(fd, name); }
+  Status fsync_dir(const std::string& dir) override { return env_->fsync_dir(dir); }
+  Status rename(const std::string& from, const std::string& to) override {
+    return env_->rename(from, to);
+  }
+  Status remove(const std::string& path) override { return env_->remove(path); }
+  Status preallocate(int fd, uint64_t bytes, const std::string& name) override {
+    return env_->preallocate(fd, bytes, name);
+  }
+  void close(int fd) override { env_->close(fd); }
+  Status register_buffer(std::span<uint8_t> memory) override {
+    return env_->register_buffer(memory);
+  }
+  void unregister_buffer() override { env_->unregister_buffer(); }
+
+ private:
+  wal::IoEnv* env_;
 };
 
 }  // namespace reel::testing

@@ -41,6 +41,7 @@
 #include <string>
 #include <vector>
 
+#include "fault_env.h"
 #include "wal/io_env.h"
 
 namespace reel::testing {
@@ -153,6 +154,7 @@ class PowerLossEnv final : public wal::IoEnv {
   Status register_buffer(std::span<uint8_t> memory) override {
     return inner_->register_buffer(memory);
   }
+  void unregister_buffer() override { inner_->unregister_buffer(); }
 
  private:
   Status step(const std::string& what) {
@@ -232,43 +234,6 @@ class PowerLossEnv final : public wal::IoEnv {
   std::map<int, std::string> fd_paths_;
   std::map<std::string, std::vector<Write>> unsynced_;  // path -> writes since its last sync
   std::vector<std::pair<std::string, std::string>> pending_renames_;
-};
-
-}  // namespace reel::testing
-
-namespace reel::testing {
-
-// An IoEnv the store may own that forwards to one the test keeps (so the
-// test can still reach it after the store is gone).
-class BorrowedEnv final : public wal::IoEnv {
- public:
-  explicit BorrowedEnv(wal::IoEnv* env) : env_(env) {}
-  Result<int> create_preallocated(const std::string& path, uint64_t bytes) override {
-    return env_->create_preallocated(path, bytes);
-  }
-  Result<int> open_for_write(const std::string& path) override {
-    return env_->open_for_write(path);
-  }
-  Result<size_t> write_some(int fd, std::span<const uint8_t> data, uint64_t offset,
-                            const std::string& name) override {
-    return env_->write_some(fd, data, offset, name);
-  }
-  Status datasync(int fd, const std::string& name) override { return env_->datasync(fd, name); }
-  Status fsync_dir(const std::string& dir) override { return env_->fsync_dir(dir); }
-  Status rename(const std::string& from, const std::string& to) override {
-    return env_->rename(from, to);
-  }
-  Status remove(const std::string& path) override { return env_->remove(path); }
-  Status preallocate(int fd, uint64_t bytes, const std::string& name) override {
-    return env_->preallocate(fd, bytes, name);
-  }
-  void close(int fd) override { env_->close(fd); }
-  Status register_buffer(std::span<uint8_t> memory) override {
-    return env_->register_buffer(memory);
-  }
-
- private:
-  wal::IoEnv* env_;
 };
 
 }  // namespace reel::testing

@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <map>
 
@@ -111,14 +112,30 @@ Result<std::shared_ptr<LmdbEnv>> LmdbEnv::acquire(const std::string& dir, bool w
   return handle(key, &entry);
 }
 
+namespace {
+std::atomic<int64_t> g_commit_fault_in{-1};
+std::atomic<int> g_commit_fault_error{0};
+}  // namespace
+
+void fail_commit_for_testing(int64_t n, int error) {
+  g_commit_fault_error.store(error);
+  g_commit_fault_in.store(n);
+}
+
 Status LmdbTxn::begin(MDB_env* env, bool read_only) {
   abort();
+  read_only_ = read_only;
   int rc = mdb_txn_begin(env, nullptr, read_only ? MDB_RDONLY : 0, &txn_);
   if (rc != 0) txn_ = nullptr;
   return lmdb_status(rc, "index: begin transaction");
 }
 
 Status LmdbTxn::commit() {
+  if (!read_only_ && g_commit_fault_in.load(std::memory_order_relaxed) >= 0 &&
+      g_commit_fault_in.fetch_sub(1) == 0) {
+    abort();
+    return lmdb_status(g_commit_fault_error.load(), "index: commit");
+  }
   int rc = mdb_txn_commit(txn_);
   txn_ = nullptr;
   return lmdb_status(rc, "index: commit");

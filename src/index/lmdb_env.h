@@ -76,7 +76,14 @@ class LmdbTxn {
 
  private:
   MDB_txn* txn_ = nullptr;
+  bool read_only_ = false;
 };
+
+// Test seam (the index's half of the I/O seam, for the fault sweep): the
+// `n`-th write-transaction commit from now in this process (0-based) aborts
+// and reports `error` (an errno or an MDB_ code) as if mdb_txn_commit had
+// returned it. n < 0 turns it off. Costs one relaxed atomic load per commit.
+void fail_commit_for_testing(int64_t n, int error);
 
 class LmdbCursor {
  public:

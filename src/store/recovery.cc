@@ -187,10 +187,11 @@ ScanOutcome WalScan::finish_at_end(SegmentCursor::Step step, const SegmentCursor
                                    RecoveryResult* result) {
   const MappedSegment& seg = *cursor.mapped();
   if (step == SegmentCursor::Step::kTornTail || step == SegmentCursor::Step::kCorruption) {
-    uint64_t end = cursor.torn_end();
-    if (step == SegmentCursor::Step::kCorruption) {
-      end = last_nonzero_end(seg.bytes, cursor.offset(), segs_->data_end(cursor.segment()));
-    }
+    // Everything non-zero from the stop to the end of the written data goes
+    // (a torn frame's first bytes included, even at the segment's very end).
+    const uint64_t end =
+        std::max(cursor.torn_end(),
+                 last_nonzero_end(seg.bytes, cursor.offset(), segs_->data_end(cursor.segment())));
     if (Status s = cut_tail(cursor, end, result); !s) return {s};
   } else {
     auto fd = env_->open_for_write(seg.path);

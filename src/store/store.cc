@@ -191,6 +191,7 @@ Status Store::Impl::close() {
   if (s && s2) s2 = head.mark_clean_shutdown();
   head.notify();
   writer.reset();
+  env->unregister_buffer();  // before the ring's memory goes (io_env.h)
   head.end_writer_session();
   lock.release();  // last: everything above is done before another writer may open
   return s ? s2 : s;

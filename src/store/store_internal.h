@@ -17,8 +17,10 @@ Result<std::unique_ptr<Store>> open_store_with_env(const std::string& dir,
                                                    std::unique_ptr<wal::IoEnv> env);
 
 // Rebuilds the index of the store in `dir` from its WAL (reel reindex).
-// Takes the writer lock. `progress` hears the records indexed so far.
+// Takes the writer lock. `progress` hears the records indexed so far; WAL
+// file operations go through `env` (default: the real one).
 Status reindex_store(const std::string& dir, uint64_t* records_indexed,
-                     const std::function<void(uint64_t)>& progress = nullptr);
+                     const std::function<void(uint64_t)>& progress = nullptr,
+                     std::unique_ptr<wal::IoEnv> env = nullptr);
 
 }  // namespace reel::store

@@ -197,15 +197,19 @@ Result<std::unique_ptr<Store>> open_store_with_env(const std::string& dir,
 }
 
 Status reindex_store(const std::string& dir, uint64_t* records_indexed,
-                     const std::function<void(uint64_t)>& progress) {
+                     const std::function<void(uint64_t)>& progress,
+                     std::unique_ptr<wal::IoEnv> io) {
   StorePaths paths(dir);
   if (::access(paths.wal.c_str(), F_OK) != 0)
     return Status::not_found(dir + ": no reel store here");
   WriterLock lock;
   Status s = lock.acquire(paths.lock);
   if (!s) return s;
-  auto env = wal::make_uring_env();
-  if (!env) return env.status();
+  if (io == nullptr) {
+    auto env = wal::make_uring_env();
+    if (!env) return env.status();
+    io = std::move(*env);
+  }
   auto idx = index::Index::open(paths.index, false, StoreOptions().index_map_bytes);
   if (!idx) return idx.status();
   HeadFile probe;
@@ -215,7 +219,7 @@ Status reindex_store(const std::string& dir, uint64_t* records_indexed,
   ro.force_rebuild = true;
   ro.durable_seq = probe.is_open() ? probe.durable_seq() : 0;
   ro.progress = progress;
-  auto result = recover(paths, env->get(), idx->get(), &store_id, std::move(ro));
+  auto result = recover(paths, io.get(), idx->get(), &store_id, std::move(ro));
   if (!result) return result.status();
   s = (*idx)->sync();
   if (!s) return s;

@@ -107,6 +107,12 @@ class UringEnv final : public IoEnv {
     return Status::ok();
   }
 
+  void unregister_buffer() override {
+    if (fixed_.iov_base == nullptr) return;
+    ring_.unregister_buffers();
+    fixed_ = {nullptr, 0};
+  }
+
  private:
   Uring ring_;
   iovec fixed_{nullptr, 0};  // the registered buffer (index 0), if any

@@ -48,6 +48,11 @@ class IoEnv {
     (void)memory;
     return Status::ok();
   }
+  // Forgets the registered memory. Must be called before that memory is
+  // freed while the environment lives on: the kernel keeps the pages it
+  // pinned at registration, so a write from a new allocation at the same
+  // address would write the old pages' bytes.
+  virtual void unregister_buffer() {}
 };
 
 // The real environment: io_uring for writes and fdatasync, syscalls for the rest.

@@ -25,6 +25,7 @@ class Uring {
   int register_buffers(const iovec* iovecs, unsigned count) {
     return io_uring_register_buffers(&ring_, iovecs, count);
   }
+  int unregister_buffers() { return io_uring_unregister_buffers(&ring_); }
 
  private:
   io_uring ring_{};

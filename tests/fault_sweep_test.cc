@@ -1,0 +1,221 @@
+// The Nth-operation fault sweep (issue 8): a fixed workload (appends across
+// several segment rolls with syncs, a reopen that recovers, a reindex) runs
+// once per operation kind and per N, with the N-th operation of that kind
+// failing (tests/fault_env.h SweepEnv; LMDB commits through
+// index::fail_commit_for_testing; MDB_MAP_FULL for real, with small maps).
+// Every run must end in one clear error that names a file, acknowledge
+// nothing after it, and leave a store that a plain open recovers holding
+// every acknowledged record, dense and exact.
+#include <cerrno>
+#include <cstdio>
+#include <map>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "fault_env.h"
+#include "index/lmdb_env.h"
+#include "reel/reel.h"
+#include "store/store_internal.h"
+#include "store/verify.h"
+#include "test_util.h"
+
+namespace reel {
+namespace {
+
+using testing::SweepEnv;
+using testing::TempDir;
+
+constexpr auto kAckTimeout = std::chrono::seconds(10);
+
+StoreOptions sweep_options() {
+  StoreOptions o;
+  o.segment_bytes_max = 16 << 10;
+  o.ring_bytes = 16 << 10;
+  return o;
+}
+
+struct Outcome {
+  std::map<uint64_t, std::string> payloads;  // what append() returned a seq for
+  uint64_t acked = 0;                        // last seq a wait(kDurable) confirmed
+  std::string first_error;                   // the first error the workload met
+  bool acked_after_error = false;
+};
+
+std::string payload_for(uint64_t i) {
+  return "rec-" + std::to_string(i) +
+         std::string(300 + (i * 37) % 900, static_cast<char>('a' + i % 26));
+}
+
+void note_error(Outcome* run, const Status& s) {
+  if (!s && run->first_error.empty()) run->first_error = s.to_string();
+}
+
+// One writer session: `count` appends, each eighth confirmed durable, then
+// close. Stops at the first error.
+// After an error the store must acknowledge nothing more: one more append
+// and wait for durability must fail.
+void probe_after_error(Store* store, Outcome* run) {
+  auto seq = store->append("s", "after the error");
+  if (seq && store->wait(*seq, Level::kDurable, std::chrono::seconds(2))) {
+    run->acked_after_error = true;
+  }
+}
+
+void session(const std::string& dir, SweepEnv* env, uint64_t count, Outcome* run) {
+  auto store =
+      store::open_store_with_env(dir, sweep_options(), std::make_unique<testing::BorrowedEnv>(env));
+  if (!store) return note_error(run, store.status());
+  for (uint64_t i = 1; i <= count; ++i) {
+    const std::string p = payload_for(run->payloads.size() + 1);
+    auto seq = (*store)->append("s", p);
+    if (!seq) {
+      note_error(run, seq.status());
+      return probe_after_error(store->get(), run);
+    }
+    run->payloads[*seq] = p;
+    if (i % 8 != 0 && i != count) continue;
+    Status s = (*store)->wait(*seq, Level::kDurable, kAckTimeout);
+    if (!s) {
+      note_error(run, s);
+      return probe_after_error(store->get(), run);
+    }
+    run->acked = *seq;
+  }
+  note_error(run, (*store)->close());
+}
+
+void workload(const std::string& dir, SweepEnv* env, Outcome* run) {
+  session(dir, env, 60, run);  // ~ 45 KiB: three segment rolls
+  if (!run->first_error.empty()) return;
+  session(dir, env, 20, run);  // a reopen: recovery, then more rolls
+  if (!run->first_error.empty()) return;
+  uint64_t indexed = 0;
+  note_error(run, store::reindex_store(dir, &indexed, nullptr,
+                                       std::make_unique<testing::BorrowedEnv>(env)));
+}
+
+// After the fault: a plain open recovers every acknowledged record.
+void check_after(const std::string& dir, const Outcome& run, const std::string& what) {
+  auto store = Store::open(dir, sweep_options());
+  ASSERT_TRUE(store) << what << ": reopen failed: " << store.status().to_string();
+  ASSERT_GE((*store)->last_seq(), run.acked) << what << ": acknowledged records lost";
+  ASSERT_TRUE((*store)->close());
+  auto reader = Reader::open(dir);
+  ASSERT_TRUE(reader);
+  Cursor c = (*reader)->range(1);
+  RecordView v;
+  uint64_t expect = 1;
+  while (c.next(&v)) {
+    ASSERT_EQ(v.seq(), expect) << what;
+    auto it = run.payloads.find(v.seq());
+    ASSERT_NE(it, run.payloads.end()) << what << ": seq " << v.seq() << " never appended";
+    ASSERT_EQ(v.payload(), it->second) << what << ": seq " << v.seq();
+    ++expect;
+  }
+  ASSERT_TRUE(c.status()) << what << ": " << c.status().to_string();
+  auto report = store::verify_store(dir, nullptr);
+  ASSERT_TRUE(report) << what;
+  ASSERT_TRUE(report->clean()) << what << ": " << report->faults.front();
+}
+
+// The error names a file of the store (a segment, wal/, the index, ...).
+bool names_a_file(const std::string& error, const std::string& dir) {
+  return error.find(dir) != std::string::npos || error.find("wal/") != std::string::npos ||
+         error.find("index") != std::string::npos;
+}
+
+struct Tally {
+  uint64_t runs = 0, faults = 0, acked = 0;
+  std::string per_kind;
+};
+
+// Runs the workload with the n-th operation of kind `op` failing (op ==
+// kOpCount: the n-th LMDB commit). Returns false once n is past every
+// operation of that kind (the fault never fired).
+bool one_run(int op, int n, Tally* tally) {
+  TempDir dir;
+  SweepEnv env(op == SweepEnv::kOpCount ? -1 : op, n);
+  if (op == SweepEnv::kOpCount) index::fail_commit_for_testing(n, EIO);
+  Outcome run;
+  workload(dir.path(), &env, &run);
+  index::fail_commit_for_testing(-1, 0);
+  const bool fired = op == SweepEnv::kOpCount ? !run.first_error.empty() : env.fired();
+  const std::string what =
+      std::string(op == SweepEnv::kOpCount ? "LMDB commit" : SweepEnv::name(op)) + " #" +
+      std::to_string(n) + " failing";
+  ++tally->runs;
+  tally->acked += run.acked;
+  if (op == SweepEnv::kShortWrite || (op == SweepEnv::kRemove && run.first_error.empty())) {
+    // Not errors: a short write is resubmitted, and a failed unlink of a
+    // leftover temporary file that is not there changes nothing.
+    EXPECT_TRUE(run.first_error.empty()) << what << ": " << run.first_error;
+    EXPECT_EQ(run.acked, run.payloads.size()) << what << ": the workload did not finish";
+  } else if (fired) {
+    ++tally->faults;
+    EXPECT_FALSE(run.first_error.empty()) << what << ": the fault was never reported";
+    EXPECT_TRUE(names_a_file(run.first_error, dir.path()))
+        << what << ": the error names no file: " << run.first_error;
+  }
+  EXPECT_FALSE(run.acked_after_error) << what << ": acknowledged after " << run.first_error;
+  check_after(dir.path(), run, what);
+  return fired;
+}
+
+TEST(FaultSweep, EveryOperationFailingInTurnLosesNothingAcknowledged) {
+  Tally tally;
+  for (int op = 0; op <= SweepEnv::kOpCount; ++op) {
+    int n = 0;
+    while (n < 1000 && one_run(op, n, &tally) && !HasFailure()) ++n;
+    if (HasFailure()) return;
+    tally.per_kind += std::string(tally.per_kind.empty() ? "" : ", ") +
+                      (op == SweepEnv::kOpCount ? "LMDB commit" : SweepEnv::name(op)) + " " +
+                      std::to_string(n);
+  }
+  std::printf("[ sweep    ] %llu runs (%s), %llu faults fired, %llu records acknowledged, 0 lost\n",
+              static_cast<unsigned long long>(tally.runs), tally.per_kind.c_str(),
+              static_cast<unsigned long long>(tally.faults),
+              static_cast<unsigned long long>(tally.acked));
+}
+
+// MDB_MAP_FULL for real: the index's map is too small for the workload. The
+// store fails with one error saying so; a reopen with room recovers all.
+TEST(FaultSweep, IndexMapFullIsOneClearErrorAndLosesNothing) {
+  for (uint64_t map = 32 << 10; map <= 1 << 20; map *= 2) {
+    TempDir dir;
+    StoreOptions o = sweep_options();
+    o.index_map_bytes = map;
+    Outcome run;
+    {
+      auto store = Store::open(dir.path(), o);
+      if (!store) {
+        run.first_error = store.status().to_string();
+      } else {
+        for (uint64_t i = 1; i <= 3000 && run.first_error.empty(); ++i) {
+          const std::string p = payload_for(i);
+          auto seq = (*store)->append("s", p);
+          if (!seq) {
+            note_error(&run, seq.status());
+            break;
+          }
+          run.payloads[*seq] = p;
+          if (i % 50 == 0) {
+            Status s = (*store)->wait(*seq, Level::kDurable, kAckTimeout);
+            note_error(&run, s);
+            if (s) run.acked = *seq;
+          }
+        }
+      }
+    }
+    const std::string what = "index map of " + std::to_string(map) + " bytes";
+    if (!run.first_error.empty()) {
+      EXPECT_NE(run.first_error.find("index"), std::string::npos)
+          << what << ": " << run.first_error;
+    }
+    check_after(dir.path(), run, what);
+    if (HasFailure()) return;
+  }
+}
+
+}  // namespace
+}  // namespace reel
