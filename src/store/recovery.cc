@@ -171,10 +171,22 @@ Status WalScan::cut_tail(const SegmentCursor& cursor, uint64_t end, RecoveryResu
     return Status::corruption(what + " would be cut (durable point seq " +
                               std::to_string(durable_) + "); RecoveryMode::kNeverCut");
   }
-  spdlog::warn(
-      "recovery: cutting {}: never acknowledged as durable (durable point seq {}); last whole "
-      "record is seq {}",
-      what, durable_, cursor.expected_seq() - 1);
+  if (never_durable(cursor)) {
+    spdlog::warn(
+        "recovery: cutting {}: never acknowledged as durable (durable point seq {}); last whole "
+        "record is seq {}",
+        what, durable_, cursor.expected_seq() - 1);
+  } else {
+    // A damaged end of the log below the durable point: a sync had made
+    // these bytes durable and the file system or disk lost them. Nothing
+    // can bring them back; the store goes on from the last whole record and
+    // says loudly what was lost.
+    spdlog::error(
+        "recovery: cutting {}: seqs {}..{} were acknowledged durable but their bytes are damaged "
+        "(the file system or disk lost synced writes); last whole record is seq {}",
+        what, cursor.expected_seq(), durable_, cursor.expected_seq() - 1);
+    result->durable_seqs_lost = durable_ - cursor.expected_seq() + 1;
+  }
   result->torn_bytes_cut += cut;
   result->cut_from_seq = cursor.expected_seq();
   return zero_torn_tail(env_, seg, cursor.offset(), end);

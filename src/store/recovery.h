@@ -13,8 +13,11 @@
 //    writes that were never synced, which a power cut may have lost, torn,
 //    reordered or garbled, so the log is cut there (valid frames after them
 //    included: none was acknowledged as durable) and the cut is logged. Bad
-//    bytes at or below the durable point are corruption: recovery stops with
-//    an error naming segment, offset and seq, and nothing is cut.
+//    bytes at or below the durable point with valid frames after them are
+//    corruption: recovery stops with an error naming segment, offset and
+//    seq, and nothing is cut. A damaged end of the log at or below the
+//    durable point (synced bytes the file system lost) is cut too, with an
+//    error-level log naming the acknowledged seqs that are gone.
 // 4. The last segment is made wholly preallocated and synced, so everything
 //    recovery leaves in the WAL is durable when it returns.
 // 5. An index that is ahead of the WAL, belongs to another store, is of
@@ -47,7 +50,8 @@ struct RecoveryResult {
   uint64_t last_frame_offset = 0;            // offset of the last frame in it (0: none)
   uint64_t frames_indexed = 0;               // frames this recovery added to the index
   uint64_t torn_bytes_cut = 0;
-  uint64_t cut_from_seq = 0;  // first seq cut away (0: nothing cut)
+  uint64_t cut_from_seq = 0;       // first seq cut away (0: nothing cut)
+  uint64_t durable_seqs_lost = 0;  // of those, seqs at or below the durable point
   bool index_rebuilt = false;
 };
 

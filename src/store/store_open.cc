@@ -3,9 +3,12 @@
 #include <pthread.h>
 #include <unistd.h>
 
+#include <filesystem>
+
 #include <algorithm>
 #include <bit>
 #include <ctime>
+#include <filesystem>
 #include <vector>
 
 #include <spdlog/spdlog.h>
@@ -57,6 +60,49 @@ Status Store::Impl::load_streams() {
   return Status::ok();
 }
 
+namespace {
+
+struct OpenedIndex {
+  std::unique_ptr<index::Index> index;
+  bool started_afresh = false;
+};
+
+// Opens the index for the writer. The index is derived from the WAL: one that
+// LMDB reports damaged (its meta pages unreadable: a file system that lost
+// writes, a torn copy) is removed and started afresh, and recovery rebuilds
+// it, instead of refusing the store.
+Result<OpenedIndex> open_index_or_start_afresh(const store::StorePaths& paths, uint64_t map_bytes) {
+  OpenedIndex out;
+  auto idx = index::Index::open(paths.index, false, map_bytes);
+  Status s = idx ? Status::ok() : idx.status();
+  if (s) {
+    auto probe = (*idx)->store_id();
+    if (probe) probe = (*idx)->format();
+    if (probe) probe = (*idx)->indexed_seq();
+    s = probe ? Status::ok() : probe.status();
+  }
+  if (s) {
+    out.index = std::move(*idx);
+    return out;
+  }
+  if (s.code() != Code::kCorruption) return s;
+  spdlog::warn("recovery: {}: the index is damaged ({}); starting it afresh from the WAL",
+               paths.index, s.to_string());
+  if (idx) idx->reset();  // closes the environment (the last handle in this process)
+  std::error_code ec;
+  for (const char* file : {"/data.mdb", "/lock.mdb"}) {
+    std::filesystem::remove(paths.index + file, ec);
+    if (ec) return Status::from_errno(paths.index + file + ": cannot remove", ec.value());
+  }
+  idx = index::Index::open(paths.index, false, map_bytes);
+  if (!idx) return idx.status();
+  out.index = std::move(*idx);
+  out.started_afresh = true;
+  return out;
+}
+
+}  // namespace
+
 Status Store::Impl::open_locked() {
   Status s = store::create_layout(paths);
   if (!s) return s;
@@ -67,9 +113,10 @@ Status Store::Impl::open_locked() {
   if (probe.open_for_read(paths.head)) store_id = probe.store_id();
   const bool rebuild_after_reboot =
       probe.is_open() && probe.index_dirty() && probe.boot_id() != store::boot_id();
-  auto idx = index::Index::open(paths.index, false, options.index_map_bytes);
+  auto idx = open_index_or_start_afresh(paths, options.index_map_bytes);
   if (!idx) return idx.status();
-  index = std::move(*idx);
+  index = std::move(idx->index);
+  const bool rebuild_after_reboot_or_damage = rebuild_after_reboot || idx->started_afresh;
   if (rebuild_after_reboot) {
     spdlog::warn(
         "recovery: {}: the machine restarted while the index had unsynced commits; "
@@ -78,7 +125,7 @@ Status Store::Impl::open_locked() {
   }
   store::RecoveryOptions ro;
   ro.mode = options.recovery;
-  ro.force_rebuild = rebuild_after_reboot;
+  ro.force_rebuild = rebuild_after_reboot_or_damage;
   ro.clean_shutdown = probe.is_open() && probe.clean_shutdown();
   ro.durable_seq = probe.is_open() ? probe.durable_seq() : 0;
   auto recovered = store::recover(paths, env.get(), index.get(), &store_id, std::move(ro));
