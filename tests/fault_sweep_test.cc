@@ -178,6 +178,36 @@ TEST(FaultSweep, EveryOperationFailingInTurnLosesNothingAcknowledged) {
               static_cast<unsigned long long>(tally.acked));
 }
 
+// A full disk met by the index's commit stops the store with kFailed (not
+// the temporary kNoSpace of a stalled segment creation), saying that a
+// reopen needs room; everything acknowledged survives the reopen.
+TEST(FaultSweep, IndexFullDiskStopsTheStoreAndSaysSo) {
+  TempDir dir;
+  Outcome run;
+  {
+    auto store = Store::open(dir.path(), sweep_options());
+    ASSERT_TRUE(store);
+    for (uint64_t i = 1; i <= 20; ++i) {
+      auto seq = (*store)->append("s", payload_for(i));
+      ASSERT_TRUE(seq);
+      run.payloads[*seq] = payload_for(i);
+    }
+    ASSERT_TRUE((*store)->sync());
+    run.acked = 20;
+    index::fail_commit_for_testing(0, ENOSPC);
+    auto seq = (*store)->append("s", "meets a full disk");
+    ASSERT_TRUE(seq);
+    run.payloads[*seq] = "meets a full disk";
+    Status s = (*store)->wait(*seq, Level::kIndexed, kAckTimeout);
+    index::fail_commit_for_testing(-1, 0);
+    EXPECT_EQ(s.code(), Code::kFailed) << s.to_string();
+    EXPECT_NE(s.message().find("index: commit"), std::string::npos) << s.to_string();
+    EXPECT_NE(s.message().find("reopen once there is room"), std::string::npos) << s.to_string();
+    EXPECT_EQ((*store)->sync().code(), Code::kFailed);
+  }
+  check_after(dir.path(), run, "index ENOSPC");
+}
+
 // MDB_MAP_FULL for real: the index's map is too small for the workload. The
 // store fails with one error saying so; a reopen with room recovers all.
 TEST(FaultSweep, IndexMapFullIsOneClearErrorAndLosesNothing) {

@@ -22,7 +22,8 @@ enum class Code {
   kIoError,
   kInvalidArgument,
   kBusy,     // locked by another writer; the ring is full; a wait timed out
-  kNoSpace,  // a segment could not be preallocated
+  kNoSpace,  // no room: a segment could not be preallocated (a writer stalls and
+             // retries), or an open could not index or create what it needs
   kFailed,   // an earlier write or sync failed; the store no longer acknowledges
 };
 

@@ -45,10 +45,13 @@ class REEL_EXPORT Store {
                           const AppendOptions& options = {});
 
   // Blocks until record `seq` has reached `level` (kOk), the store fails
-  // (its error), the disk is full (kNoSpace; the records stay in the ring
-  // and are written when space returns), or `timeout` passes (kBusy;
-  // negative: no limit). Waiting for kDurable asks for an fdatasync now,
-  // whatever the sync policy.
+  // (its error, then kFailed), the disk is full when a segment must be
+  // created (kNoSpace, temporary: the records stay in the ring and are
+  // written when space returns), or `timeout` passes (kBusy; negative: no
+  // limit). A full disk or index map met by the index, or a failed write or
+  // sync, stops the store for good (kFailed, saying what a reopen needs);
+  // everything written is in the WAL and a reopen indexes it. Waiting for
+  // kDurable asks for an fdatasync now, whatever the sync policy.
   Status wait(uint64_t seq, Level level,
               std::chrono::nanoseconds timeout = std::chrono::nanoseconds(-1));
 

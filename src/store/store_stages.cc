@@ -14,7 +14,16 @@ namespace reel {
 void Store::Impl::set_failure(const Status& s) {
   {
     std::lock_guard<std::mutex> guard(status_mu);
-    if (failure.is_ok()) failure = s;
+    if (failure.is_ok()) {
+      // A full disk or index map met by a stage that cannot wait it out is
+      // not the temporary kNoSpace of a stalled segment creation: the store
+      // has stopped, and says what a reopen needs.
+      failure = s.code() != Code::kNoSpace
+                    ? s
+                    : Status::failed(s.message() +
+                                     "; the store stopped (every written record "
+                                     "is in the WAL): reopen once there is room");
+    }
   }
   health.fail();
   head.notify();
