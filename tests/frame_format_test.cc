@@ -310,6 +310,29 @@ TEST(SegmentHeader, RoundTrips) {
   EXPECT_EQ(out.format_version, kFormatVersion);
 }
 
+// The segment header's 64 bytes, pinned. The CRC32C was computed outside
+// reel (a bitwise Castagnoli CRC in Python), not by reel's encoder.
+TEST(SegmentHeader, BytesArePinned) {
+  wal::SegmentHeader h;
+  h.store_id = 0x0102030405060708ull;
+  h.first_seq = 1001;
+  h.segment_no = 7;
+  h.capacity_bytes = uint64_t{1} << 30;
+  uint8_t bytes[wal::kSegmentHeaderBytes];
+  wal::encode_segment_header(h, bytes);
+  const std::string expected(
+      "REELWAL1"
+      "\x01\x00\x00\x00\x40\x00\x00\x00"                  // version 1, header_bytes 64
+      "\x08\x07\x06\x05\x04\x03\x02\x01"                  // store_id
+      "\xe9\x03\x00\x00\x00\x00\x00\x00"                  // first_seq 1001
+      "\x07\x00\x00\x00\x00\x00\x00\x00"                  // segment_no 7, flags 0
+      "\x00\x00\x00\x40\x00\x00\x00\x00"                  // capacity_bytes 1 GiB
+      "\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00"  // reserved
+      "\xc7\xc3\xc2\xb9",                                 // crc32c
+      64);
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(bytes), sizeof bytes), expected);
+}
+
 TEST(SegmentHeader, EveryBitFlipIsDetected) {
   SegmentHeader h;
   h.store_id = 77;

@@ -11,6 +11,7 @@
 
 #include "fault_env.h"
 #include "reel/reel.h"
+#include "store/head_format.h"
 #include "store/store_internal.h"
 #include "store/verify.h"
 #include "test_util.h"
@@ -91,7 +92,7 @@ TEST(Recovery, GarbageAfterTheLastFrameIsCutAfterACrash) {
   // Simulate a crash: no clean-shutdown marker.
   {
     std::string head = testing::read_all(dir / "head");
-    head[112] = 0;
+    head[store::kHeadCleanShutdownOffset] = 0;
     testing::write_all(dir / "head", head);
   }
   auto store = Store::open(dir.path(), small());

@@ -2,46 +2,20 @@
 
 #include <cstring>
 
+#include "index/index_format.h"
 #include "index/time_index.h"
 #include "util/coding.h"
 
 namespace reel::index {
 namespace {
 
-constexpr size_t kStreamValueFixedBytes = 40;  // count, first/last seq, first/last ts
-
-std::string encode_key_key(uint32_t stream, std::string_view key) {
-  std::string k(4 + key.size(), '\0');
-  encode_big32(reinterpret_cast<uint8_t*>(k.data()), stream);
-  std::memcpy(k.data() + 4, key.data(), key.size());
-  return k;
-}
+using format::decode_stream_value;
+using format::encode_key_key;
+using format::encode_stream_value;
+using format::encode_time_key;
 
 StreamInfo decode_stream(uint32_t id, const MDB_val& v) {
-  StreamInfo info;
-  info.id = id;
-  const auto* p = static_cast<const uint8_t*>(v.mv_data);
-  if (v.mv_size < kStreamValueFixedBytes) return info;
-  info.count = decode_fixed64(p);
-  info.first_seq = decode_fixed64(p + 8);
-  info.last_seq = decode_fixed64(p + 16);
-  info.first_ts_ns = decode_fixed64(p + 24);
-  info.last_ts_ns = decode_fixed64(p + 32);
-  info.name.assign(reinterpret_cast<const char*>(p) + kStreamValueFixedBytes,
-                   v.mv_size - kStreamValueFixedBytes);
-  return info;
-}
-
-std::string encode_stream(const StreamInfo& info) {
-  std::string v(kStreamValueFixedBytes, '\0');
-  auto* p = reinterpret_cast<uint8_t*>(v.data());
-  encode_fixed64(p, info.count);
-  encode_fixed64(p + 8, info.first_seq);
-  encode_fixed64(p + 16, info.last_seq);
-  encode_fixed64(p + 24, info.first_ts_ns);
-  encode_fixed64(p + 32, info.last_ts_ns);
-  v += info.name;
-  return v;
+  return decode_stream_value(id, static_cast<const uint8_t*>(v.mv_data), v.mv_size);
 }
 
 }  // namespace
@@ -80,14 +54,14 @@ Status Index::open_dbs(bool read_only) {
     const char* name;
     unsigned flags;
     MDB_dbi* dbi;
-  } dbs[] = {{"meta", 0, &meta_},
-             {"seqpos", 0, &seqpos_},
-             {"time", MDB_DUPSORT | MDB_DUPFIXED, &time_},
-             {"key", MDB_DUPSORT | MDB_DUPFIXED, &key_},
-             {"streams", 0, &streams_},
-             {"names", 0, &names_},
-             {"late", MDB_DUPSORT | MDB_DUPFIXED, &late_},
-             {"time_state", 0, &time_state_}};
+  } dbs[] = {{format::kMetaDb, 0, &meta_},
+             {format::kSeqPosDb, 0, &seqpos_},
+             {format::kTimeDb, MDB_DUPSORT | MDB_DUPFIXED, &time_},
+             {format::kKeyDb, MDB_DUPSORT | MDB_DUPFIXED, &key_},
+             {format::kStreamsDb, 0, &streams_},
+             {format::kNamesDb, 0, &names_},
+             {format::kLateDb, MDB_DUPSORT | MDB_DUPFIXED, &late_},
+             {format::kTimeStateDb, 0, &time_state_}};
   for (const Db& db : dbs) {
     int rc = mdb_dbi_open(txn.get(), db.name, db.flags | create, db.dbi);
     if (rc != 0) return lmdb_status(rc, std::string("index: open database ") + db.name);
@@ -119,7 +93,7 @@ Result<uint64_t> Snapshot::meta_u64(const char* name) const {
 }
 
 Result<uint64_t> Snapshot::indexed_seq() const {
-  return meta_u64("indexed_seq");
+  return meta_u64(format::kMetaIndexedSeq);
 }
 
 Result<uint64_t> Index::indexed_seq() const {
@@ -131,7 +105,7 @@ Result<uint64_t> Index::indexed_seq() const {
 Result<uint64_t> Index::store_id() const {
   auto snap = snapshot();
   if (!snap) return snap.status();
-  return (*snap)->meta_u64("store_id");
+  return (*snap)->meta_u64(format::kMetaStoreId);
 }
 
 Result<uint64_t> Index::format() const {
@@ -155,7 +129,7 @@ Status Index::streams(std::vector<StreamInfo>* out) const {
 Status Index::set_store_id(uint64_t store_id) {
   LmdbTxn txn;
   Status s = txn.begin(env_->get(), false);
-  if (s) s = put_meta_u64(txn.get(), "store_id", store_id);
+  if (s) s = put_meta_u64(txn.get(), format::kMetaStoreId, store_id);
   if (s) s = txn.commit();
   return s;
 }
@@ -208,7 +182,7 @@ Status Index::store_streams(MDB_txn* txn, const IndexBatch& batch,
     uint8_t kb[4], cb[8];
     encode_big32(kb, id);
     encode_fixed64(cb, st.next_checkpoint);
-    std::string value = encode_stream(st.info);
+    std::string value = encode_stream_value(st.info);
     MDB_val k = to_val(kb, 4), v = to_val(value.data(), value.size()), c = to_val(cb, 8);
     int rc = mdb_put(txn, streams_, &k, &v, 0);
     if (rc == 0) rc = mdb_put(txn, time_state_, &k, &c, 0);
@@ -258,10 +232,8 @@ Status Index::apply(const IndexBatch& batch) {
   Status s = txn.begin(env_->get(), false);
   if (!s) return s;
   for (const SeqPosition& pos : batch.positions_) {
-    uint8_t kb[8], vb[16];
-    encode_big64(kb, pos.seq);
-    encode_fixed64(vb, pos.segment_first_seq);
-    encode_fixed64(vb + 8, pos.offset);
+    uint8_t kb[format::kSeqPosKeyBytes], vb[format::kSeqPosValueBytes];
+    format::encode_seqpos(kb, vb, pos.seq, pos.segment_first_seq, pos.offset);
     MDB_val k = to_val(kb, 8), v = to_val(vb, 16);
     int rc = mdb_put(txn.get(), seqpos_, &k, &v, MDB_APPEND);
     if (rc != 0) return lmdb_status(rc, "index: put position of seq " + std::to_string(pos.seq));
@@ -277,8 +249,8 @@ Status Index::apply(const IndexBatch& batch) {
     }
   }
   s = store_streams(txn.get(), batch, &touched);
-  if (s) s = put_meta_u64(txn.get(), "indexed_seq", batch.last_seq());
-  if (s) s = put_meta_u64(txn.get(), "format", kIndexFormat);
+  if (s) s = put_meta_u64(txn.get(), format::kMetaIndexedSeq, batch.last_seq());
+  if (s) s = put_meta_u64(txn.get(), format::kMetaFormat, kIndexFormat);
   if (!s) return s;
   return txn.commit();
 }
@@ -323,7 +295,7 @@ Result<std::optional<SeqPosition>> Snapshot::floor_position(uint64_t seq) const 
 }
 
 Result<uint64_t> Snapshot::format() const {
-  return meta_u64("format");
+  return meta_u64(format::kMetaFormat);
 }
 
 Result<std::optional<Snapshot::TimeStart>> Snapshot::time_start(uint32_t stream,

@@ -1,17 +1,6 @@
 // The LMDB index: derived data, rebuildable from the WAL at any time.
 //
-// Databases and key encodings (all integers in keys are big-endian so that
-// LMDB's memcmp order is numeric order; see schemas/format.md):
-//   meta       "indexed_seq" -> u64 LE, "store_id" -> u64 LE, "format" -> u32 LE
-//   seqpos     seq (u64 BE) -> segment first_seq (u64 LE), offset (u64 LE)
-//              Sparse: the first frame of each segment and the first frame
-//              starting in each new 4 KiB block. get(seq) = floor lookup +
-//              a scan of at most 4 KiB plus one frame.
-//   time       stream (u32 BE) ++ ts_ns (u64 BE) -> seq (u64 BE), DUPSORT
-//   key        stream (u32 BE) ++ key bytes -> seq (u64 BE), DUPSORT
-//   streams    id (u32 BE) -> count, first/last seq, first/last ts (u64 LE
-//              each) ++ name bytes
-//   names      name bytes -> id (u32 LE)
+// Databases, keys and values: index/index_format.h.
 //
 // Durability: the environment is opened MDB_NOSYNC (one write transaction per
 // batch, no fsync per commit). A process crash cannot harm it; an OS crash

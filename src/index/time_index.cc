@@ -2,15 +2,11 @@
 
 #include <cstring>
 
+#include "index/index_format.h"
 #include "index/lmdb_env.h"
 #include "util/coding.h"
 
 namespace reel::index {
-
-void encode_time_key(uint8_t* dst, uint32_t stream, uint64_t ts) {
-  encode_big32(dst, stream);
-  encode_big64(dst + 4, ts);
-}
 
 TimeIndexWriter::~TimeIndexWriter() {
   if (checkpoint_appender_.cursor != nullptr) mdb_cursor_close(checkpoint_appender_.cursor);
@@ -28,7 +24,7 @@ Status TimeIndexWriter::put(MDB_dbi dbi, Appender* a, uint32_t stream, uint64_t 
     }
   }
   uint8_t key[12], value[8];
-  encode_time_key(key, stream, ts);
+  format::encode_time_key(key, stream, ts);
   encode_big64(value, seq);
   MDB_val k = to_val(key, 12), v = to_val(value, 8);
   // Keys compare as memcmp (big-endian); seqs only grow, so an equal key's

@@ -54,6 +54,4 @@ class TimeIndexWriter {
   Appender checkpoint_appender_, late_appender_;
 };
 
-void encode_time_key(uint8_t* dst, uint32_t stream, uint64_t ts);
-
 }  // namespace reel::index

@@ -15,28 +15,22 @@
 
 namespace reel::store {
 namespace {
-constexpr char kHeadMagic[8] = {'R', 'E', 'E', 'L', 'H', 'E', 'A', 'D'};
-constexpr size_t kBootIdOffset = 72;
-constexpr size_t kBootIdBytes = 40;
-constexpr size_t kNotifyEpochOffset = 128;
-// The byte of the head file a writer session keeps an OFD write lock on.
-constexpr off_t kLiveLockByte = 0;
 
 std::string read_text(const uint8_t* base, size_t offset) {
   const char* p = reinterpret_cast<const char*>(base + offset);
-  return std::string(p, strnlen(p, kBootIdBytes));
+  return std::string(p, strnlen(p, kHeadBootIdBytes));
 }
 
 void write_text(uint8_t* base, size_t offset, const std::string& text) {
-  std::memset(base + offset, 0, kBootIdBytes);
-  std::memcpy(base + offset, text.data(), std::min(text.size(), kBootIdBytes));
+  std::memset(base + offset, 0, kHeadBootIdBytes);
+  std::memcpy(base + offset, text.data(), std::min(text.size(), kHeadBootIdBytes));
 }
 
 struct flock live_lock(short type) {
   struct flock fl {};
   fl.l_type = type;
   fl.l_whence = SEEK_SET;
-  fl.l_start = kLiveLockByte;
+  fl.l_start = static_cast<off_t>(kHeadLiveLockByte);
   fl.l_len = 1;
   return fl;
 }
@@ -96,8 +90,8 @@ Status HeadFile::open_for_write(const std::string& path, uint64_t store_id) {
     std::string bytes(kHeadFileBytes, '\0');
     auto* p = reinterpret_cast<uint8_t*>(bytes.data());
     std::memcpy(p, kHeadMagic, sizeof kHeadMagic);
-    encode_fixed32(p + 8, 1);
-    encode_fixed64(p + 16, store_id);
+    encode_fixed32(p + kHeadVersionOffset, kHeadVersion);
+    encode_fixed64(p + kHeadStoreIdOffset, store_id);
     Status s = write_file_atomic(path, bytes);
     if (!s) return s;
     mapped = map_head(path, true);
@@ -106,7 +100,7 @@ Status HeadFile::open_for_write(const std::string& path, uint64_t store_id) {
   base_ = mapped->first;
   fd_ = mapped->second;
   writable_ = true;
-  if (store_id != 0 && load(16) != store_id) store(16, store_id);
+  if (store_id != 0 && load(kHeadStoreIdOffset) != store_id) store(kHeadStoreIdOffset, store_id);
   return Status::ok();
 }
 
@@ -121,7 +115,7 @@ Status HeadFile::open_for_read(const std::string& path) {
 
 std::string HeadFile::boot_id() const {
   if (base_ == nullptr) return "";
-  return read_text(base_, kBootIdOffset);
+  return read_text(base_, kHeadBootIdOffset);
 }
 
 bool HeadFile::writer_may_be_live() const {
@@ -139,9 +133,9 @@ Status HeadFile::begin_writer_session(uint64_t pid) {
   if (::fcntl(fd_, F_OFD_SETLK, &fl) != 0) {
     return Status::from_errno(path_ + ": cannot lock the head file for the writer session", errno);
   }
-  store(48, pid);
-  store(56, generation() + 1);
-  store(112, 0);
+  store(kHeadWriterPidOffset, pid);
+  store(kHeadGenerationOffset, generation() + 1);
+  store(kHeadCleanShutdownOffset, 0);
   return Status::ok();
 }
 
@@ -151,8 +145,8 @@ void HeadFile::end_writer_session() {
 }
 
 Status HeadFile::mark_index_dirty(const std::string& boot_id) {
-  write_text(base_, kBootIdOffset, boot_id);
-  store(64, 1);
+  write_text(base_, kHeadBootIdOffset, boot_id);
+  store(kHeadIndexDirtyOffset, 1);
   if (::msync(base_, kHeadFileBytes, MS_SYNC) != 0) {
     return Status::from_errno(path_ + ": msync", errno);
   }
@@ -167,7 +161,7 @@ Status HeadFile::persist() {
 }
 
 Status HeadFile::mark_clean_shutdown() {
-  store(112, 1);
+  store(kHeadCleanShutdownOffset, 1);
   if (::msync(base_, kHeadFileBytes, MS_SYNC) != 0) {
     return Status::from_errno(path_ + ": msync", errno);
   }
@@ -179,7 +173,7 @@ Status HeadFile::mark_clean_shutdown() {
 namespace reel::store {
 
 void HeadFile::notify() {
-  auto* word = reinterpret_cast<uint32_t*>(base_ + kNotifyEpochOffset);
+  auto* word = reinterpret_cast<uint32_t*>(base_ + kHeadNotifyEpochOffset);
   // Release: a waiter that sees the new epoch sees the watermark stored before.
   std::atomic_ref<uint32_t>(*word).fetch_add(1, std::memory_order_release);
   ring::futex_wake_all(word);
@@ -187,13 +181,14 @@ void HeadFile::notify() {
 
 uint32_t HeadFile::epoch() const {
   if (base_ == nullptr) return 0;
-  return std::atomic_ref<uint32_t>(*reinterpret_cast<uint32_t*>(base_ + kNotifyEpochOffset))
+  return std::atomic_ref<uint32_t>(*reinterpret_cast<uint32_t*>(base_ + kHeadNotifyEpochOffset))
       .load(std::memory_order_acquire);
 }
 
 void HeadFile::wait_for_change(uint32_t seen, std::chrono::nanoseconds timeout) const {
   if (base_ == nullptr) return;
-  ring::futex_wait(reinterpret_cast<const uint32_t*>(base_ + kNotifyEpochOffset), seen, timeout);
+  ring::futex_wait(reinterpret_cast<const uint32_t*>(base_ + kHeadNotifyEpochOffset), seen,
+                   timeout);
 }
 
 }  // namespace reel::store

@@ -1,12 +1,6 @@
 // The head file: a small shared mapping through which the writer publishes
-// its watermarks to readers and tailers in any process.
-//
-//   0   magic "REELHEAD"            48  writer_pid      u64
-//   8   version u32, 4 bytes pad    56  generation      u64 (+1 per writer open)
-//   16  store_id        u64         64  index_dirty     u64 (1 = unsynced LMDB commits)
-//   24  written_seq     u64         72  boot_id         36 bytes + pad (text)
-//   32  durable_seq     u64         112 clean_shutdown  u64 (1 = closed cleanly)
-//   40  indexed_seq     u64        128 notify_epoch    u32 (futex word)
+// its watermarks to readers and tailers in any process. Its layout is
+// store/head_format.h.
 //
 // The file is created by write-temp/fsync/rename; afterwards the writer stores
 // the u64 fields through the mapping with release stores and readers load
@@ -28,10 +22,9 @@
 
 #include "reel/status.h"
 #include "reel/types.h"
+#include "store/head_format.h"
 
 namespace reel::store {
-
-inline constexpr size_t kHeadFileBytes = 4096;
 
 class HeadFile {
  public:
@@ -47,24 +40,24 @@ class HeadFile {
   Status open_for_read(const std::string& path);
   bool is_open() const { return base_ != nullptr; }
 
-  uint64_t store_id() const { return load(16); }
-  uint64_t written_seq() const { return load(24); }
-  uint64_t durable_seq() const { return load(32); }
-  uint64_t indexed_seq() const { return load(40); }
-  uint64_t writer_pid() const { return load(48); }
-  uint64_t generation() const { return load(56); }
-  bool index_dirty() const { return load(64) != 0; }
+  uint64_t store_id() const { return load(kHeadStoreIdOffset); }
+  uint64_t written_seq() const { return load(kHeadWrittenSeqOffset); }
+  uint64_t durable_seq() const { return load(kHeadDurableSeqOffset); }
+  uint64_t indexed_seq() const { return load(kHeadIndexedSeqOffset); }
+  uint64_t writer_pid() const { return load(kHeadWriterPidOffset); }
+  uint64_t generation() const { return load(kHeadGenerationOffset); }
+  bool index_dirty() const { return load(kHeadIndexDirtyOffset) != 0; }
   std::string boot_id() const;
-  bool clean_shutdown() const { return load(112) != 0; }
+  bool clean_shutdown() const { return load(kHeadCleanShutdownOffset) != 0; }
   // Whether a writer may be appending now: a session that has not closed
   // cleanly whose writer still holds the session lock (an OFD write lock on
   // byte 0 of this file, which dies with its process). Readers only test it.
   bool writer_may_be_live() const;
   Watermarks watermarks() const { return {written_seq(), durable_seq(), indexed_seq()}; }
 
-  void set_written_seq(uint64_t v) { store(24, v); }
-  void set_durable_seq(uint64_t v) { store(32, v); }
-  void set_indexed_seq(uint64_t v) { store(40, v); }
+  void set_written_seq(uint64_t v) { store(kHeadWrittenSeqOffset, v); }
+  void set_durable_seq(uint64_t v) { store(kHeadDurableSeqOffset, v); }
+  void set_indexed_seq(uint64_t v) { store(kHeadIndexedSeqOffset, v); }
   // Writer: takes the session lock, then sets pid, generation+1 and
   // clean_shutdown = 0. end_writer_session() lets the lock go (close()).
   Status begin_writer_session(uint64_t pid);
@@ -72,7 +65,7 @@ class HeadFile {
   // Records that the index has unsynced commits on this boot, durably
   // (msync) before the first such commit lands.
   Status mark_index_dirty(const std::string& boot_id);
-  void mark_index_clean() { store(64, 0); }
+  void mark_index_clean() { store(kHeadIndexDirtyOffset, 0); }
   Status mark_clean_shutdown();
   // Writer: makes the mapping's current contents durable (msync), so the
   // durable point recovery reads after a power cut is no older than this
