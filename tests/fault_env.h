@@ -5,12 +5,62 @@
 #include <atomic>
 #include <cerrno>
 #include <memory>
+#include <span>
+#include <string>
 
 #include "wal/io_env.h"
 
 namespace reel::testing {
 
-class FaultEnv final : public wal::IoEnv {
+// Forwards every operation to `target`: the base of the test environments
+// below, each of which overrides only what it interferes with. As it is, it
+// is the environment a store may own while the test keeps the real one (so
+// the test still reaches it after the store is gone).
+class ForwardingEnv : public wal::IoEnv {
+ public:
+  explicit ForwardingEnv(wal::IoEnv* target) : target_(target) {}
+  Result<int> create_preallocated(const std::string& path, uint64_t bytes) override {
+    return target_->create_preallocated(path, bytes);
+  }
+  Result<int> open_for_write(const std::string& path) override {
+    return target_->open_for_write(path);
+  }
+  Result<size_t> write_some(int fd, std::span<const uint8_t> data, uint64_t offset,
+                            const std::string& name) override {
+    return target_->write_some(fd, data, offset, name);
+  }
+  Status datasync(int fd, const std::string& name) override { return target_->datasync(fd, name); }
+  Status fsync_dir(const std::string& dir) override { return target_->fsync_dir(dir); }
+  Status rename(const std::string& from, const std::string& to) override {
+    return target_->rename(from, to);
+  }
+  Status remove(const std::string& path) override { return target_->remove(path); }
+  Status preallocate(int fd, uint64_t bytes, const std::string& name) override {
+    return target_->preallocate(fd, bytes, name);
+  }
+  void close(int fd) override { target_->close(fd); }
+  Status register_buffer(std::span<uint8_t> memory) override {
+    return target_->register_buffer(memory);
+  }
+  void unregister_buffer() override { target_->unregister_buffer(); }
+
+ protected:
+  wal::IoEnv* target_;
+};
+using BorrowedEnv = ForwardingEnv;
+
+// A ForwardingEnv that owns its target: the real io_uring environment.
+class UringForwardingEnv : public ForwardingEnv {
+ public:
+  UringForwardingEnv() : ForwardingEnv(nullptr), real_(std::move(*wal::make_uring_env())) {
+    target_ = real_.get();
+  }
+
+ private:
+  std::unique_ptr<wal::IoEnv> real_;
+};
+
+class FaultEnv final : public UringForwardingEnv {
  public:
   struct Plan {
     // Atomic: tests change the plan while the store's journal thread runs.
@@ -20,7 +70,7 @@ class FaultEnv final : public wal::IoEnv {
     std::atomic<bool> short_writes{false};   // every write takes at most half (rounded up)
   };
 
-  explicit FaultEnv(Plan* plan) : plan_(plan) { inner_ = std::move(*wal::make_uring_env()); }
+  explicit FaultEnv(Plan* plan) : plan_(plan) {}
 
   std::atomic<int> creates{0}, writes{0}, syncs{0};
 
@@ -30,10 +80,7 @@ class FaultEnv final : public wal::IoEnv {
                                 ENOSPC);
     }
     ++creates;
-    return inner_->create_preallocated(path, bytes);
-  }
-  Result<int> open_for_write(const std::string& path) override {
-    return inner_->open_for_write(path);
+    return UringForwardingEnv::create_preallocated(path, bytes);
   }
   Result<size_t> write_some(int fd, std::span<const uint8_t> data, uint64_t offset,
                             const std::string& name) override {
@@ -41,40 +88,22 @@ class FaultEnv final : public wal::IoEnv {
       return Status::from_errno(name + ": write at offset " + std::to_string(offset), EIO);
     }
     if (plan_->short_writes && data.size() > 1) data = data.subspan(0, (data.size() + 1) / 2);
-    return inner_->write_some(fd, data, offset, name);
+    return UringForwardingEnv::write_some(fd, data, offset, name);
   }
   Status datasync(int fd, const std::string& name) override {
     if (syncs++ == plan_->fail_sync_at) return Status::from_errno(name + ": fdatasync", EIO);
-    return inner_->datasync(fd, name);
+    return UringForwardingEnv::datasync(fd, name);
   }
-  Status fsync_dir(const std::string& dir) override { return inner_->fsync_dir(dir); }
-  Status rename(const std::string& from, const std::string& to) override {
-    return inner_->rename(from, to);
-  }
-  Status remove(const std::string& path) override { return inner_->remove(path); }
-  Status preallocate(int fd, uint64_t bytes, const std::string& name) override {
-    return inner_->preallocate(fd, bytes, name);
-  }
-  void close(int fd) override { inner_->close(fd); }
-  Status register_buffer(std::span<uint8_t> memory) override {
-    return inner_->register_buffer(memory);
-  }
-  void unregister_buffer() override { inner_->unregister_buffer(); }
 
  private:
   Plan* plan_;
-  std::unique_ptr<wal::IoEnv> inner_;
 };
-
-}  // namespace reel::testing
-
-namespace reel::testing {
 
 // SweepEnv: fails the n-th call (0-based) of one kind of operation, once,
 // and counts every kind, for the Nth-operation fault sweep. A kShortWrite
 // "fault" makes that write take half of what it was given, which is not an
 // error: the writer must resubmit the rest.
-class SweepEnv final : public wal::IoEnv {
+class SweepEnv final : public UringForwardingEnv {
  public:
   enum Op {
     kCreate,
@@ -94,52 +123,47 @@ class SweepEnv final : public wal::IoEnv {
     return names[op];
   }
 
-  SweepEnv(int op, int n) : op_(op), n_(n) { inner_ = std::move(*wal::make_uring_env()); }
+  SweepEnv(int op, int n) : op_(op), n_(n) {}
   bool fired() const { return fired_; }
   int calls(int op) const { return calls_[op]; }
 
   Result<int> create_preallocated(const std::string& path, uint64_t bytes) override {
     if (hit(kCreate)) return Status::from_errno(path + ": cannot create segment", EIO);
-    return inner_->create_preallocated(path, bytes);
+    return UringForwardingEnv::create_preallocated(path, bytes);
   }
   Result<int> open_for_write(const std::string& path) override {
     if (hit(kOpen)) return Status::from_errno(path + ": cannot open for writing", EIO);
-    return inner_->open_for_write(path);
+    return UringForwardingEnv::open_for_write(path);
   }
   Result<size_t> write_some(int fd, std::span<const uint8_t> data, uint64_t offset,
                             const std::string& name) override {
     if (hit(kWrite))
       return Status::from_errno(name + ": write at offset " + std::to_string(offset), EIO);
     if (hit(kShortWrite) && data.size() > 1) data = data.first((data.size() + 1) / 2);
-    return inner_->write_some(fd, data, offset, name);
+    return UringForwardingEnv::write_some(fd, data, offset, name);
   }
   Status datasync(int fd, const std::string& name) override {
     if (hit(kSync)) return Status::from_errno(name + ": fdatasync", EIO);
-    return inner_->datasync(fd, name);
+    return UringForwardingEnv::datasync(fd, name);
   }
   Status fsync_dir(const std::string& dir) override {
     if (hit(kSyncDir)) return Status::from_errno(dir + ": fsync", EIO);
-    return inner_->fsync_dir(dir);
+    return UringForwardingEnv::fsync_dir(dir);
   }
   Status rename(const std::string& from, const std::string& to) override {
     if (hit(kRename)) return Status::from_errno(from + ": rename to " + to, EIO);
-    return inner_->rename(from, to);
+    return UringForwardingEnv::rename(from, to);
   }
   Status remove(const std::string& path) override {
     if (hit(kRemove)) return Status::from_errno(path + ": unlink", EIO);
-    return inner_->remove(path);
+    return UringForwardingEnv::remove(path);
   }
   Status preallocate(int fd, uint64_t bytes, const std::string& name) override {
     if (hit(kPreallocate)) {
       return Status::from_errno(name + ": preallocate " + std::to_string(bytes) + " bytes", EIO);
     }
-    return inner_->preallocate(fd, bytes, name);
+    return UringForwardingEnv::preallocate(fd, bytes, name);
   }
-  void close(int fd) override { inner_->close(fd); }
-  Status register_buffer(std::span<uint8_t> memory) override {
-    return inner_->register_buffer(memory);
-  }
-  void unregister_buffer() override { inner_->unregister_buffer(); }
 
  private:
   bool hit(int op) {
@@ -151,45 +175,6 @@ class SweepEnv final : public wal::IoEnv {
   int op_, n_;
   std::atomic<bool> fired_{false};
   std::atomic<int> calls_[kOpCount] = {};
-  std::unique_ptr<wal::IoEnv> inner_;
-};
-
-}  // namespace reel::testing
-
-namespace reel::testing {
-
-// An IoEnv the store may own that forwards to one the test keeps (so the
-// test can still reach it after the store is gone).
-class BorrowedEnv final : public wal::IoEnv {
- public:
-  explicit BorrowedEnv(wal::IoEnv* env) : env_(env) {}
-  Result<int> create_preallocated(const std::string& path, uint64_t bytes) override {
-    return env_->create_preallocated(path, bytes);
-  }
-  Result<int> open_for_write(const std::string& path) override {
-    return env_->open_for_write(path);
-  }
-  Result<size_t> write_some(int fd, std::span<const uint8_t> data, uint64_t offset,
-                            const std::string& name) override {
-    return env_->write_some(fd, data, offset, name);
-  }
-  Status datasync(int fd, const std::string& name) override { return env_->datasync(fd, name); }
-  Status fsync_dir(const std::string& dir) override { return env_->fsync_dir(dir); }
-  Status rename(const std::string& from, const std::string& to) override {
-    return env_->rename(from, to);
-  }
-  Status remove(const std::string& path) override { return env_->remove(path); }
-  Status preallocate(int fd, uint64_t bytes, const std::string& name) override {
-    return env_->preallocate(fd, bytes, name);
-  }
-  void close(int fd) override { env_->close(fd); }
-  Status register_buffer(std::span<uint8_t> memory) override {
-    return env_->register_buffer(memory);
-  }
-  void unregister_buffer() override { env_->unregister_buffer(); }
-
- private:
-  wal::IoEnv* env_;
 };
 
 }  // namespace reel::testing

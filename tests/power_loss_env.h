@@ -46,10 +46,8 @@
 
 namespace reel::testing {
 
-class PowerLossEnv final : public wal::IoEnv {
+class PowerLossEnv final : public UringForwardingEnv {
  public:
-  PowerLossEnv() { inner_ = std::move(*wal::make_uring_env()); }
-
   // Turns the power off once `ops` more operations have passed (0: now).
   void cut_after(uint64_t ops) { cut_at_ = done_ops_.load() + ops; }
   void cut() { cut_after(0); }
@@ -85,13 +83,13 @@ class PowerLossEnv final : public wal::IoEnv {
 
   Result<int> create_preallocated(const std::string& path, uint64_t bytes) override {
     if (Status s = step(path); !s) return s;
-    auto fd = inner_->create_preallocated(path, bytes);
+    auto fd = UringForwardingEnv::create_preallocated(path, bytes);
     if (fd) remember_fd(*fd, path);
     return fd;
   }
   Result<int> open_for_write(const std::string& path) override {
     if (Status s = step(path); !s) return s;
-    auto fd = inner_->open_for_write(path);
+    auto fd = UringForwardingEnv::open_for_write(path);
     if (fd) remember_fd(*fd, path);
     return fd;
   }
@@ -99,7 +97,7 @@ class PowerLossEnv final : public wal::IoEnv {
                             const std::string& name) override {
     if (Status s = step(name); !s) return s;
     const std::string old = read_range(fd, offset, data.size());
-    auto n = inner_->write_some(fd, data, offset, name);
+    auto n = UringForwardingEnv::write_some(fd, data, offset, name);
     if (n) {
       std::lock_guard<std::mutex> lock(mu_);
       unsynced_[fd_paths_[fd]].push_back(
@@ -109,7 +107,7 @@ class PowerLossEnv final : public wal::IoEnv {
   }
   Status datasync(int fd, const std::string& name) override {
     if (Status s = step(name); !s) return s;
-    Status s = inner_->datasync(fd, name);
+    Status s = UringForwardingEnv::datasync(fd, name);
     if (s) {
       std::lock_guard<std::mutex> lock(mu_);
       unsynced_.erase(fd_paths_[fd]);
@@ -118,7 +116,7 @@ class PowerLossEnv final : public wal::IoEnv {
   }
   Status fsync_dir(const std::string& dir) override {
     if (Status s = step(dir); !s) return s;
-    Status s = inner_->fsync_dir(dir);
+    Status s = UringForwardingEnv::fsync_dir(dir);
     if (s) {
       std::lock_guard<std::mutex> lock(mu_);
       std::erase_if(pending_renames_, [&](const auto& r) {
@@ -129,7 +127,7 @@ class PowerLossEnv final : public wal::IoEnv {
   }
   Status rename(const std::string& from, const std::string& to) override {
     if (Status s = step(from); !s) return s;
-    Status s = inner_->rename(from, to);
+    Status s = UringForwardingEnv::rename(from, to);
     if (s) {
       std::lock_guard<std::mutex> lock(mu_);
       pending_renames_.emplace_back(from, to);
@@ -142,19 +140,12 @@ class PowerLossEnv final : public wal::IoEnv {
   }
   Status remove(const std::string& path) override {
     if (Status s = step(path); !s) return s;
-    return inner_->remove(path);
+    return UringForwardingEnv::remove(path);
   }
   Status preallocate(int fd, uint64_t bytes, const std::string& name) override {
     if (Status s = step(name); !s) return s;
-    return inner_->preallocate(fd, bytes, name);
+    return UringForwardingEnv::preallocate(fd, bytes, name);
   }
-  void close(int fd) override {
-    inner_->close(fd);  // never fails the store; the books keep the path
-  }
-  Status register_buffer(std::span<uint8_t> memory) override {
-    return inner_->register_buffer(memory);
-  }
-  void unregister_buffer() override { inner_->unregister_buffer(); }
 
  private:
   Status step(const std::string& what) {
@@ -227,7 +218,6 @@ class PowerLossEnv final : public wal::IoEnv {
     ::close(fd);
   }
 
-  std::unique_ptr<wal::IoEnv> inner_;
   std::atomic<uint64_t> done_ops_{0};
   std::atomic<uint64_t> cut_at_{UINT64_MAX};
   std::mutex mu_;
