@@ -268,6 +268,11 @@ TEST(PowerLoss, SearchesStopAtTheSegmentsWrittenData) {
   auto store = Store::open(dir.path(), o);
   ASSERT_TRUE(store) << store.status().to_string();
   EXPECT_EQ((*store)->last_seq(), 8000u);
+  // A file that cannot be measured is searched whole, never treated as
+  // holding no data (which would turn damage into the end of the log).
+  ASSERT_TRUE((*store)->close());
+  fs::remove(testing::segment_path(dir.path(), 1));
+  EXPECT_EQ(segs.data_end(0), UINT64_MAX);
 }
 
 // A torn frame whose few bytes (fewer than 8) are all that follows the last

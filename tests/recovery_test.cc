@@ -165,6 +165,17 @@ TEST(Recovery, DamagedIndexIsRebuiltNotRefused) {
   EXPECT_EQ(report->indexed_seq, 200u);
 }
 
+// `reel reindex` repairs a damaged index instead of refusing it.
+TEST(Recovery, ReindexRebuildsADamagedIndex) {
+  TempDir dir;
+  fill(dir.path(), 50, small(1 << 20));
+  testing::write_all(dir.path() + "/index/data.mdb", std::string(16384, '\x5a'));
+  uint64_t indexed = 0;
+  Status s = store::reindex_store(dir.path(), &indexed);
+  ASSERT_TRUE(s) << s.to_string();
+  EXPECT_EQ(indexed, 50u);
+}
+
 TEST(Recovery, SegmentWhoseCreationWasCutShortIsRemoved) {
   TempDir dir;
   fill(dir.path(), 5);

@@ -14,7 +14,8 @@ Status lmdb_status(int rc, const std::string& what) {
   std::string msg = what + ": " + mdb_strerror(rc);
   if (rc == MDB_MAP_FULL) return Status::no_space(msg + " (raise the index map size)");
   if (rc == MDB_NOTFOUND) return Status::not_found(msg);
-  if (rc == MDB_CORRUPTED || rc == MDB_INVALID || rc == MDB_VERSION_MISMATCH) {
+  if (rc == MDB_CORRUPTED || rc == MDB_INVALID || rc == MDB_VERSION_MISMATCH ||
+      rc == MDB_PAGE_NOTFOUND) {
     return Status::corruption(msg);
   }
   if (rc == ENOSPC) return Status::no_space(msg);
@@ -79,6 +80,13 @@ Status LmdbEnv::open(const std::string& dir, bool writable, uint64_t map_bytes, 
                             "access to this file (LMDB's reader table)");
   }
   return lmdb_status(rc, dir + ": open index");
+}
+
+bool LmdbEnv::open_in_this_process(const std::string& dir) {
+  std::lock_guard<std::mutex> guard(g_envs_mu);
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) != 0) return false;
+  return envs().count(std::make_pair(st.st_dev, st.st_ino)) != 0;
 }
 
 Result<std::shared_ptr<LmdbEnv>> LmdbEnv::acquire(const std::string& dir, bool write,

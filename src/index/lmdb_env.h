@@ -45,6 +45,9 @@ class LmdbEnv {
   // a writer).
   static Result<std::shared_ptr<LmdbEnv>> acquire(const std::string& dir, bool write,
                                                   uint64_t map_bytes, unsigned max_dbs);
+  // Whether some handle in this process still holds the environment of
+  // `dir` (its files must not be replaced under it).
+  static bool open_in_this_process(const std::string& dir);
   ~LmdbEnv();
   LmdbEnv(const LmdbEnv&) = delete;
   LmdbEnv& operator=(const LmdbEnv&) = delete;

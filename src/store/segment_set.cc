@@ -90,10 +90,15 @@ bool SegmentSet::header_incomplete(size_t i) const {
 }
 
 uint64_t SegmentSet::data_end(size_t i) const {
+  // Unknown (the file cannot be opened or measured): search everything.
   int fd = ::open(path(i).c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return 0;
+  if (fd < 0) return UINT64_MAX;
   struct stat st;
-  const uint64_t size = ::fstat(fd, &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
+  if (::fstat(fd, &st) != 0) {
+    ::close(fd);
+    return UINT64_MAX;
+  }
+  const uint64_t size = static_cast<uint64_t>(st.st_size);
   uint64_t end = 0;
   for (off_t pos = 0;;) {
     const off_t data = ::lseek(fd, pos, SEEK_DATA);

@@ -50,7 +50,7 @@ class SegmentSet {
   // One past the last byte of segment i that the file system holds as data
   // (SEEK_DATA/SEEK_HOLE): preallocated space never written reads as zeros
   // and need not be searched. The file's size where holes cannot be told
-  // apart; 0 if the file cannot be opened.
+  // apart; UINT64_MAX (search everything) if it cannot be measured.
   uint64_t data_end(size_t i) const;
 
   // The segment that would hold `seq`: the last one whose first_seq <= seq.

@@ -86,9 +86,16 @@ Result<OpenedIndex> open_index_or_start_afresh(const store::StorePaths& paths, u
     return out;
   }
   if (s.code() != Code::kCorruption) return s;
+  if (idx) idx->reset();  // the last handle of this process, unless another holds it
+  if (index::LmdbEnv::open_in_this_process(paths.index)) {
+    // A Reader in this process holds the damaged environment: its files
+    // cannot be replaced under it.
+    return s.with_context(paths.index +
+                          ": the index is damaged and a reader in this process holds it open; "
+                          "close it and open again to rebuild the index");
+  }
   spdlog::warn("recovery: {}: the index is damaged ({}); starting it afresh from the WAL",
                paths.index, s.to_string());
-  if (idx) idx->reset();  // closes the environment (the last handle in this process)
   std::error_code ec;
   for (const char* file : {"/data.mdb", "/lock.mdb"}) {
     std::filesystem::remove(paths.index + file, ec);
@@ -151,6 +158,10 @@ Status Store::Impl::open_locked() {
   head.set_durable_seq(last);
   head.mark_index_clean();
   if (Status ls = head.begin_writer_session(static_cast<uint64_t>(::getpid())); !ls) return ls;
+  // Durable at once: a cut may have left the durable point on disk above the
+  // log, and a power cut before the next persist would judge the new
+  // session's unsynced writes against it (and against clean_shutdown = 1).
+  if (Status ps = head.persist(); !ps) return ps;
   s = load_streams();
   if (!s) return s;
   return start_pipeline(*recovered);
@@ -257,7 +268,7 @@ Status reindex_store(const std::string& dir, uint64_t* records_indexed,
     if (!env) return env.status();
     io = std::move(*env);
   }
-  auto idx = index::Index::open(paths.index, false, StoreOptions().index_map_bytes);
+  auto idx = open_index_or_start_afresh(paths, StoreOptions().index_map_bytes);
   if (!idx) return idx.status();
   HeadFile probe;
   uint64_t store_id = 0;
@@ -266,15 +277,20 @@ Status reindex_store(const std::string& dir, uint64_t* records_indexed,
   ro.force_rebuild = true;
   ro.durable_seq = probe.is_open() ? probe.durable_seq() : 0;
   ro.progress = progress;
-  auto result = recover(paths, io.get(), idx->get(), &store_id, std::move(ro));
+  auto result = recover(paths, io.get(), idx->index.get(), &store_id, std::move(ro));
   if (!result) return result.status();
-  s = (*idx)->sync();
+  s = idx->index->sync();
   if (!s) return s;
   HeadFile head;
   s = head.open_for_write(paths.head, store_id);
   if (!s) return s;
+  // Recovery may have cut: the durable point must not stay above the log.
+  head.set_written_seq(result->last_seq);
+  head.set_durable_seq(result->last_seq);
   head.set_indexed_seq(result->last_seq);
   head.mark_index_clean();
+  s = head.persist();
+  if (!s) return s;
   *records_indexed = result->frames_indexed;
   return Status::ok();
 }
