@@ -35,7 +35,8 @@ namespace {
 using testing::TempDir;
 
 constexpr int kProducers = 3;
-constexpr uint64_t kBytesPerCycle = 4 << 20;  // then the writer idles until killed
+constexpr uint64_t kBytesPerCycle = 1 << 20;  // then the writer idles until killed
+constexpr uint32_t kFullCheckEvery = 25;      // cycles between checks of the whole store
 
 StoreOptions loop_options() {
   StoreOptions o;
@@ -144,10 +145,8 @@ void open_and_kill(const std::string& dir, int us) {
   ::waitpid(pid, nullptr, 0);
 }
 
-// A writer open in another process must succeed (recovery), then the store
-// must hold every ack, dense, exact, nothing twice.
-void check_store(const std::string& dir, const std::map<uint64_t, Ack>& acks,
-                 const std::string& what) {
+// A writer open in another process must succeed (recovery).
+void reopen(const std::string& dir, const std::string& what) {
   pid_t pid = ::fork();
   ASSERT_GE(pid, 0);
   if (pid == 0) {
@@ -159,31 +158,60 @@ void check_store(const std::string& dir, const std::map<uint64_t, Ack>& acks,
     _exit((*store)->close() ? 0 : 3);
   }
   ASSERT_EQ(testing::wait_child(pid, std::chrono::seconds(120)), 0) << what << ": reopen failed";
-  auto reader = Reader::open(dir);
-  ASSERT_TRUE(reader) << reader.status().to_string();
-  Cursor c = (*reader)->range(1);
+}
+
+// The records from seq `from` on are dense and none is stored twice (among
+// records of 12 bytes or more, which carry their identity); returns the
+// last seq.
+uint64_t check_dense(Reader* reader, uint64_t from, const std::string& what) {
+  Cursor c = reader->range(from);
   RecordView v;
-  uint64_t expect = 1;
+  uint64_t expect = from;
   std::set<std::tuple<uint32_t, uint32_t, uint32_t>> seen;
   while (c.next(&v)) {
-    ASSERT_EQ(v.seq(), expect) << what << ": a gap";
+    EXPECT_EQ(v.seq(), expect) << what << ": a gap";
+    if (v.seq() != expect) return 0;
     ++expect;
     const std::string_view p = v.payload();
     if (p.size() < 12) continue;
     uint32_t id[3];
     std::memcpy(id, p.data(), 12);
-    ASSERT_TRUE(seen.insert({id[0], id[1], id[2]}).second)
+    EXPECT_TRUE(seen.insert({id[0], id[1], id[2]}).second)
         << what << ": record (" << id[0] << ", " << id[1] << ", " << id[2] << ") stored twice";
   }
-  ASSERT_TRUE(c.status()) << what << ": " << c.status().to_string();
-  const uint64_t last = expect - 1;
-  for (const auto& [seq, a] : acks) {
-    ASSERT_LE(seq, last) << what << ": acknowledged seq " << seq << " lost (store ends at " << last
-                         << ")";
-    auto got = (*reader)->get(seq);
-    ASSERT_TRUE(got) << what << ": seq " << seq << ": " << got.status().to_string();
-    ASSERT_EQ(got->payload(), payload_of(a.cycle, a.producer, a.index))
-        << what << ": seq " << seq << " holds other bytes";
+  EXPECT_TRUE(c.status()) << what << ": " << c.status().to_string();
+  return expect - 1;
+}
+
+void check_ack(Reader* reader, uint64_t seq, const Ack& a, uint64_t last, const std::string& what) {
+  ASSERT_LE(seq, last) << what << ": acknowledged seq " << seq << " lost (store ends at " << last
+                       << ")";
+  auto got = reader->get(seq);
+  ASSERT_TRUE(got) << what << ": seq " << seq << ": " << got.status().to_string();
+  ASSERT_EQ(got->payload(), payload_of(a.cycle, a.producer, a.index))
+      << what << ": seq " << seq << " holds other bytes";
+}
+
+// After a reopen: the whole store (`full`), or the records since `from` and
+// every ack among them plus 200 older acks at random, dense and exact.
+void check_store(const std::string& dir, const std::map<uint64_t, Ack>& acks, uint64_t from,
+                 bool full, std::mt19937_64& rng, const std::string& what) {
+  reopen(dir, what);
+  if (::testing::Test::HasFatalFailure()) return;
+  auto reader = Reader::open(dir);
+  ASSERT_TRUE(reader) << reader.status().to_string();
+  auto stats = (*reader)->stats();
+  ASSERT_TRUE(stats);
+  ASSERT_EQ(stats->record_count, stats->last_seq) << what << ": seqs are not dense from 1";
+  const uint64_t last = check_dense(reader->get(), full ? 1 : std::max<uint64_t>(from, 1), what);
+  ASSERT_FALSE(::testing::Test::HasFailure());
+  for (auto it = acks.lower_bound(full ? 0 : from); it != acks.end(); ++it) {
+    check_ack(reader->get(), it->first, it->second, last, what);
+    if (::testing::Test::HasFatalFailure()) return;
+  }
+  for (int k = 0; k < 200 && !acks.empty() && !full; ++k) {
+    auto it = acks.lower_bound(1 + rng() % acks.rbegin()->first);
+    if (it != acks.end()) check_ack(reader->get(), it->first, it->second, last, what);
   }
 }
 
@@ -194,7 +222,7 @@ TEST(KillLoop, AcknowledgedRecordsSurviveKill9DuringWritesAndRecovery) {
   std::mt19937_64 rng(seed);
   TempDir dir;
   std::map<uint64_t, Ack> acks;
-  uint64_t recovery_kills = 0;
+  uint64_t recovery_kills = 0, from = 1;
   for (uint32_t cycle = 0; cycle < cycles; ++cycle) {
     const std::string what =
         "REEL_TEST_SEED=" + std::to_string(seed) + " cycle " + std::to_string(cycle);
@@ -204,8 +232,11 @@ TEST(KillLoop, AcknowledgedRecordsSurviveKill9DuringWritesAndRecovery) {
       open_and_kill(dir.path(), static_cast<int>(rng() % 20000));
       ++recovery_kills;
     }
-    check_store(dir.path(), acks, what);
-    if (HasFatalFailure()) return;
+    const bool full = cycle % kFullCheckEvery == kFullCheckEvery - 1 || cycle + 1 == cycles;
+    check_store(dir.path(), acks, from, full, rng, what);
+    if (HasFailure()) return;
+    auto reader = Reader::open(dir.path());
+    from = (*reader)->stats()->last_seq + 1;
   }
   std::printf(
       "[ kills    ] %llu cycles (%llu kills during recovery), %zu records acknowledged, "
