@@ -71,6 +71,39 @@ struct OpenedIndex {
 // LMDB reports damaged (its meta pages unreadable: a file system that lost
 // writes, a torn copy) is removed and started afresh, and recovery rebuilds
 // it, instead of refusing the store.
+// Replaces an index LMDB reported damaged (`why`) by an empty one: closes
+// this process's handle, removes its files and opens afresh. Refuses when
+// another handle in this process still holds the environment.
+Status replace_damaged_index(const store::StorePaths& paths, uint64_t map_bytes, const Status& why,
+                             std::unique_ptr<index::Index>* index) {
+  index->reset();  // the last handle of this process, unless another holds it
+  if (index::LmdbEnv::open_in_this_process(paths.index)) {
+    return why.with_context(paths.index +
+                            ": the index is damaged and a reader in this process holds it open; "
+                            "close it and open again to rebuild the index");
+  }
+  spdlog::warn("recovery: {}: the index is damaged ({}); starting it afresh from the WAL",
+               paths.index, why.to_string());
+  std::error_code ec;
+  for (const char* file : {"/data.mdb", "/lock.mdb"}) {
+    std::filesystem::remove(paths.index + file, ec);
+    if (ec) return Status::from_errno(paths.index + file + ": cannot remove", ec.value());
+  }
+  auto idx = index::Index::open(paths.index, false, map_bytes);
+  if (!idx) return idx.status();
+  *index = std::move(*idx);
+  return Status::ok();
+}
+
+// Whether `s` is LMDB reporting the index damaged (every index error names
+// "index:" first).
+bool index_damaged(const Status& s) {
+  return s.code() == Code::kCorruption && s.message().rfind("index: ", 0) == 0;
+}
+
+// Opens the index for the writer. The index is derived from the WAL: one that
+// LMDB reports damaged (a file system that lost writes, a torn copy) is
+// started afresh, and recovery rebuilds it, instead of refusing the store.
 Result<OpenedIndex> open_index_or_start_afresh(const store::StorePaths& paths, uint64_t map_bytes) {
   OpenedIndex out;
   auto idx = index::Index::open(paths.index, false, map_bytes);
@@ -81,31 +114,24 @@ Result<OpenedIndex> open_index_or_start_afresh(const store::StorePaths& paths, u
     if (probe) probe = (*idx)->indexed_seq();
     s = probe ? Status::ok() : probe.status();
   }
-  if (s) {
-    out.index = std::move(*idx);
-    return out;
-  }
+  if (idx) out.index = std::move(*idx);
+  if (s) return out;
   if (s.code() != Code::kCorruption) return s;
-  if (idx) idx->reset();  // the last handle of this process, unless another holds it
-  if (index::LmdbEnv::open_in_this_process(paths.index)) {
-    // A Reader in this process holds the damaged environment: its files
-    // cannot be replaced under it.
-    return s.with_context(paths.index +
-                          ": the index is damaged and a reader in this process holds it open; "
-                          "close it and open again to rebuild the index");
-  }
-  spdlog::warn("recovery: {}: the index is damaged ({}); starting it afresh from the WAL",
-               paths.index, s.to_string());
-  std::error_code ec;
-  for (const char* file : {"/data.mdb", "/lock.mdb"}) {
-    std::filesystem::remove(paths.index + file, ec);
-    if (ec) return Status::from_errno(paths.index + file + ": cannot remove", ec.value());
-  }
-  idx = index::Index::open(paths.index, false, map_bytes);
-  if (!idx) return idx.status();
-  out.index = std::move(*idx);
+  if (Status r = replace_damaged_index(paths, map_bytes, s, &out.index); !r) return r;
   out.started_afresh = true;
   return out;
+}
+
+// Recovery; and once more from an empty index when LMDB finds the index
+// damaged deeper than its meta pages (seen after a file system lost writes).
+Result<store::RecoveryResult> recover_rebuilding_a_damaged_index(
+    const store::StorePaths& paths, wal::IoEnv* env, uint64_t map_bytes,
+    std::unique_ptr<index::Index>* index, uint64_t* store_id, store::RecoveryOptions ro) {
+  auto result = store::recover(paths, env, index->get(), store_id, ro);
+  if (result || !index_damaged(result.status())) return result;
+  if (Status s = replace_damaged_index(paths, map_bytes, result.status(), index); !s) return s;
+  ro.force_rebuild = true;
+  return store::recover(paths, env, index->get(), store_id, std::move(ro));
 }
 
 }  // namespace
@@ -135,7 +161,8 @@ Status Store::Impl::open_locked() {
   ro.force_rebuild = rebuild_after_reboot_or_damage;
   ro.clean_shutdown = probe.is_open() && probe.clean_shutdown();
   ro.durable_seq = probe.is_open() ? probe.durable_seq() : 0;
-  auto recovered = store::recover(paths, env.get(), index.get(), &store_id, std::move(ro));
+  auto recovered = recover_rebuilding_a_damaged_index(paths, env.get(), options.index_map_bytes,
+                                                      &index, &store_id, std::move(ro));
   if (!recovered) return recovered.status();
   if (store_id == 0) store_id = random_store_id();
   s = index->set_store_id(store_id);
@@ -277,7 +304,8 @@ Status reindex_store(const std::string& dir, uint64_t* records_indexed,
   ro.force_rebuild = true;
   ro.durable_seq = probe.is_open() ? probe.durable_seq() : 0;
   ro.progress = progress;
-  auto result = recover(paths, io.get(), idx->index.get(), &store_id, std::move(ro));
+  auto result = recover_rebuilding_a_damaged_index(paths, io.get(), StoreOptions().index_map_bytes,
+                                                   &idx->index, &store_id, std::move(ro));
   if (!result) return result.status();
   s = idx->index->sync();
   if (!s) return s;
