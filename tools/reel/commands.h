@@ -25,6 +25,7 @@ extern const Command kStatCommand;
 extern const Command kTailCommand;
 extern const Command kVerifyCommand;
 extern const Command kReindexCommand;
+extern const Command kGapsCommand;
 
 // Prints "reel CMD: message" and returns kExitFailure.
 int fail(const std::string& command, const Status& status);
