@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include "feed/endpoint.h"
 #include "feed/framing.h"
 #include "feed/gap_tracker.h"
 #include "feed/source_seq.h"
@@ -163,6 +164,57 @@ TEST(GapTracker, GapsAndDuplicatesAreCountedNeverDropped) {
   EXPECT_EQ(t.missing(), 5u);
   EXPECT_EQ(t.duplicates(), 1u);
   EXPECT_EQ(t.expected(), 112u);
+}
+
+}  // namespace
+}  // namespace reel::feed
+
+namespace reel::feed {
+namespace {
+
+TEST(Endpoint, TheIssuesExamplesParse) {
+  auto udp = parse_endpoint(Endpoint::Kind::kUdp, "127.0.0.1:9000,stream=itch,seq=moldudp64");
+  ASSERT_TRUE(udp) << udp.status().to_string();
+  EXPECT_EQ(udp->address, "127.0.0.1");
+  EXPECT_EQ(udp->port, 9000);
+  EXPECT_EQ(udp->stream, "itch");
+  EXPECT_EQ(udp->seq.kind, SeqSpec::Kind::kMoldUdp64);
+  auto tcp = parse_endpoint(Endpoint::Kind::kTcp, "9001,framing=u16be,stream=orders");
+  ASSERT_TRUE(tcp) << tcp.status().to_string();
+  EXPECT_EQ(tcp->address, "0.0.0.0");
+  EXPECT_EQ(tcp->framing, Framing::kU16BigEndian);
+  auto plain = parse_endpoint(Endpoint::Kind::kUdp, "9000");
+  ASSERT_TRUE(plain);
+  EXPECT_EQ(plain->stream, "udp:9000");
+  EXPECT_EQ(plain->seq.kind, SeqSpec::Kind::kNone);
+  auto mc = parse_endpoint(Endpoint::Kind::kMulticast,
+                           "239.1.1.1:5000,iface=10.0.0.2,source=10.0.0.1,seq=0:u64be");
+  ASSERT_TRUE(mc) << mc.status().to_string();
+  EXPECT_EQ(mc->stream, "mcast:239.1.1.1:5000");
+  EXPECT_EQ(mc->source, "10.0.0.1");
+}
+
+TEST(Endpoint, BadSpecsSayWhatIsWrong) {
+  struct Case {
+    Endpoint::Kind kind;
+    const char* text;
+    const char* says;
+  } cases[] = {
+      {Endpoint::Kind::kUdp, "70000", "bad port '70000'"},
+      {Endpoint::Kind::kUdp, "1.2.3:9000", "bad address '1.2.3'"},
+      {Endpoint::Kind::kUdp, "9000,framing=lp", "unknown option 'framing=lp' for a udp"},
+      {Endpoint::Kind::kTcp, "9001,framing=xml", "unknown framing 'xml'"},
+      {Endpoint::Kind::kTcp, "9001,stream", "needs KEY=VALUE"},
+      {Endpoint::Kind::kMulticast, "10.1.1.1:5000,iface=10.0.0.2", "not a multicast group"},
+      {Endpoint::Kind::kMulticast, "239.1.1.1:5000", "needs iface=ADDR"},
+      {Endpoint::Kind::kMulticast, "5000", "needs GROUP:PORT"},
+  };
+  for (const auto& c : cases) {
+    auto e = parse_endpoint(c.kind, c.text);
+    ASSERT_FALSE(e) << c.text;
+    EXPECT_NE(e.status().message().find(c.says), std::string::npos)
+        << c.text << ": " << e.status().message();
+  }
 }
 
 }  // namespace
