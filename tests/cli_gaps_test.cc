@@ -10,7 +10,6 @@
 namespace reel {
 namespace {
 
-
 std::string mold(uint64_t seq, uint16_t count) {
   std::string p = "SESSION001";
   for (int i = 7; i >= 0; --i) p += static_cast<char>(seq >> (8 * i));
