@@ -21,6 +21,8 @@ PACKAGES=(
   libzstd-dev libspdlog-dev
   googletest libgtest-dev libbenchmark-dev
   clang libclang-rt-14-dev clang-format
+  # real network clients and judges for the ingest and replay tests (issue 9)
+  libpcap-dev socat netcat-openbsd tcpreplay tshark tcpdump iproute2
 )
 
 log() { printf '\n== %s\n' "$*"; }

@@ -33,8 +33,10 @@ Status parse_address(std::string_view text, bool address_required, Endpoint* e) 
   const size_t colon = text.rfind(':');
   const std::string_view port = colon == std::string_view::npos ? text : text.substr(colon + 1);
   const auto p = parse_u64(port);
-  if (!p || *p == 0 || *p > 65535) {
-    return Status::invalid_argument("bad port '" + std::string(port) + "' (1-65535)");
+  if (!p || *p > 65535 || (*p == 0 && address_required)) {
+    return Status::invalid_argument("bad port '" + std::string(port) + "' (" +
+                                    (address_required ? "1" : "0: any free port, or 1") +
+                                    "-65535)");
   }
   e->port = static_cast<uint16_t>(*p);
   if (colon != std::string_view::npos) e->address = std::string(text.substr(0, colon));

@@ -55,6 +55,12 @@ std::optional<Args> Args::parse(const CommandSpec& spec, int argc, char** argv, 
         }
         value = argv[++i];
       }
+      if (found->repeatable) {
+        args.repeated_[name].push_back(value);
+      } else if (args.values_.count(name) != 0) {
+        *error = prefix + "option '" + name + "' given twice";
+        return std::nullopt;
+      }
       args.values_[name] = value;
       continue;
     }
@@ -71,6 +77,11 @@ std::optional<Args> Args::parse(const CommandSpec& spec, int argc, char** argv, 
     return std::nullopt;
   }
   return args;
+}
+
+std::vector<std::string> Args::all(const std::string& name) const {
+  auto it = repeated_.find(name);
+  return it == repeated_.end() ? std::vector<std::string>{} : it->second;
 }
 
 std::string Args::get(const std::string& name) const {
@@ -96,6 +107,7 @@ std::string help_text(const CommandSpec& spec) {
         out << "\n" << std::string(24, ' ');
       out << opt.help;
       if (!opt.default_value.empty()) out << " (default: " << opt.default_value << ")";
+      if (opt.repeatable) out << " (repeatable)";
       out << "\n";
     }
     out << "  -h, --help              show this help\n";

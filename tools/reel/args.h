@@ -15,6 +15,7 @@ struct OptionSpec {
   std::string value_name;  // "FMT"; empty for a flag
   std::string help;
   std::string default_value;
+  bool repeatable = false;  // may be given several times (all() has every value)
 };
 
 struct CommandSpec {
@@ -35,11 +36,14 @@ class Args {
   const std::string& positional(size_t i) const { return positionals_[i]; }
   bool has(const std::string& name) const { return values_.count(name) > 0; }
   std::string get(const std::string& name) const;
+  // Every value of a repeatable option, in the order given.
+  std::vector<std::string> all(const std::string& name) const;
 
  private:
   std::vector<std::string> positionals_;
   std::map<std::string, std::string> values_;
   std::map<std::string, std::string> defaults_;
+  std::map<std::string, std::vector<std::string>> repeated_;
 };
 
 std::string help_text(const CommandSpec& spec);

@@ -26,6 +26,7 @@ extern const Command kTailCommand;
 extern const Command kVerifyCommand;
 extern const Command kReindexCommand;
 extern const Command kGapsCommand;
+extern const Command kServeCommand;
 
 // Prints "reel CMD: message" and returns kExitFailure.
 int fail(const std::string& command, const Status& status);

@@ -40,7 +40,7 @@ namespace {
 const reel::cli::Command* const kCommands[] = {
     &reel::cli::kAppendCommand,  &reel::cli::kCatCommand,  &reel::cli::kGetCommand,
     &reel::cli::kTailCommand,    &reel::cli::kStatCommand, &reel::cli::kVerifyCommand,
-    &reel::cli::kReindexCommand, &reel::cli::kGapsCommand,
+    &reel::cli::kReindexCommand, &reel::cli::kGapsCommand, &reel::cli::kServeCommand,
 };
 
 void print_usage(FILE* out) {
