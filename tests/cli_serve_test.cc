@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -149,6 +150,101 @@ TEST(CliServe, UdpDatagramsComeBackByteForByteWithSeqAndReceiveTime) {
   EXPECT_NE(gaps.out.find("source seq 301..306 missing (6)"), std::string::npos) << gaps.out;
   auto stat = reel("stat " + S);
   EXPECT_NE(stat.out.find("closed cleanly"), std::string::npos) << stat.out;
+}
+
+int sh(const std::string& cmd) {
+  const int rc = std::system((cmd + " >/dev/null 2>&1").c_str());
+  return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+// A network namespace joined to this one by a veth pair, made and removed by
+// the test: 10.213.N.1 here (veth "rlN0"), 10.213.N.2 inside ("rlN1").
+struct VethNamespace {
+  std::string ns, here, there, local_ip, remote_ip;
+  bool made = false;
+  std::string make() {
+    if (::geteuid() != 0) return "needs root (ip netns, veth)";
+    const int n = static_cast<int>(::getpid() % 200) + 20;
+    ns = "reel-mc-" + std::to_string(::getpid());
+    here = "rl" + std::to_string(n) + "a";
+    there = "rl" + std::to_string(n) + "b";
+    local_ip = "10.213." + std::to_string(n) + ".1";
+    remote_ip = "10.213." + std::to_string(n) + ".2";
+    if (sh("ip netns add " + ns) != 0) return "cannot make a network namespace";
+    made = true;
+    if (sh("ip link add " + here + " type veth peer name " + there) != 0 ||
+        sh("ip link set " + there + " netns " + ns) != 0 ||
+        sh("ip addr add " + local_ip + "/24 dev " + here) != 0 ||
+        sh("ip link set " + here + " up") != 0 ||
+        sh("ip netns exec " + ns + " ip addr add " + remote_ip + "/24 dev " + there) != 0 ||
+        sh("ip netns exec " + ns + " ip link set " + there + " up") != 0 ||
+        sh("ip netns exec " + ns + " ip route add 224.0.0.0/4 dev " + there) != 0) {
+      return "cannot set up a veth pair";
+    }
+    return "";
+  }
+  ~VethNamespace() {
+    if (!made) return;
+    sh("ip link del " + here);
+    sh("ip netns del " + ns);
+  }
+};
+
+// Multicast through a veth pair from another network namespace: the sender
+// there, reel serve here joined on the veth's address.
+TEST(CliServe, MulticastFromAnotherNamespaceComesBackByteForByte) {
+  VethNamespace net;
+  if (std::string why = net.make(); !why.empty()) GTEST_SKIP() << "multicast test skipped: " << why;
+  testing::TempDir dir;
+  const std::string S = dir.path() + "/S";
+  const std::string group = "239.1.2.3";
+  const int port = 20000 + static_cast<int>(::getpid() % 20000);
+  Server server;
+  start(
+      &server,
+      {REEL_BINARY, "serve", S, "--mcast",
+       group + ":" + std::to_string(port) + ",iface=" + net.local_ip + ",stream=itch,seq=0:u32be"},
+      dir.path() + "/out", dir.path() + "/err");
+  ASSERT_GT(server.port(), 0) << testing::read_all(dir.path() + "/err");
+  // A small sender in the other namespace: 200 datagrams, each a u32 BE
+  // sequence number and some bytes; 57 is skipped on purpose.
+  const std::string py =
+      "import socket,struct,time\n"
+      "s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n"
+      "s.setsockopt(socket.IPPROTO_IP,socket.IP_MULTICAST_IF,socket.inet_aton('" +
+      net.remote_ip +
+      "'))\n"
+      "for i in range(1,202):\n"
+      "  if i==57: continue\n"
+      "  s.sendto(struct.pack('>I',i)+bytes((i*7+k)%256 for k in range(i%300)),('" +
+      group + "'," + std::to_string(port) +
+      "))\n"
+      "  time.sleep(0.0005)\n";
+  testing::write_all(dir.path() + "/send.py", py);
+  ASSERT_EQ(sh("ip netns exec " + net.ns + " python3 " + dir.path() + "/send.py"), 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  ASSERT_EQ(::kill(server.pid, SIGINT), 0);
+  ASSERT_EQ(testing::wait_child(server.pid, std::chrono::seconds(30)), 0)
+      << testing::read_all(dir.path() + "/err");
+  server.pid = -1;
+  const std::string out = testing::read_all(dir.path() + "/out");
+  EXPECT_NE(out.find("200 records"), std::string::npos) << out;
+  EXPECT_NE(out.find("1 gaps (1 missing)"), std::string::npos) << out;
+  auto reader = Reader::open(S);
+  ASSERT_TRUE(reader);
+  Cursor c = (*reader)->range(1);
+  RecordView v;
+  uint32_t i = 1;
+  while (c.next(&v)) {
+    if (i == 57) ++i;
+    std::string want(4, '\0');
+    for (int b = 0; b < 4; ++b) want[b] = static_cast<char>(i >> (8 * (3 - b)));
+    for (uint32_t k = 0; k < i % 300; ++k) want += static_cast<char>((i * 7 + k) % 256);
+    ASSERT_EQ(v.payload(), want) << "datagram " << i;
+    EXPECT_EQ(v.source_seq(), i);
+    ++i;
+  }
+  EXPECT_EQ(i, 202u);
 }
 
 }  // namespace
