@@ -152,6 +152,43 @@ TEST(CliServe, UdpDatagramsComeBackByteForByteWithSeqAndReceiveTime) {
   EXPECT_NE(stat.out.find("closed cleanly"), std::string::npos) << stat.out;
 }
 
+// A datagram just over --max-record is counted and not stored, and does not
+// stop the server (it once did: buffers were rounded up past the limit, so
+// append() refused what the kernel had not marked truncated); a second
+// server cannot take the same UDP port.
+TEST(CliServe, OversizeDatagramsAreCountedAndAPortIsNotShared) {
+  testing::TempDir dir;
+  const std::string S = dir.path() + "/S";
+  Server server;
+  start(&server, {REEL_BINARY, "serve", S, "--udp", "127.0.0.1:0", "--max-record", "1400"},
+        dir.path() + "/out", dir.path() + "/err");
+  const int port = server.port();
+  ASSERT_GT(port, 0) << testing::read_all(dir.path() + "/err");
+  auto second = reel("serve " + dir.path() + "/S2 --udp 127.0.0.1:" + std::to_string(port));
+  EXPECT_EQ(second.exit_code, 1) << second.err;
+  EXPECT_NE(second.err.find("bind 127.0.0.1:" + std::to_string(port)), std::string::npos)
+      << second.err;
+  int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(static_cast<uint16_t>(port));
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  for (size_t n : {size_t{1401}, size_t{1430}, size_t{1463}, size_t{1400}, size_t{5}}) {
+    const std::string d(n, 'd');
+    ASSERT_EQ(::sendto(fd, d.data(), d.size(), 0, reinterpret_cast<sockaddr*>(&to), sizeof to),
+              static_cast<ssize_t>(n));
+  }
+  ::close(fd);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  ASSERT_EQ(::kill(server.pid, SIGINT), 0);
+  ASSERT_EQ(testing::wait_child(server.pid, std::chrono::seconds(30)), 0)
+      << testing::read_all(dir.path() + "/err");
+  server.pid = -1;
+  const std::string out = testing::read_all(dir.path() + "/out");
+  EXPECT_NE(out.find("2 records, 1405 bytes"), std::string::npos) << out;
+  EXPECT_NE(out.find("3 truncated"), std::string::npos) << out;
+}
+
 int sh(const std::string& cmd) {
   const int rc = std::system((cmd + " >/dev/null 2>&1").c_str());
   return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;

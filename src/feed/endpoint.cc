@@ -52,7 +52,10 @@ Status parse_address(std::string_view text, bool address_required, Endpoint* e) 
 }
 
 Status apply_option(std::string_view key, std::string_view value, Endpoint* e) {
-  if (key == "stream" && !value.empty()) {
+  if (key == "stream") {
+    if (value.empty() || value.size() > 255) {
+      return Status::invalid_argument("stream= needs a name of 1 to 255 bytes");
+    }
     e->stream = std::string(value);
   } else if (key == "seq") {
     auto spec = parse_seq_spec(value);

@@ -5,7 +5,8 @@
 //   --udp [ADDR:]PORT[,stream=NAME][,seq=SPEC]
 //   --mcast GROUP:PORT,iface=ADDR[,source=ADDR][,stream=NAME][,seq=SPEC]
 //
-// ADDR defaults to 0.0.0.0; PORT 0 (tcp, udp) lets the kernel pick one; the stream defaults to the endpoint's own name
+// ADDR defaults to 0.0.0.0; PORT 0 (tcp, udp) lets the kernel pick one; the stream defaults to the
+// endpoint's own name
 // ("tcp:9001", "udp:9000", "mcast:239.1.1.1:5000"); seq is a source seq spec
 // (feed/source_seq.h), default none. IPv4 for now. Parsing is pure.
 #pragma once

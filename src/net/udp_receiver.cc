@@ -32,8 +32,11 @@ in_addr ipv4(const std::string& a) {
 Result<int> open_socket(const feed::Endpoint& e) {
   int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return socket_error(e, "socket", errno);
-  const int one = 1, rcvbuf = 16 << 20;
-  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  const int one = 1, zero = 0, rcvbuf = 16 << 20;
+  const bool mcast = e.kind == feed::Endpoint::Kind::kMulticast;
+  // Only a multicast socket shares its port: two unicast sockets on one port
+  // would each get some of the datagrams.
+  if (mcast) ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   // As large a receive buffer as allowed (SO_RCVBUFFORCE needs CAP_NET_ADMIN).
   if (::setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof rcvbuf) != 0) {
     ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
@@ -53,7 +56,9 @@ Result<int> open_socket(const feed::Endpoint& e) {
     ::close(fd);
     return socket_error(e, "bind " + e.address + ":" + std::to_string(e.port), err);
   }
-  if (e.kind != feed::Endpoint::Kind::kMulticast) return fd;
+  if (!mcast) return fd;
+  // Only the groups this socket joined, on the interface it joined them on.
+  ::setsockopt(fd, IPPROTO_IP, IP_MULTICAST_ALL, &zero, sizeof zero);
   int rc;
   if (e.source.empty()) {
     ip_mreq m{ipv4(e.address), ipv4(e.interface)};
@@ -85,8 +90,9 @@ struct UdpReceiver::Impl {
   io_uring_buf_ring* buf_ring = nullptr;
   size_t buf_ring_bytes = 0;
   std::vector<uint8_t> buffers;
-  size_t buffer_bytes = 0;
-  msghdr msg{};  // the shape of every receive: name and control sizes
+  size_t buffer_bytes = 0;   // what the kernel may fill: a payload of max_datagram at most
+  size_t buffer_stride = 0;  // buffer_bytes rounded up to a cache line
+  msghdr msg{};              // the shape of every receive: name and control sizes
 
   ~Impl() {
     if (ring_ready) io_uring_queue_exit(&ring);  // before the buffers it may fill go
@@ -96,7 +102,7 @@ struct UdpReceiver::Impl {
 
   Status setup(size_t max_datagram);
   void give_back(unsigned bid) {
-    io_uring_buf_ring_add(buf_ring, buffers.data() + bid * buffer_bytes,
+    io_uring_buf_ring_add(buf_ring, buffers.data() + bid * buffer_stride,
                           static_cast<unsigned>(buffer_bytes), static_cast<unsigned short>(bid),
                           io_uring_buf_ring_mask(kBuffers), 0);
     io_uring_buf_ring_advance(buf_ring, 1);
@@ -108,7 +114,8 @@ struct UdpReceiver::Impl {
     sqe->buf_group = kBufferGroup;
     io_uring_sqe_set_data64(sqe, i);
   }
-  void handle(const io_uring_cqe* cqe, const std::function<void(const Datagram&)>& fn);
+  // Handles one completion; returns a socket error that ends receiving.
+  Status handle(const io_uring_cqe* cqe, const std::function<void(const Datagram&)>& fn);
 };
 
 Status UdpReceiver::Impl::setup(size_t max_datagram) {
@@ -131,24 +138,29 @@ Status UdpReceiver::Impl::setup(size_t max_datagram) {
   io_uring_buf_ring_init(buf_ring);
   msg.msg_namelen = sizeof(sockaddr_in);
   msg.msg_controllen = kControlBytes;
-  // Each buffer: the recvmsg header, the name, the control data, then the
-  // payload, one byte more than allowed so that an oversize one shows.
+  // Each buffer: the recvmsg header, the name, the control data, then at
+  // most max_datagram bytes of payload; a longer datagram comes MSG_TRUNC.
   buffer_bytes = sizeof(io_uring_recvmsg_out) + msg.msg_namelen + kControlBytes + max_datagram;
-  buffer_bytes = (buffer_bytes + 63) & ~size_t{63};
-  buffers.assign(kBuffers * buffer_bytes, 0);
+  buffer_stride = (buffer_bytes + 63) & ~size_t{63};
+  buffers.assign(kBuffers * buffer_stride, 0);
   for (unsigned bid = 0; bid < kBuffers; ++bid) give_back(bid);
   for (size_t i = 0; i < fds.size(); ++i) arm(i);
   rc = io_uring_submit(&ring);
   return rc < 0 ? Status::from_errno("io_uring_submit", -rc) : Status::ok();
 }
 
-void UdpReceiver::Impl::handle(const io_uring_cqe* cqe,
-                               const std::function<void(const Datagram&)>& fn) {
+Status UdpReceiver::Impl::handle(const io_uring_cqe* cqe,
+                                 const std::function<void(const Datagram&)>& fn) {
   const size_t i = static_cast<size_t>(io_uring_cqe_get_data64(cqe));
-  if (!(cqe->flags & IORING_CQE_F_MORE)) arm(i);                    // the multishot ended: go again
-  if (cqe->res < 0 || !(cqe->flags & IORING_CQE_F_BUFFER)) return;  // ENOBUFS: re-armed
+  if (cqe->res < 0 && cqe->res != -ENOBUFS) {
+    return Status::from_errno(feed::endpoint_name(endpoints[i]) + ": receive", -cqe->res);
+  }
+  // The multishot ended (a full buffer ring ends it with ENOBUFS): go again;
+  // the buffers handled in this batch are back before the next submit.
+  if (!(cqe->flags & IORING_CQE_F_MORE)) arm(i);
+  if (cqe->res < 0 || !(cqe->flags & IORING_CQE_F_BUFFER)) return Status::ok();
   const unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
-  uint8_t* buf = buffers.data() + bid * buffer_bytes;
+  uint8_t* buf = buffers.data() + bid * buffer_stride;
   io_uring_recvmsg_out* out = io_uring_recvmsg_validate(buf, cqe->res, &msg);
   if (out != nullptr) {
     Datagram d;
@@ -172,6 +184,7 @@ void UdpReceiver::Impl::handle(const io_uring_cqe* cqe,
     fn(d);
   }
   give_back(bid);
+  return Status::ok();
 }
 
 UdpReceiver::UdpReceiver(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -205,12 +218,17 @@ Result<size_t> UdpReceiver::poll(std::chrono::milliseconds timeout,
   if (rc < 0) return Status::from_errno("io_uring wait", -rc);
   size_t handled = 0;
   unsigned head, seen = 0;
-  io_uring_for_each_cqe(&m.ring, head, cqe) {
-    m.handle(cqe, fn);
-    ++seen;
+  Status failure;
+  auto count = [&](const Datagram& d) {
     ++handled;
+    fn(d);
+  };
+  io_uring_for_each_cqe(&m.ring, head, cqe) {
+    if (failure) failure = m.handle(cqe, count);
+    ++seen;
   }
   io_uring_cq_advance(&m.ring, seen);
+  if (!failure) return failure;
   io_uring_submit(&m.ring);  // re-arms, if any
   return handled;
 }

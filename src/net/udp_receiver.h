@@ -41,8 +41,9 @@ class UdpReceiver {
   UdpReceiver(const UdpReceiver&) = delete;
   UdpReceiver& operator=(const UdpReceiver&) = delete;
 
-  // Waits up to `timeout` for datagrams and hands each to `fn`. Returns how
-  // many it handled (0 on timeout).
+  // Waits up to `timeout` for datagrams (0: only what is there) and hands
+  // each to `fn`. Returns how many it handled (0 on timeout or a signal), or
+  // a socket's receive error.
   Result<size_t> poll(std::chrono::milliseconds timeout,
                       const std::function<void(const Datagram&)>& fn);
 

@@ -97,10 +97,10 @@ void print_summary(const std::vector<feed::Endpoint>& eps, std::vector<EndpointS
     std::fprintf(out,
                  "reel serve: %s -> %s: %" PRIu64 " records, %" PRIu64 " bytes, %" PRIu64
                  " gaps (%" PRIu64 " missing), %" PRIu64 " duplicates, %" PRIu64
-                 " kernel drops, %" PRIu64 " truncated\n",
+                 " kernel drops, %" PRIu64 " truncated, %" PRIu64 " without a source seq\n",
                  feed::endpoint_name(eps[i]).c_str(), eps[i].stream.c_str(), st[i].records,
                  st[i].bytes, st[i].gaps.gaps(), st[i].gaps.missing(), st[i].gaps.duplicates(),
-                 st[i].kernel_drops, st[i].truncated);
+                 st[i].kernel_drops, st[i].truncated, st[i].no_seq);
   }
 }
 
@@ -138,7 +138,15 @@ int run_serve(const Args& args) {
       last_report = std::chrono::steady_clock::now();
     }
   }
-  // Stop receiving, then write, index and sync what was received, and close.
+  // Stop receiving: take what already arrived, then write, index and sync
+  // it, and close.
+  while (failure) {
+    auto n = (*rx)->poll(std::chrono::milliseconds(0), [&](const net::Datagram& d) {
+      if (failure) failure = take(store->get(), (*eps)[d.endpoint], d, &stats[d.endpoint]);
+    });
+    if (!n) failure = n.status();
+    if (!n || *n == 0) break;
+  }
   for (size_t i = 0; i < eps->size(); ++i) stats[i].kernel_drops = (*rx)->kernel_drops(i);
   rx->reset();
   Status closed = (*store)->close();
