@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <fstream>
+#include <random>
 #include <regex>
 #include <string>
 #include <thread>
@@ -53,6 +54,21 @@ struct Server {
       ::kill(pid, SIGKILL);
       ::waitpid(pid, nullptr, 0);
     }
+  }
+  // Every "listening on port N", in the order printed, once `count` are there.
+  std::vector<int> ports(size_t count) const {
+    const std::regex re("listening on port ([0-9]+)");
+    for (int i = 0; i < 500; ++i) {
+      const std::string err = testing::read_all(err_path);
+      std::vector<int> out;
+      for (auto it = std::sregex_iterator(err.begin(), err.end(), re); it != std::sregex_iterator();
+           ++it) {
+        out.push_back(std::stoi((*it)[1]));
+      }
+      if (out.size() >= count) return out;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return {};
   }
   // Waits for the "listening on port N" line and returns N (0 on timeout).
   int port() const {
@@ -187,6 +203,108 @@ TEST(CliServe, OversizeDatagramsAreCountedAndAPortIsNotShared) {
   const std::string out = testing::read_all(dir.path() + "/out");
   EXPECT_NE(out.find("2 records, 1405 bytes"), std::string::npos) << out;
   EXPECT_NE(out.find("3 truncated"), std::string::npos) << out;
+}
+
+int connect_to(int port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(static_cast<uint16_t>(port));
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+void send_all(int fd, const std::string& bytes, std::mt19937_64& rng) {
+  for (size_t at = 0; at < bytes.size();) {
+    const size_t n = std::min<size_t>(bytes.size() - at, 1 + rng() % 3000);
+    const ssize_t w = ::send(fd, bytes.data() + at, n, MSG_NOSIGNAL);
+    ASSERT_GT(w, 0);
+    at += static_cast<size_t>(w);
+  }
+}
+
+// TCP: two framed connections cut into random pieces, socat sending lines,
+// and a hostile client whose oversize length closes only its own connection.
+TEST(CliServe, TcpRecordsComeBackByteForByteAndABadClientCostsOnlyItself) {
+  const uint64_t seed = testing::test_seed();
+  std::mt19937_64 rng(seed);
+  testing::TempDir dir;
+  const std::string S = dir.path() + "/S";
+  Server server;
+  start(&server,
+        {REEL_BINARY, "serve", S, "--tcp", "127.0.0.1:0,framing=u16be,stream=orders,seq=0:u32be",
+         "--tcp", "127.0.0.1:0,framing=lines,stream=text", "--max-record", "4096"},
+        dir.path() + "/out", dir.path() + "/err");
+  const auto ports = server.ports(2);
+  ASSERT_EQ(ports.size(), 2u) << testing::read_all(dir.path() + "/err");
+  // Connection A: seqs 1..999 but 500; connection B: seqs 1001..1500.
+  std::vector<std::string> a, b;
+  std::string wire_a, wire_b;
+  auto record = [&](uint32_t seq) {
+    std::string r(4, '\0');
+    for (int k = 0; k < 4; ++k) r[k] = static_cast<char>(seq >> (8 * (3 - k)));
+    r += std::string(rng() % 200, static_cast<char>('a' + seq % 26));
+    return r;
+  };
+  for (uint32_t s = 1; s < 1000; ++s) {
+    if (s == 500) continue;
+    a.push_back(record(s));
+    wire_a += std::string{static_cast<char>(a.back().size() >> 8),
+                          static_cast<char>(a.back().size() & 0xff)} +
+              a.back();
+  }
+  for (uint32_t s = 1001; s <= 1500; ++s) {
+    b.push_back(record(s));
+    wire_b += std::string{static_cast<char>(b.back().size() >> 8),
+                          static_cast<char>(b.back().size() & 0xff)} +
+              b.back();
+  }
+  int fa = connect_to(ports[0]), fb = connect_to(ports[0]), bad = connect_to(ports[0]);
+  ASSERT_GE(fa, 0);
+  ASSERT_GE(fb, 0);
+  ASSERT_GE(bad, 0);
+  ASSERT_EQ(::send(bad, "\xea\x60xxxx", 6, MSG_NOSIGNAL), 6);  // 60000 > --max-record
+  send_all(fa, wire_a.substr(0, wire_a.size() / 2), rng);
+  send_all(fb, wire_b, rng);
+  send_all(fa, wire_a.substr(wire_a.size() / 2), rng);
+  ::close(fa);
+  ::close(fb);
+  ::close(bad);
+  ASSERT_EQ(std::system(
+                ("printf 'a\\nbb\\nccc\\n' | socat -u - TCP:127.0.0.1:" + std::to_string(ports[1]))
+                    .c_str()),
+            0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  ASSERT_EQ(::kill(server.pid, SIGINT), 0);
+  ASSERT_EQ(testing::wait_child(server.pid, std::chrono::seconds(30)), 0)
+      << testing::read_all(dir.path() + "/err");
+  server.pid = -1;
+  const std::string out = testing::read_all(dir.path() + "/out");
+  EXPECT_NE(out.find("1498 records"), std::string::npos) << out;
+  EXPECT_NE(out.find("1 framing errors"), std::string::npos) << out;
+  EXPECT_NE(testing::read_all(dir.path() + "/err").find("60000 bytes"), std::string::npos);
+  auto reader = Reader::open(S);
+  ASSERT_TRUE(reader);
+  auto id = (*reader)->stream_id("orders");
+  ASSERT_TRUE(id && *id);
+  std::vector<std::string> got_a, got_b, text;
+  Cursor c = (*reader)->range(1);
+  RecordView v;
+  while (c.next(&v)) {
+    const std::string p(v.payload());
+    if (v.stream() != **id) {
+      text.push_back(p);
+      continue;
+    }
+    (v.source_seq() <= 1000 ? got_a : got_b).push_back(p);
+  }
+  EXPECT_EQ(got_a, a);  // each connection's records in its own order, byte for byte
+  EXPECT_EQ(got_b, b);
+  EXPECT_EQ(text, (std::vector<std::string>{"a", "bb", "ccc"}));
 }
 
 int sh(const std::string& cmd) {

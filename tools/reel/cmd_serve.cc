@@ -1,5 +1,6 @@
 // reel serve: the one writer of a store, fed by network endpoints (issue 9).
-// This step: UDP and multicast endpoints; TCP comes next.
+// UDP, multicast and TCP endpoints; acknowledged producers, live metrics
+// and the idle timeout come next.
 #include <signal.h>
 
 #include <atomic>
@@ -11,6 +12,7 @@
 
 #include "feed/endpoint.h"
 #include "feed/gap_tracker.h"
+#include "net/tcp_receiver.h"
 #include "net/udp_receiver.h"
 #include "reel/commands.h"
 #include "reel/store.h"
@@ -30,17 +32,22 @@ struct EndpointStats {
   feed::GapTracker gaps;
 };
 
-Result<std::vector<feed::Endpoint>> endpoints_from(const Args& args) {
+// The --udp and --mcast endpoints (datagrams), or the --tcp ones.
+Result<std::vector<feed::Endpoint>> endpoints_from(const Args& args, bool tcp) {
   std::vector<feed::Endpoint> out;
-  for (const auto& [flag, kind] : {std::pair{"--udp", feed::Endpoint::Kind::kUdp},
-                                   std::pair{"--mcast", feed::Endpoint::Kind::kMulticast}}) {
+  const std::vector<std::pair<const char*, feed::Endpoint::Kind>> flags =
+      tcp ? std::vector<std::pair<const char*, feed::Endpoint::Kind>>{{"--tcp",
+                                                                       feed::Endpoint::Kind::kTcp}}
+          : std::vector<std::pair<const char*, feed::Endpoint::Kind>>{
+                {"--udp", feed::Endpoint::Kind::kUdp},
+                {"--mcast", feed::Endpoint::Kind::kMulticast}};
+  for (const auto& [flag, kind] : flags) {
     for (const auto& text : args.all(flag)) {
       auto e = feed::parse_endpoint(kind, text);
       if (!e) return e.status();
       out.push_back(*e);
     }
   }
-  if (out.empty()) return Status::invalid_argument("give at least one --udp or --mcast endpoint");
   return out;
 }
 
@@ -55,12 +62,32 @@ Result<StoreOptions> store_options(const Args& args) {
   }
   o.segment_bytes_max = *segment;
   auto max_record = parse_size_bytes(args.get("--max-record"));
-  if (!max_record || *max_record == 0 || *max_record > 65535) {
+  if (!max_record || *max_record == 0 || *max_record > (64u << 20)) {
     return Status::invalid_argument("bad --max-record '" + args.get("--max-record") +
-                                    "' (1 to 65535 bytes: a UDP datagram)");
+                                    "' (1 byte to 64MiB; a UDP datagram holds at most 65507)");
   }
   o.max_record_bytes = *max_record;
   return o;
+}
+
+// One record into the store, its source seq observed for gaps.
+Status store_record(Store* store, const feed::Endpoint& e, std::span<const uint8_t> payload,
+                    uint64_t ts_ns, EndpointStats* st) {
+  AppendOptions ao;
+  ao.ts_ns = ts_ns;
+  auto s = feed::extract_source_seq(e.seq, payload);
+  if (s) {
+    ao.source_seq = s->seq;
+  } else if (e.seq.kind != feed::SeqSpec::Kind::kNone) {
+    ++st->no_seq;
+  }
+  auto seq =
+      store->append(e.stream, {reinterpret_cast<const char*>(payload.data()), payload.size()}, ao);
+  if (!seq) return seq.status();
+  if (s) (void)st->gaps.observe(*s, *seq, ao.ts_ns);
+  ++st->records;
+  st->bytes += payload.size();
+  return Status::ok();
 }
 
 // One received datagram into the store. A truncated one (over --max-record)
@@ -73,21 +100,7 @@ Status take(Store* store, const feed::Endpoint& e, const net::Datagram& d, Endpo
     }
     return Status::ok();
   }
-  AppendOptions ao;
-  ao.ts_ns = d.ts_ns;
-  auto s = feed::extract_source_seq(e.seq, d.payload);
-  if (s) {
-    ao.source_seq = s->seq;
-  } else if (e.seq.kind != feed::SeqSpec::Kind::kNone) {
-    ++st->no_seq;
-  }
-  auto seq = store->append(e.stream,
-                           {reinterpret_cast<const char*>(d.payload.data()), d.payload.size()}, ao);
-  if (!seq) return seq.status();
-  if (s) (void)st->gaps.observe(*s, *seq, ao.ts_ns);
-  ++st->records;
-  st->bytes += d.payload.size();
-  return Status::ok();
+  return store_record(store, e, d.payload, d.ts_ns, st);
 }
 
 void print_summary(const std::vector<feed::Endpoint>& eps, std::vector<EndpointStats>& st,
@@ -104,54 +117,145 @@ void print_summary(const std::vector<feed::Endpoint>& eps, std::vector<EndpointS
   }
 }
 
+void print_tcp_summary(const std::vector<feed::Endpoint>& eps, const std::vector<EndpointStats>& st,
+                       const net::TcpReceiver& rx, FILE* out) {
+  for (size_t i = 0; i < eps.size(); ++i) {
+    const auto& c = rx.counts(i);
+    std::fprintf(out,
+                 "reel serve: %s -> %s: %" PRIu64 " records, %" PRIu64 " bytes, %" PRIu64
+                 " gaps (%" PRIu64 " missing), %" PRIu64 " duplicates, %" PRIu64
+                 " connections (%" PRIu64 " open, %" PRIu64 " refused), %" PRIu64
+                 " framing errors\n",
+                 feed::endpoint_name(eps[i]).c_str(), eps[i].stream.c_str(), st[i].records,
+                 st[i].bytes, st[i].gaps.gaps(), st[i].gaps.missing(), st[i].gaps.duplicates(),
+                 c.connections, c.open, c.refused, c.framing_errors);
+  }
+}
+
+// Every receiver of one `reel serve`, and what each endpoint got.
+struct Ingest {
+  Store* store = nullptr;
+  std::vector<feed::Endpoint> udp_eps, tcp_eps;
+  std::unique_ptr<net::UdpReceiver> udp;
+  std::unique_ptr<net::TcpReceiver> tcp;
+  std::vector<EndpointStats> udp_stats, tcp_stats;
+  Status failure;
+
+  // One round over the receivers, waiting up to `wait` in all; returns how
+  // many records it took.
+  size_t round(std::chrono::milliseconds wait) {
+    size_t taken = 0;
+    const auto each = udp && tcp ? wait / 2 : wait;
+    if (udp && failure) {
+      auto n = udp->poll(each, [&](const net::Datagram& d) {
+        if (failure) failure = take(store, udp_eps[d.endpoint], d, &udp_stats[d.endpoint]);
+      });
+      if (!n) failure = n.status();
+      taken += n ? *n : 0;
+    }
+    if (tcp && failure) {
+      auto n = tcp->poll(each, [&](const net::TcpRecord& r) {
+        if (failure) {
+          failure =
+              store_record(store, tcp_eps[r.endpoint], r.payload, r.ts_ns, &tcp_stats[r.endpoint]);
+        }
+      });
+      if (!n) failure = n.status();
+      taken += n ? *n : 0;
+    }
+    return taken;
+  }
+
+  void print(FILE* out) {
+    if (udp) print_summary(udp_eps, udp_stats, udp.get(), out);
+    if (!udp) print_summary(udp_eps, udp_stats, nullptr, out);
+    if (tcp) print_tcp_summary(tcp_eps, tcp_stats, *tcp, out);
+  }
+};
+
+Status open_receivers(const Args& args, const StoreOptions& o, Ingest* in) {
+  auto udp = endpoints_from(args, false);
+  if (!udp) return udp.status();
+  auto tcp = endpoints_from(args, true);
+  if (!tcp) return tcp.status();
+  if (udp->empty() && tcp->empty()) {
+    return Status::invalid_argument("give at least one --udp, --mcast or --tcp endpoint");
+  }
+  auto max_conns = parse_u64(args.get("--max-connections"));
+  if (!max_conns || *max_conns == 0) {
+    return Status::invalid_argument("bad --max-connections '" + args.get("--max-connections") +
+                                    "'");
+  }
+  in->udp_eps = *udp;
+  in->tcp_eps = *tcp;
+  in->udp_stats.resize(udp->size());
+  in->tcp_stats.resize(tcp->size());
+  if (!udp->empty()) {
+    auto rx = net::UdpReceiver::open(*udp, std::min<uint64_t>(o.max_record_bytes, 65535));
+    if (!rx) return rx.status();
+    in->udp = std::move(*rx);
+  }
+  if (!tcp->empty()) {
+    auto rx = net::TcpReceiver::open(*tcp, o.max_record_bytes, *max_conns);
+    if (!rx) return rx.status();
+    in->tcp = std::move(*rx);
+  }
+  return Status::ok();
+}
+
+void announce(const Ingest& in) {
+  for (size_t i = 0; i < in.udp_eps.size(); ++i) {
+    std::fprintf(stderr, "reel serve: %s: listening on port %u, stream %s, source seq %s\n",
+                 feed::endpoint_name(in.udp_eps[i]).c_str(), in.udp->port(i),
+                 in.udp_eps[i].stream.c_str(), feed::seq_spec_name(in.udp_eps[i].seq).c_str());
+  }
+  for (size_t i = 0; i < in.tcp_eps.size(); ++i) {
+    std::fprintf(
+        stderr, "reel serve: %s: listening on port %u, stream %s, framing %s, source seq %s\n",
+        feed::endpoint_name(in.tcp_eps[i]).c_str(), in.tcp->port(i), in.tcp_eps[i].stream.c_str(),
+        feed::framing_name(in.tcp_eps[i].framing), feed::seq_spec_name(in.tcp_eps[i].seq).c_str());
+  }
+  std::fflush(stderr);
+}
+
 int run_serve(const Args& args) {
   const std::string dir = args.positional(0);
-  auto eps = endpoints_from(args);
-  if (!eps) return usage_error("serve", eps.status().message());
   auto options = store_options(args);
   if (!options) return usage_error("serve", options.status().message());
   auto store = Store::open(dir, *options);
   if (!store) return fail("serve", store.status());
-  auto rx = net::UdpReceiver::open(*eps, options->max_record_bytes);
-  if (!rx) return fail("serve", rx.status());
+  Ingest in;
+  in.store = store->get();
+  if (Status s = open_receivers(args, *options, &in); !s) {
+    (void)(*store)->close();
+    return s.code() == Code::kInvalidArgument ? usage_error("serve", s.message())
+                                              : fail("serve", s);
+  }
   struct sigaction sa {};
   sa.sa_handler = on_signal;
   ::sigaction(SIGINT, &sa, nullptr);
   ::sigaction(SIGTERM, &sa, nullptr);
-  for (size_t i = 0; i < eps->size(); ++i) {
-    std::fprintf(stderr, "reel serve: %s: listening on port %u, stream %s, source seq %s\n",
-                 feed::endpoint_name((*eps)[i]).c_str(), (*rx)->port(i), (*eps)[i].stream.c_str(),
-                 feed::seq_spec_name((*eps)[i].seq).c_str());
-  }
-  std::fflush(stderr);
-  std::vector<EndpointStats> stats(eps->size());
+  announce(in);
   const bool show = args.has("--stats");
   auto last_report = std::chrono::steady_clock::now();
-  Status failure;
-  while (!g_stop.load() && failure) {
-    auto n = (*rx)->poll(std::chrono::milliseconds(100), [&](const net::Datagram& d) {
-      if (failure) failure = take(store->get(), (*eps)[d.endpoint], d, &stats[d.endpoint]);
-    });
-    if (!n) failure = n.status();
+  while (!g_stop.load() && in.failure) {
+    (void)in.round(std::chrono::milliseconds(100));
     if (show && std::chrono::steady_clock::now() - last_report >= std::chrono::seconds(5)) {
-      print_summary(*eps, stats, rx->get(), stderr);
+      in.print(stderr);
       last_report = std::chrono::steady_clock::now();
     }
   }
   // Stop receiving: take what already arrived, then write, index and sync
   // it, and close.
-  while (failure) {
-    auto n = (*rx)->poll(std::chrono::milliseconds(0), [&](const net::Datagram& d) {
-      if (failure) failure = take(store->get(), (*eps)[d.endpoint], d, &stats[d.endpoint]);
-    });
-    if (!n) failure = n.status();
-    if (!n || *n == 0) break;
+  while (in.failure && in.round(std::chrono::milliseconds(0)) > 0) {
   }
-  for (size_t i = 0; i < eps->size(); ++i) stats[i].kernel_drops = (*rx)->kernel_drops(i);
-  rx->reset();
+  for (size_t i = 0; i < in.udp_eps.size(); ++i) {
+    in.udp_stats[i].kernel_drops = in.udp->kernel_drops(i);
+  }
+  in.udp.reset();
   Status closed = (*store)->close();
-  print_summary(*eps, stats, nullptr, stdout);
-  if (!failure) return fail("serve", failure);
+  in.print(stdout);
+  if (!in.failure) return fail("serve", in.failure);
   if (!closed) return fail("serve", closed);
   return kExitOk;
 }
@@ -166,9 +270,17 @@ const Command kServeCommand{
        "", true},
       {"--mcast", "GROUP:PORT,iface=ADDR[,source=ADDR][,stream=NAME][,seq=SPEC]",
        "a multicast group joined on an interface (source: SSM)", "", true},
+      {"--tcp", "[ADDR:]PORT[,framing=lp|u16be|lines][,stream=NAME][,seq=SPEC]",
+       "a TCP endpoint taking many connections; framing lp (u32 LE length, the default), "
+       "u16be or lines",
+       "", true},
+      {"--max-connections", "N", "open TCP connections allowed in all", "1024"},
       {"--sync", "POLICY", "always | interval:DURATION | none", "interval:10ms"},
       {"--segment-size", "SIZE", "size of new segment files", "1GiB"},
-      {"--max-record", "SIZE", "largest datagram stored whole", "65535"},
+      {"--max-record", "SIZE",
+       "largest record: a longer datagram is not stored, a longer TCP "
+       "record closes its connection",
+       "65535"},
       {"--stats", "", "print each endpoint's counts every 5 s on stderr", ""}},
      "SPEC (where the feed's own sequence number is, kept as the record's source_seq): none,\n"
      "moldudp64, or OFFSET:u32be|u64be|u32le|u64le. The stream defaults to the endpoint's\n"

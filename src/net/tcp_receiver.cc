@@ -1,0 +1,242 @@
+#include "net/tcp_receiver.h"
+
+#include <arpa/inet.h>
+#include <liburing.h>
+#include <netinet/in.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <map>
+
+#include "feed/framing.h"
+
+namespace reel::net {
+namespace {
+
+constexpr unsigned kBuffers = 256;  // a power of two
+constexpr size_t kBufferBytes = 64 << 10;
+constexpr uint16_t kBufferGroup = 9;
+constexpr uint64_t kAcceptTag = uint64_t{1} << 63;  // user_data: accept of endpoint i
+
+uint64_t now_ns() {
+  timespec t;
+  clock_gettime(CLOCK_REALTIME, &t);
+  return static_cast<uint64_t>(t.tv_sec) * 1'000'000'000ull + t.tv_nsec;
+}
+
+Result<int> listen_on(const feed::Endpoint& e) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return Status::from_errno(feed::endpoint_name(e) + ": socket", errno);
+  const int one = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);  // restart while TIME_WAIT
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(e.port);
+  inet_pton(AF_INET, e.address.c_str(), &addr.sin_addr);
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || ::listen(fd, 128) != 0) {
+    const int err = errno;
+    ::close(fd);
+    return Status::from_errno(
+        feed::endpoint_name(e) + ": bind " + e.address + ":" + std::to_string(e.port), err);
+  }
+  return fd;
+}
+
+struct Connection {
+  size_t endpoint;
+  int fd;
+  std::string peer;
+  feed::Deframer deframer;
+};
+
+}  // namespace
+
+struct TcpReceiver::Impl {
+  std::vector<feed::Endpoint> endpoints;
+  std::vector<int> listeners;
+  std::vector<uint16_t> ports;
+  std::vector<TcpEndpointCounts> counts;
+  size_t max_record = 0, max_connections = 0;
+  std::map<uint64_t, Connection> conns;  // by id (the recv's user_data)
+  uint64_t next_id = 1;
+  io_uring ring{};
+  bool ring_ready = false;
+  io_uring_buf_ring* buf_ring = nullptr;
+  size_t buf_ring_bytes = 0;
+  std::vector<uint8_t> buffers;
+
+  ~Impl() {
+    if (ring_ready) io_uring_queue_exit(&ring);
+    if (buf_ring != nullptr) ::munmap(buf_ring, buf_ring_bytes);
+    for (auto& [id, c] : conns) ::close(c.fd);
+    for (int fd : listeners) ::close(fd);
+  }
+
+  Status setup();
+  void give_back(unsigned bid) {
+    io_uring_buf_ring_add(buf_ring, buffers.data() + bid * kBufferBytes, kBufferBytes,
+                          static_cast<unsigned short>(bid), io_uring_buf_ring_mask(kBuffers), 0);
+    io_uring_buf_ring_advance(buf_ring, 1);
+  }
+  void arm_accept(size_t i) {
+    io_uring_sqe* sqe = io_uring_get_sqe(&ring);
+    io_uring_prep_multishot_accept(sqe, listeners[i], nullptr, nullptr, SOCK_CLOEXEC);
+    io_uring_sqe_set_data64(sqe, kAcceptTag | i);
+  }
+  void arm_recv(uint64_t id, int fd) {
+    io_uring_sqe* sqe = io_uring_get_sqe(&ring);
+    io_uring_prep_recv_multishot(sqe, fd, nullptr, 0, 0);
+    sqe->flags |= IOSQE_BUFFER_SELECT;
+    sqe->buf_group = kBufferGroup;
+    io_uring_sqe_set_data64(sqe, id);
+  }
+  void accepted(size_t i, int fd);
+  void close_conn(uint64_t id);
+  Status handle(const io_uring_cqe* cqe, const std::function<void(const TcpRecord&)>& fn);
+};
+
+Status TcpReceiver::Impl::setup() {
+  int rc = io_uring_queue_init(512, &ring, 0);
+  if (rc < 0) return Status::from_errno("io_uring_queue_init", -rc);
+  ring_ready = true;
+  buf_ring_bytes = kBuffers * sizeof(io_uring_buf);
+  void* mem =
+      ::mmap(nullptr, buf_ring_bytes, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+  if (mem == MAP_FAILED) return Status::from_errno("mmap buffer ring", errno);
+  buf_ring = static_cast<io_uring_buf_ring*>(mem);
+  io_uring_buf_reg reg{};
+  reg.ring_addr = reinterpret_cast<uint64_t>(mem);
+  reg.ring_entries = kBuffers;
+  reg.bgid = kBufferGroup;
+  rc = io_uring_register_buf_ring(&ring, &reg, 0);
+  if (rc < 0) return Status::from_errno("io_uring_register_buf_ring", -rc);
+  io_uring_buf_ring_init(buf_ring);
+  buffers.assign(kBuffers * kBufferBytes, 0);
+  for (unsigned bid = 0; bid < kBuffers; ++bid) give_back(bid);
+  for (size_t i = 0; i < listeners.size(); ++i) arm_accept(i);
+  rc = io_uring_submit(&ring);
+  return rc < 0 ? Status::from_errno("io_uring_submit", -rc) : Status::ok();
+}
+
+void TcpReceiver::Impl::accepted(size_t i, int fd) {
+  ++counts[i].connections;
+  if (conns.size() >= max_connections) {
+    ++counts[i].refused;
+    ::close(fd);
+    return;
+  }
+  sockaddr_in peer{};
+  socklen_t len = sizeof peer;
+  ::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &len);
+  char ip[INET_ADDRSTRLEN] = "?";
+  inet_ntop(AF_INET, &peer.sin_addr, ip, sizeof ip);
+  const uint64_t id = next_id++;
+  conns.emplace(id, Connection{i, fd, std::string(ip) + ":" + std::to_string(ntohs(peer.sin_port)),
+                               feed::Deframer(endpoints[i].framing, max_record)});
+  ++counts[i].open;
+  arm_recv(id, fd);
+}
+
+void TcpReceiver::Impl::close_conn(uint64_t id) {
+  auto it = conns.find(id);
+  if (it == conns.end()) return;
+  --counts[it->second.endpoint].open;
+  ::shutdown(it->second.fd, SHUT_RDWR);  // ends the multishot recv
+  ::close(it->second.fd);
+  conns.erase(it);
+}
+
+Status TcpReceiver::Impl::handle(const io_uring_cqe* cqe,
+                                 const std::function<void(const TcpRecord&)>& fn) {
+  const uint64_t tag = io_uring_cqe_get_data64(cqe);
+  if (tag & kAcceptTag) {
+    const size_t i = static_cast<size_t>(tag & ~kAcceptTag);
+    if (cqe->res >= 0) accepted(i, cqe->res);
+    if (!(cqe->flags & IORING_CQE_F_MORE)) arm_accept(i);
+    return Status::ok();
+  }
+  auto it = conns.find(tag);
+  const bool has_buffer = (cqe->flags & IORING_CQE_F_BUFFER) != 0;
+  const unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
+  if (it != conns.end() && cqe->res > 0 && has_buffer) {
+    Connection& c = it->second;
+    const uint64_t ts = now_ns();
+    Status s = c.deframer.feed({buffers.data() + bid * kBufferBytes, static_cast<size_t>(cqe->res)},
+                               [&](std::span<const uint8_t> r) {
+                                 fn({c.endpoint, r, ts});
+                               });
+    if (!s) {
+      ++counts[c.endpoint].framing_errors;
+      std::fprintf(stderr, "reel serve: %s: closing %s: %s\n",
+                   feed::endpoint_name(endpoints[c.endpoint]).c_str(), c.peer.c_str(),
+                   s.message().c_str());
+      close_conn(tag);
+    } else if (!(cqe->flags & IORING_CQE_F_MORE)) {
+      arm_recv(tag, c.fd);
+    }
+  } else if (it != conns.end() && cqe->res == -ENOBUFS) {
+    arm_recv(tag, it->second.fd);  // buffers run out: they are back before the next submit
+  } else if (it != conns.end() && !(cqe->flags & IORING_CQE_F_MORE)) {
+    close_conn(tag);  // the peer closed (0) or the connection failed
+  }
+  if (has_buffer) give_back(bid);
+  return Status::ok();
+}
+
+TcpReceiver::TcpReceiver(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+TcpReceiver::~TcpReceiver() = default;
+
+Result<std::unique_ptr<TcpReceiver>> TcpReceiver::open(const std::vector<feed::Endpoint>& endpoints,
+                                                       size_t max_record, size_t max_connections) {
+  auto impl = std::make_unique<Impl>();
+  impl->endpoints = endpoints;
+  impl->max_record = max_record;
+  impl->max_connections = max_connections;
+  for (const auto& e : endpoints) {
+    auto fd = listen_on(e);
+    if (!fd) return fd.status();
+    impl->listeners.push_back(*fd);
+    sockaddr_in bound{};
+    socklen_t len = sizeof bound;
+    ::getsockname(*fd, reinterpret_cast<sockaddr*>(&bound), &len);
+    impl->ports.push_back(ntohs(bound.sin_port));
+    impl->counts.emplace_back();
+  }
+  if (Status s = impl->setup(); !s) return s;
+  return std::unique_ptr<TcpReceiver>(new TcpReceiver(std::move(impl)));
+}
+
+Result<size_t> TcpReceiver::poll(std::chrono::milliseconds timeout,
+                                 const std::function<void(const TcpRecord&)>& fn) {
+  Impl& m = *impl_;
+  __kernel_timespec ts{timeout.count() / 1000, (timeout.count() % 1000) * 1'000'000};
+  io_uring_cqe* cqe = nullptr;
+  int rc = io_uring_submit_and_wait_timeout(&m.ring, &cqe, 1, &ts, nullptr);
+  if (rc == -ETIME || rc == -EINTR) return size_t{0};
+  if (rc < 0) return Status::from_errno("io_uring wait", -rc);
+  size_t handled = 0;
+  auto count = [&](const TcpRecord& r) {
+    ++handled;
+    fn(r);
+  };
+  unsigned head, seen = 0;
+  io_uring_for_each_cqe(&m.ring, head, cqe) {
+    (void)m.handle(cqe, count);
+    ++seen;
+  }
+  io_uring_cq_advance(&m.ring, seen);
+  io_uring_submit(&m.ring);
+  return handled;
+}
+
+uint16_t TcpReceiver::port(size_t i) const {
+  return impl_->ports[i];
+}
+const TcpEndpointCounts& TcpReceiver::counts(size_t i) const {
+  return impl_->counts[i];
+}
+
+}  // namespace reel::net
