@@ -55,6 +55,13 @@ struct Server {
       ::waitpid(pid, nullptr, 0);
     }
   }
+  // SIGINT, then the exit status (-1 if it did not end in 30 s).
+  int interrupt() {
+    if (::kill(pid, SIGINT) != 0) return -1;
+    const int rc = testing::wait_child(pid, std::chrono::seconds(30));
+    pid = -1;
+    return rc;
+  }
   // Every "listening on port N", in the order printed, once `count` are there.
   std::vector<int> ports(size_t count) const {
     const std::regex re("listening on port ([0-9]+)");
@@ -99,6 +106,15 @@ void start(Server* s, const std::vector<std::string>& argv, const std::string& o
   }
 }
 
+// A UDP socket and the loopback address of `port`.
+int udp_to(int port, sockaddr_in* to) {
+  *to = {};
+  to->sin_family = AF_INET;
+  to->sin_port = htons(static_cast<uint16_t>(port));
+  to->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  return ::socket(AF_INET, SOCK_DGRAM, 0);
+}
+
 TEST(CliServe, UdpDatagramsComeBackByteForByteWithSeqAndReceiveTime) {
   testing::TempDir dir;
   const std::string S = dir.path() + "/S";
@@ -110,11 +126,8 @@ TEST(CliServe, UdpDatagramsComeBackByteForByteWithSeqAndReceiveTime) {
   const int port = server.port();
   ASSERT_GT(port, 0) << testing::read_all(dir.path() + "/err");
 
-  int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
-  sockaddr_in to{};
-  to.sin_family = AF_INET;
-  to.sin_port = htons(static_cast<uint16_t>(port));
-  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  sockaddr_in to;
+  int fd = udp_to(port, &to);
   std::vector<std::string> sent;
   const uint64_t t0 = now_ns();
   uint64_t seq = 1;
@@ -136,10 +149,7 @@ TEST(CliServe, UdpDatagramsComeBackByteForByteWithSeqAndReceiveTime) {
   sent.push_back("from socat");
   const uint64_t t1 = now_ns();
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  ASSERT_EQ(::kill(server.pid, SIGINT), 0);
-  ASSERT_EQ(testing::wait_child(server.pid, std::chrono::seconds(30)), 0)
-      << testing::read_all(dir.path() + "/err");
-  server.pid = -1;
+  ASSERT_EQ(server.interrupt(), 0) << testing::read_all(dir.path() + "/err");
   const std::string out = testing::read_all(dir.path() + "/out");
   EXPECT_NE(out.find("301 records"), std::string::npos) << out;
   EXPECT_NE(out.find("1 gaps (6 missing)"), std::string::npos) << out;
@@ -184,11 +194,8 @@ TEST(CliServe, OversizeDatagramsAreCountedAndAPortIsNotShared) {
   EXPECT_EQ(second.exit_code, 1) << second.err;
   EXPECT_NE(second.err.find("bind 127.0.0.1:" + std::to_string(port)), std::string::npos)
       << second.err;
-  int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
-  sockaddr_in to{};
-  to.sin_family = AF_INET;
-  to.sin_port = htons(static_cast<uint16_t>(port));
-  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  sockaddr_in to;
+  int fd = udp_to(port, &to);
   for (size_t n : {size_t{1401}, size_t{1430}, size_t{1463}, size_t{1400}, size_t{5}}) {
     const std::string d(n, 'd');
     ASSERT_EQ(::sendto(fd, d.data(), d.size(), 0, reinterpret_cast<sockaddr*>(&to), sizeof to),
@@ -196,10 +203,7 @@ TEST(CliServe, OversizeDatagramsAreCountedAndAPortIsNotShared) {
   }
   ::close(fd);
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  ASSERT_EQ(::kill(server.pid, SIGINT), 0);
-  ASSERT_EQ(testing::wait_child(server.pid, std::chrono::seconds(30)), 0)
-      << testing::read_all(dir.path() + "/err");
-  server.pid = -1;
+  ASSERT_EQ(server.interrupt(), 0) << testing::read_all(dir.path() + "/err");
   const std::string out = testing::read_all(dir.path() + "/out");
   EXPECT_NE(out.find("2 records, 1405 bytes"), std::string::npos) << out;
   EXPECT_NE(out.find("3 truncated"), std::string::npos) << out;
@@ -279,10 +283,7 @@ TEST(CliServe, TcpRecordsComeBackByteForByteAndABadClientCostsOnlyItself) {
                     .c_str()),
             0);
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
-  ASSERT_EQ(::kill(server.pid, SIGINT), 0);
-  ASSERT_EQ(testing::wait_child(server.pid, std::chrono::seconds(30)), 0)
-      << testing::read_all(dir.path() + "/err");
-  server.pid = -1;
+  ASSERT_EQ(server.interrupt(), 0) << testing::read_all(dir.path() + "/err");
   const std::string out = testing::read_all(dir.path() + "/out");
   EXPECT_NE(out.find("1498 records"), std::string::npos) << out;
   EXPECT_NE(out.find("1 framing errors"), std::string::npos) << out;
@@ -378,10 +379,7 @@ TEST(CliServe, MulticastFromAnotherNamespaceComesBackByteForByte) {
   testing::write_all(dir.path() + "/send.py", py);
   ASSERT_EQ(sh("ip netns exec " + net.ns + " python3 " + dir.path() + "/send.py"), 0);
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  ASSERT_EQ(::kill(server.pid, SIGINT), 0);
-  ASSERT_EQ(testing::wait_child(server.pid, std::chrono::seconds(30)), 0)
-      << testing::read_all(dir.path() + "/err");
-  server.pid = -1;
+  ASSERT_EQ(server.interrupt(), 0) << testing::read_all(dir.path() + "/err");
   const std::string out = testing::read_all(dir.path() + "/out");
   EXPECT_NE(out.find("200 records"), std::string::npos) << out;
   EXPECT_NE(out.find("1 gaps (1 missing)"), std::string::npos) << out;

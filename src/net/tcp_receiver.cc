@@ -3,7 +3,6 @@
 #include <arpa/inet.h>
 #include <liburing.h>
 #include <netinet/in.h>
-#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -12,6 +11,7 @@
 #include <map>
 
 #include "feed/framing.h"
+#include "net/buffer_ring.h"
 
 namespace reel::net {
 namespace {
@@ -64,23 +64,15 @@ struct TcpReceiver::Impl {
   uint64_t next_id = 1;
   io_uring ring{};
   bool ring_ready = false;
-  io_uring_buf_ring* buf_ring = nullptr;
-  size_t buf_ring_bytes = 0;
-  std::vector<uint8_t> buffers;
+  BufferRing buffers;  // outlives the ring: ~Impl tears the ring down first
 
   ~Impl() {
     if (ring_ready) io_uring_queue_exit(&ring);
-    if (buf_ring != nullptr) ::munmap(buf_ring, buf_ring_bytes);
     for (auto& [id, c] : conns) ::close(c.fd);
     for (int fd : listeners) ::close(fd);
   }
 
   Status setup();
-  void give_back(unsigned bid) {
-    io_uring_buf_ring_add(buf_ring, buffers.data() + bid * kBufferBytes, kBufferBytes,
-                          static_cast<unsigned short>(bid), io_uring_buf_ring_mask(kBuffers), 0);
-    io_uring_buf_ring_advance(buf_ring, 1);
-  }
   void arm_accept(size_t i) {
     io_uring_sqe* sqe = io_uring_get_sqe(&ring);
     io_uring_prep_multishot_accept(sqe, listeners[i], nullptr, nullptr, SOCK_CLOEXEC);
@@ -90,7 +82,7 @@ struct TcpReceiver::Impl {
     io_uring_sqe* sqe = io_uring_get_sqe(&ring);
     io_uring_prep_recv_multishot(sqe, fd, nullptr, 0, 0);
     sqe->flags |= IOSQE_BUFFER_SELECT;
-    sqe->buf_group = kBufferGroup;
+    sqe->buf_group = buffers.group();
     io_uring_sqe_set_data64(sqe, id);
   }
   void accepted(size_t i, int fd);
@@ -102,20 +94,7 @@ Status TcpReceiver::Impl::setup() {
   int rc = io_uring_queue_init(512, &ring, 0);
   if (rc < 0) return Status::from_errno("io_uring_queue_init", -rc);
   ring_ready = true;
-  buf_ring_bytes = kBuffers * sizeof(io_uring_buf);
-  void* mem =
-      ::mmap(nullptr, buf_ring_bytes, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
-  if (mem == MAP_FAILED) return Status::from_errno("mmap buffer ring", errno);
-  buf_ring = static_cast<io_uring_buf_ring*>(mem);
-  io_uring_buf_reg reg{};
-  reg.ring_addr = reinterpret_cast<uint64_t>(mem);
-  reg.ring_entries = kBuffers;
-  reg.bgid = kBufferGroup;
-  rc = io_uring_register_buf_ring(&ring, &reg, 0);
-  if (rc < 0) return Status::from_errno("io_uring_register_buf_ring", -rc);
-  io_uring_buf_ring_init(buf_ring);
-  buffers.assign(kBuffers * kBufferBytes, 0);
-  for (unsigned bid = 0; bid < kBuffers; ++bid) give_back(bid);
+  if (Status s = buffers.setup(&ring, kBufferGroup, kBuffers, kBufferBytes); !s) return s;
   for (size_t i = 0; i < listeners.size(); ++i) arm_accept(i);
   rc = io_uring_submit(&ring);
   return rc < 0 ? Status::from_errno("io_uring_submit", -rc) : Status::ok();
@@ -164,7 +143,7 @@ Status TcpReceiver::Impl::handle(const io_uring_cqe* cqe,
   if (it != conns.end() && cqe->res > 0 && has_buffer) {
     Connection& c = it->second;
     const uint64_t ts = now_ns();
-    Status s = c.deframer.feed({buffers.data() + bid * kBufferBytes, static_cast<size_t>(cqe->res)},
+    Status s = c.deframer.feed({buffers.data(bid), static_cast<size_t>(cqe->res)},
                                [&](std::span<const uint8_t> r) {
                                  fn({c.endpoint, r, ts});
                                });
@@ -182,7 +161,7 @@ Status TcpReceiver::Impl::handle(const io_uring_cqe* cqe,
   } else if (it != conns.end() && !(cqe->flags & IORING_CQE_F_MORE)) {
     close_conn(tag);  // the peer closed (0) or the connection failed
   }
-  if (has_buffer) give_back(bid);
+  if (has_buffer) buffers.give_back(bid);
   return Status::ok();
 }
 

@@ -3,13 +3,14 @@
 #include <arpa/inet.h>
 #include <liburing.h>
 #include <netinet/in.h>
-#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 #include <string>
+
+#include "net/buffer_ring.h"
 
 namespace reel::net {
 namespace {
@@ -87,31 +88,20 @@ struct UdpReceiver::Impl {
   std::vector<uint64_t> drops;
   io_uring ring{};
   bool ring_ready = false;
-  io_uring_buf_ring* buf_ring = nullptr;
-  size_t buf_ring_bytes = 0;
-  std::vector<uint8_t> buffers;
-  size_t buffer_bytes = 0;   // what the kernel may fill: a payload of max_datagram at most
-  size_t buffer_stride = 0;  // buffer_bytes rounded up to a cache line
-  msghdr msg{};              // the shape of every receive: name and control sizes
+  BufferRing buffers;  // outlives the ring: ~Impl tears the ring down first
+  msghdr msg{};        // the shape of every receive: name and control sizes
 
   ~Impl() {
     if (ring_ready) io_uring_queue_exit(&ring);  // before the buffers it may fill go
-    if (buf_ring != nullptr) ::munmap(buf_ring, buf_ring_bytes);
     for (int fd : fds) ::close(fd);
   }
 
   Status setup(size_t max_datagram);
-  void give_back(unsigned bid) {
-    io_uring_buf_ring_add(buf_ring, buffers.data() + bid * buffer_stride,
-                          static_cast<unsigned>(buffer_bytes), static_cast<unsigned short>(bid),
-                          io_uring_buf_ring_mask(kBuffers), 0);
-    io_uring_buf_ring_advance(buf_ring, 1);
-  }
   void arm(size_t i) {
     io_uring_sqe* sqe = io_uring_get_sqe(&ring);
     io_uring_prep_recvmsg_multishot(sqe, fds[i], &msg, 0);
     sqe->flags |= IOSQE_BUFFER_SELECT;
-    sqe->buf_group = kBufferGroup;
+    sqe->buf_group = buffers.group();
     io_uring_sqe_set_data64(sqe, i);
   }
   // Handles one completion; returns a socket error that ends receiving.
@@ -122,28 +112,14 @@ Status UdpReceiver::Impl::setup(size_t max_datagram) {
   int rc = io_uring_queue_init(256, &ring, 0);
   if (rc < 0) return Status::from_errno("io_uring_queue_init", -rc);
   ring_ready = true;
-  // The buffer ring's memory is ours to map (liburing 2.3 has no
-  // io_uring_setup_buf_ring).
-  buf_ring_bytes = kBuffers * sizeof(io_uring_buf);
-  void* mem =
-      ::mmap(nullptr, buf_ring_bytes, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
-  if (mem == MAP_FAILED) return Status::from_errno("mmap buffer ring", errno);
-  buf_ring = static_cast<io_uring_buf_ring*>(mem);
-  io_uring_buf_reg reg{};
-  reg.ring_addr = reinterpret_cast<uint64_t>(mem);
-  reg.ring_entries = kBuffers;
-  reg.bgid = kBufferGroup;
-  rc = io_uring_register_buf_ring(&ring, &reg, 0);
-  if (rc < 0) return Status::from_errno("io_uring_register_buf_ring", -rc);
-  io_uring_buf_ring_init(buf_ring);
   msg.msg_namelen = sizeof(sockaddr_in);
   msg.msg_controllen = kControlBytes;
   // Each buffer: the recvmsg header, the name, the control data, then at
   // most max_datagram bytes of payload; a longer datagram comes MSG_TRUNC.
-  buffer_bytes = sizeof(io_uring_recvmsg_out) + msg.msg_namelen + kControlBytes + max_datagram;
-  buffer_stride = (buffer_bytes + 63) & ~size_t{63};
-  buffers.assign(kBuffers * buffer_stride, 0);
-  for (unsigned bid = 0; bid < kBuffers; ++bid) give_back(bid);
+  Status s =
+      buffers.setup(&ring, kBufferGroup, kBuffers,
+                    sizeof(io_uring_recvmsg_out) + msg.msg_namelen + kControlBytes + max_datagram);
+  if (!s) return s;
   for (size_t i = 0; i < fds.size(); ++i) arm(i);
   rc = io_uring_submit(&ring);
   return rc < 0 ? Status::from_errno("io_uring_submit", -rc) : Status::ok();
@@ -160,7 +136,7 @@ Status UdpReceiver::Impl::handle(const io_uring_cqe* cqe,
   if (!(cqe->flags & IORING_CQE_F_MORE)) arm(i);
   if (cqe->res < 0 || !(cqe->flags & IORING_CQE_F_BUFFER)) return Status::ok();
   const unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
-  uint8_t* buf = buffers.data() + bid * buffer_stride;
+  uint8_t* buf = buffers.data(bid);
   io_uring_recvmsg_out* out = io_uring_recvmsg_validate(buf, cqe->res, &msg);
   if (out != nullptr) {
     Datagram d;
@@ -183,7 +159,7 @@ Status UdpReceiver::Impl::handle(const io_uring_cqe* cqe,
                  io_uring_recvmsg_payload_length(out, cqe->res, &msg)};
     fn(d);
   }
-  give_back(bid);
+  buffers.give_back(bid);
   return Status::ok();
 }
 
