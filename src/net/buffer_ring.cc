@@ -39,4 +39,22 @@ void BufferRing::give_back(unsigned bid) {
   io_uring_buf_ring_advance(ring_, 1);
 }
 
+Status drain_completions(io_uring* ring, std::chrono::milliseconds timeout,
+                         const std::function<Status(const io_uring_cqe*)>& fn) {
+  __kernel_timespec ts{timeout.count() / 1000, (timeout.count() % 1000) * 1'000'000};
+  io_uring_cqe* cqe = nullptr;
+  const int rc = io_uring_submit_and_wait_timeout(ring, &cqe, 1, &ts, nullptr);
+  if (rc == -ETIME || rc == -EINTR) return Status::ok();
+  if (rc < 0) return Status::from_errno("io_uring wait", -rc);
+  Status failure;
+  unsigned head, seen = 0;
+  io_uring_for_each_cqe(ring, head, cqe) {
+    if (failure) failure = fn(cqe);
+    ++seen;
+  }
+  io_uring_cq_advance(ring, seen);
+  if (failure) io_uring_submit(ring);
+  return failure;
+}
+
 }  // namespace reel::net

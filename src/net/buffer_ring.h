@@ -10,8 +10,10 @@
 
 #include <liburing.h>
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "reel/status.h"
@@ -42,5 +44,12 @@ class BufferRing {
   size_t bytes_ = 0, stride_ = 0;
   std::vector<uint8_t> buffers_;
 };
+
+// Submits what is queued, waits up to `timeout` for a completion on `ring`
+// (0: takes only what is there), passes each completion to `fn`, and
+// submits again (re-arms). Stops passing completions at the first error
+// `fn` returns, which it returns. A timeout or a signal is not an error.
+Status drain_completions(io_uring* ring, std::chrono::milliseconds timeout,
+                         const std::function<Status(const io_uring_cqe*)>& fn);
 
 }  // namespace reel::net

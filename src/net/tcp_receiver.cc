@@ -190,24 +190,14 @@ Result<std::unique_ptr<TcpReceiver>> TcpReceiver::open(const std::vector<feed::E
 
 Result<size_t> TcpReceiver::poll(std::chrono::milliseconds timeout,
                                  const std::function<void(const TcpRecord&)>& fn) {
-  Impl& m = *impl_;
-  __kernel_timespec ts{timeout.count() / 1000, (timeout.count() % 1000) * 1'000'000};
-  io_uring_cqe* cqe = nullptr;
-  int rc = io_uring_submit_and_wait_timeout(&m.ring, &cqe, 1, &ts, nullptr);
-  if (rc == -ETIME || rc == -EINTR) return size_t{0};
-  if (rc < 0) return Status::from_errno("io_uring wait", -rc);
   size_t handled = 0;
   auto count = [&](const TcpRecord& r) {
     ++handled;
     fn(r);
   };
-  unsigned head, seen = 0;
-  io_uring_for_each_cqe(&m.ring, head, cqe) {
-    (void)m.handle(cqe, count);
-    ++seen;
-  }
-  io_uring_cq_advance(&m.ring, seen);
-  io_uring_submit(&m.ring);
+  Status s = drain_completions(&impl_->ring, timeout,
+                               [&](const io_uring_cqe* cqe) { return impl_->handle(cqe, count); });
+  if (!s) return s;
   return handled;
 }
 

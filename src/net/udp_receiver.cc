@@ -186,26 +186,14 @@ Result<std::unique_ptr<UdpReceiver>> UdpReceiver::open(const std::vector<feed::E
 
 Result<size_t> UdpReceiver::poll(std::chrono::milliseconds timeout,
                                  const std::function<void(const Datagram&)>& fn) {
-  Impl& m = *impl_;
-  __kernel_timespec ts{timeout.count() / 1000, (timeout.count() % 1000) * 1'000'000};
-  io_uring_cqe* cqe = nullptr;
-  int rc = io_uring_submit_and_wait_timeout(&m.ring, &cqe, 1, &ts, nullptr);
-  if (rc == -ETIME || rc == -EINTR) return size_t{0};
-  if (rc < 0) return Status::from_errno("io_uring wait", -rc);
   size_t handled = 0;
-  unsigned head, seen = 0;
-  Status failure;
   auto count = [&](const Datagram& d) {
     ++handled;
     fn(d);
   };
-  io_uring_for_each_cqe(&m.ring, head, cqe) {
-    if (failure) failure = m.handle(cqe, count);
-    ++seen;
-  }
-  io_uring_cq_advance(&m.ring, seen);
-  if (!failure) return failure;
-  io_uring_submit(&m.ring);  // re-arms, if any
+  Status s = drain_completions(&impl_->ring, timeout,
+                               [&](const io_uring_cqe* cqe) { return impl_->handle(cqe, count); });
+  if (!s) return s;
   return handled;
 }
 
