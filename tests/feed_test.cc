@@ -147,6 +147,25 @@ TEST(SourceSeq, OffsetSpecsReadTheirInteger) {
   EXPECT_EQ(seq_spec_name(*parse_seq_spec("12:u32le")), "12:u32le");
 }
 
+// A MoldUDP64 feed that starts a new session restarts its numbers: not a
+// run of duplicates, and a gap in the new session is still found.
+TEST(GapTracker, ANewMoldUdp64SessionRestartsTheExpectation) {
+  const auto spec = *parse_seq_spec("moldudp64");
+  GapTracker t;
+  std::string next_day = mold(1, 2);
+  next_day.replace(0, 10, "SESSION002");
+  EXPECT_FALSE(t.observe(*extract_source_seq(spec, bytes_of(mold(5000, 2))), 1, 0));
+  EXPECT_FALSE(t.observe(*extract_source_seq(spec, bytes_of(next_day)), 2, 0));
+  std::string later = mold(7, 1);
+  later.replace(0, 10, "SESSION002");
+  auto gap = t.observe(*extract_source_seq(spec, bytes_of(later)), 3, 0);
+  ASSERT_TRUE(gap);
+  EXPECT_EQ(gap->first_missing, 3u);
+  EXPECT_EQ(gap->last_missing, 6u);
+  EXPECT_EQ(t.duplicates(), 0u);
+  EXPECT_EQ(t.sessions(), 2u);
+}
+
 TEST(GapTracker, GapsAndDuplicatesAreCountedNeverDropped) {
   GapTracker t;
   EXPECT_FALSE(t.observe({100, 103}, 1, 10));  // the first sets the expectation

@@ -6,8 +6,10 @@ namespace reel::feed {
 
 std::optional<Gap> GapTracker::observe(const SourceSeq& s, uint64_t seq, uint64_t ts_ns) {
   ++records_;
-  const bool first = !started_;
+  const bool first = !started_ || s.session != session_;
+  if (first) ++sessions_;
   started_ = true;
+  session_ = s.session;
   std::optional<Gap> gap;
   if (!first && s.seq > expected_) {
     gap = Gap{expected_, s.seq - 1, seq, ts_ns};

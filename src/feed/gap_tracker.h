@@ -1,7 +1,9 @@
 // GapTracker: one stream's feed sequence, record by record. A source seq
 // past the expected one is a gap (the numbers skipped were never received);
 // one before it is a duplicate (a retransmission, stored like any record and
-// counted, never dropped). The first record sets the expectation.
+// counted, never dropped). The first record sets the expectation, and so
+// does the first record of a new session (MoldUDP64 numbers restart with
+// each session: a new session is counted, not taken for duplicates).
 //
 // One per stream; not thread-safe.
 #pragma once
@@ -30,13 +32,15 @@ class GapTracker {
   uint64_t gaps() const { return gaps_; }
   uint64_t missing() const { return missing_; }
   uint64_t duplicates() const { return duplicates_; }
+  uint64_t sessions() const { return sessions_; }
   // The source seq expected next (0 before the first record).
   uint64_t expected() const { return expected_; }
 
  private:
   bool started_ = false;
   uint64_t expected_ = 0;
-  uint64_t records_ = 0, gaps_ = 0, missing_ = 0, duplicates_ = 0;
+  uint64_t session_ = 0;
+  uint64_t records_ = 0, gaps_ = 0, missing_ = 0, duplicates_ = 0, sessions_ = 0;
 };
 
 }  // namespace reel::feed

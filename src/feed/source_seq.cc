@@ -51,7 +51,10 @@ std::optional<SourceSeq> extract_source_seq(const SeqSpec& spec, std::span<const
       if (payload.size() < kMoldUdp64HeaderBytes) return std::nullopt;
       const uint64_t seq = decode_big64(p + 10);
       const uint16_t count = static_cast<uint16_t>(p[18] << 8 | p[19]);
-      return SourceSeq{seq, seq + (count == 0xFFFF ? 0 : count)};
+      // The session, folded to 64 bits (FNV-1a), only to tell sessions apart.
+      uint64_t session = 0xcbf29ce484222325ull;
+      for (int i = 0; i < 10; ++i) session = (session ^ p[i]) * 0x100000001b3ull;
+      return SourceSeq{seq, seq + (count == 0xFFFF ? 0 : count), session};
     }
     case SeqSpec::Kind::kOffset: {
       if (payload.size() < spec.offset + spec.width) return std::nullopt;

@@ -39,8 +39,9 @@ Result<SeqSpec> parse_seq_spec(std::string_view text);
 std::string seq_spec_name(const SeqSpec& spec);
 
 struct SourceSeq {
-  uint64_t seq = 0;   // the number the payload carries
-  uint64_t next = 0;  // the number the feed should carry next
+  uint64_t seq = 0;      // the number the payload carries
+  uint64_t next = 0;     // the number the feed should carry next
+  uint64_t session = 0;  // moldudp64: the session's 10 bytes, folded (numbers restart with it)
 };
 
 // The payload's source seq, or nullopt when the spec is kNone or the payload
