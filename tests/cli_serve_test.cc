@@ -148,7 +148,26 @@ TEST(CliServe, UdpDatagramsComeBackByteForByteWithSeqAndReceiveTime) {
       0);
   sent.push_back("from socat");
   const uint64_t t1 = now_ns();
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  // Beside the live server (the writer): a reader sees every datagram as it
+  // is written, byte for byte, before anything is closed.
+  {
+    auto live = Reader::open(S);
+    ASSERT_TRUE(live) << live.status().to_string();
+    uint64_t last = 0;
+    for (int k = 0; k < 500 && last < sent.size(); ++k) {
+      auto st = (*live)->stats();
+      ASSERT_TRUE(st) << st.status().to_string();
+      last = st->last_seq;
+      if (last < sent.size()) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    ASSERT_EQ(last, sent.size()) << "a live reader never saw every datagram";
+    EXPECT_TRUE((*live)->stats()->watermarks.written_seq >= sent.size());
+    for (size_t k = 0; k < sent.size(); ++k) {
+      auto v = (*live)->get(k + 1);
+      ASSERT_TRUE(v) << v.status().to_string();
+      ASSERT_EQ(v->payload(), sent[k]) << "live read of seq " << k + 1;
+    }
+  }
   ASSERT_EQ(server.interrupt(), 0) << testing::read_all(dir.path() + "/err");
   const std::string out = testing::read_all(dir.path() + "/out");
   EXPECT_NE(out.find("301 records"), std::string::npos) << out;

@@ -167,8 +167,7 @@ struct Ingest {
   }
 
   void print(FILE* out) {
-    if (udp) print_summary(udp_eps, udp_stats, udp.get(), out);
-    if (!udp) print_summary(udp_eps, udp_stats, nullptr, out);
+    print_summary(udp_eps, udp_stats, udp.get(), out);
     if (tcp) print_tcp_summary(tcp_eps, tcp_stats, *tcp, out);
   }
 };
