@@ -22,6 +22,7 @@
 
 #include "cli_util.h"
 #include "reel/reel.h"
+#include "serve_util.h"
 #include "test_util.h"
 
 namespace reel {
@@ -43,67 +44,6 @@ std::string mold(uint64_t seq, uint16_t count, uint64_t salt) {
     p += testing::numbered("M", salt % 10000 + 1000);
   }
   return p;
-}
-
-// A running `reel serve`, its stderr in a file.
-struct Server {
-  pid_t pid = -1;
-  std::string err_path;
-  ~Server() {
-    if (pid > 0) {
-      ::kill(pid, SIGKILL);
-      ::waitpid(pid, nullptr, 0);
-    }
-  }
-  // SIGINT, then the exit status (-1 if it did not end in 30 s).
-  int interrupt() {
-    if (::kill(pid, SIGINT) != 0) return -1;
-    const int rc = testing::wait_child(pid, std::chrono::seconds(30));
-    pid = -1;
-    return rc;
-  }
-  // Every "listening on port N", in the order printed, once `count` are there.
-  std::vector<int> ports(size_t count) const {
-    const std::regex re("listening on port ([0-9]+)");
-    for (int i = 0; i < 500; ++i) {
-      const std::string err = testing::read_all(err_path);
-      std::vector<int> out;
-      for (auto it = std::sregex_iterator(err.begin(), err.end(), re); it != std::sregex_iterator();
-           ++it) {
-        out.push_back(std::stoi((*it)[1]));
-      }
-      if (out.size() >= count) return out;
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    return {};
-  }
-  // Waits for the "listening on port N" line and returns N (0 on timeout).
-  int port() const {
-    const std::regex re("listening on port ([0-9]+)");
-    for (int i = 0; i < 500; ++i) {
-      std::smatch m;
-      const std::string err = testing::read_all(err_path);
-      if (std::regex_search(err, m, re)) return std::stoi(m[1]);
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    return 0;
-  }
-};
-
-void start(Server* s, const std::vector<std::string>& argv, const std::string& out,
-           const std::string& err) {
-  s->err_path = err;
-  s->pid = ::fork();
-  ASSERT_GE(s->pid, 0);
-  if (s->pid == 0) {
-    freopen(out.c_str(), "w", stdout);
-    freopen(err.c_str(), "w", stderr);
-    std::vector<char*> args;
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    ::execv(REEL_BINARY, args.data());
-    _exit(127);
-  }
 }
 
 // A UDP socket and the loopback address of `port`.
@@ -226,28 +166,6 @@ TEST(CliServe, OversizeDatagramsAreCountedAndAPortIsNotShared) {
   const std::string out = testing::read_all(dir.path() + "/out");
   EXPECT_NE(out.find("2 records, 1405 bytes"), std::string::npos) << out;
   EXPECT_NE(out.find("3 truncated"), std::string::npos) << out;
-}
-
-int connect_to(int port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in to{};
-  to.sin_family = AF_INET;
-  to.sin_port = htons(static_cast<uint16_t>(port));
-  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
-}
-
-void send_all(int fd, const std::string& bytes, std::mt19937_64& rng) {
-  for (size_t at = 0; at < bytes.size();) {
-    const size_t n = std::min<size_t>(bytes.size() - at, 1 + rng() % 3000);
-    const ssize_t w = ::send(fd, bytes.data() + at, n, MSG_NOSIGNAL);
-    ASSERT_GT(w, 0);
-    at += static_cast<size_t>(w);
-  }
 }
 
 // TCP: two framed connections cut into random pieces, socat sending lines,

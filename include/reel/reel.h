@@ -3,6 +3,7 @@
 
 #include "reel/export.h"
 #include "reel/options.h"
+#include "reel/publisher.h"
 #include "reel/reader.h"
 #include "reel/record_view.h"
 #include "reel/status.h"

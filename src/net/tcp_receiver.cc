@@ -6,11 +6,15 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <map>
+#include <optional>
 
 #include "feed/framing.h"
+#include "net/ack_ledger.h"
 #include "net/buffer_ring.h"
 
 namespace reel::net {
@@ -46,10 +50,24 @@ Result<int> listen_on(const feed::Endpoint& e) {
 }
 
 struct Connection {
+  Connection(size_t endpoint_, int fd_, std::string peer_, feed::Deframer deframer_, bool lp)
+      : endpoint(endpoint_),
+        fd(fd_),
+        peer(std::move(peer_)),
+        deframer(std::move(deframer_)),
+        last_active(std::chrono::steady_clock::now()),
+        hello_pending(lp) {}
+
   size_t endpoint;
   int fd;
   std::string peer;
   feed::Deframer deframer;
+  std::chrono::steady_clock::time_point last_active;
+  bool hello_pending = false;  // lp: the first 4 bytes may be an ack hello
+  uint8_t hello[4] = {};
+  size_t hello_len = 0;
+  std::optional<AckLedger> acks;
+  bool read_done = false;  // the peer half-closed; open until its acks are sent
 };
 
 }  // namespace
@@ -87,7 +105,15 @@ struct TcpReceiver::Impl {
   }
   void accepted(size_t i, int fd);
   void close_conn(uint64_t id);
-  Status handle(const io_uring_cqe* cqe, const std::function<void(const TcpRecord&)>& fn);
+  void log_close(const Connection& c, const std::string& why) const {
+    std::fprintf(stderr, "reel serve: %s: closing %s: %s\n",
+                 feed::endpoint_name(endpoints[c.endpoint]).c_str(), c.peer.c_str(), why.c_str());
+  }
+  std::span<const uint8_t> take_hello(Connection* c, std::span<const uint8_t> data);
+  // Records of one receive; false when the connection must be closed.
+  bool take(Connection* c, std::span<const uint8_t> data, const RecordFn& fn);
+  void ended(uint64_t id, Connection* c);
+  Status handle(const io_uring_cqe* cqe, const RecordFn& fn);
 };
 
 Status TcpReceiver::Impl::setup() {
@@ -113,8 +139,11 @@ void TcpReceiver::Impl::accepted(size_t i, int fd) {
   char ip[INET_ADDRSTRLEN] = "?";
   inet_ntop(AF_INET, &peer.sin_addr, ip, sizeof ip);
   const uint64_t id = next_id++;
-  conns.emplace(id, Connection{i, fd, std::string(ip) + ":" + std::to_string(ntohs(peer.sin_port)),
-                               feed::Deframer(endpoints[i].framing, max_record)});
+  conns.emplace(
+      std::piecewise_construct, std::forward_as_tuple(id),
+      std::forward_as_tuple(i, fd, std::string(ip) + ":" + std::to_string(ntohs(peer.sin_port)),
+                            feed::Deframer(endpoints[i].framing, max_record),
+                            endpoints[i].framing == feed::Framing::kLengthPrefixed));
   ++counts[i].open;
   arm_recv(id, fd);
 }
@@ -128,8 +157,68 @@ void TcpReceiver::Impl::close_conn(uint64_t id) {
   conns.erase(it);
 }
 
-Status TcpReceiver::Impl::handle(const io_uring_cqe* cqe,
-                                 const std::function<void(const TcpRecord&)>& fn) {
+// Takes an ack hello off the front of an lp connection's bytes; returns the
+// bytes left for the deframer.
+std::span<const uint8_t> TcpReceiver::Impl::take_hello(Connection* c,
+                                                       std::span<const uint8_t> data) {
+  const size_t n = std::min(data.size(), sizeof c->hello - c->hello_len);
+  std::memcpy(c->hello + c->hello_len, data.data(), n);
+  c->hello_len += n;
+  data = data.subspan(n);
+  if (c->hello_len < sizeof c->hello) return data;
+  c->hello_pending = false;
+  const uint32_t word = static_cast<uint32_t>(c->hello[0]) | c->hello[1] << 8 | c->hello[2] << 16 |
+                        static_cast<uint32_t>(c->hello[3]) << 24;
+  if (auto level = feed::parse_ack_hello(word)) {
+    c->acks.emplace(*level);
+    ++counts[c->endpoint].acked_connections;
+  } else {
+    c->hello_len = 0;  // a record's length: the deframer gets it below
+  }
+  return data;
+}
+
+bool TcpReceiver::Impl::take(Connection* c, std::span<const uint8_t> data, const RecordFn& fn) {
+  c->last_active = std::chrono::steady_clock::now();
+  if (c->hello_pending) {
+    data = take_hello(c, data);
+    if (!c->hello_pending && !c->acks) {
+      Status s = c->deframer.feed({c->hello, sizeof c->hello}, [&](std::span<const uint8_t>) {});
+      (void)s;  // four bytes are a length only: no record, no error yet
+    }
+  }
+  const uint64_t ts = now_ns();
+  uint64_t taken = 0, last_seq = 0;
+  bool unstored = false;
+  Status s = c->deframer.feed(data, [&](std::span<const uint8_t> r) {
+    if (unstored) return;
+    last_seq = fn({c->endpoint, r, ts});
+    unstored = last_seq == 0;
+    taken += unstored ? 0 : 1;
+  });
+  if (c->acks) c->acks->stored(taken, last_seq);
+  if (!s) {
+    ++counts[c->endpoint].framing_errors;
+    log_close(*c, s.message());
+    return false;
+  }
+  if (unstored) {
+    log_close(*c, "a record could not be stored");
+    return false;
+  }
+  return true;
+}
+
+// The peer closed its side (or the connection failed).
+void TcpReceiver::Impl::ended(uint64_t id, Connection* c) {
+  if (c->acks && !c->acks->settled()) {
+    c->read_done = true;  // acknowledge() closes it once the last ack is out
+    return;
+  }
+  close_conn(id);
+}
+
+Status TcpReceiver::Impl::handle(const io_uring_cqe* cqe, const RecordFn& fn) {
   const uint64_t tag = io_uring_cqe_get_data64(cqe);
   if (tag & kAcceptTag) {
     const size_t i = static_cast<size_t>(tag & ~kAcceptTag);
@@ -142,16 +231,7 @@ Status TcpReceiver::Impl::handle(const io_uring_cqe* cqe,
   const unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
   if (it != conns.end() && cqe->res > 0 && has_buffer) {
     Connection& c = it->second;
-    const uint64_t ts = now_ns();
-    Status s = c.deframer.feed({buffers.data(bid), static_cast<size_t>(cqe->res)},
-                               [&](std::span<const uint8_t> r) {
-                                 fn({c.endpoint, r, ts});
-                               });
-    if (!s) {
-      ++counts[c.endpoint].framing_errors;
-      std::fprintf(stderr, "reel serve: %s: closing %s: %s\n",
-                   feed::endpoint_name(endpoints[c.endpoint]).c_str(), c.peer.c_str(),
-                   s.message().c_str());
+    if (!take(&c, {buffers.data(bid), static_cast<size_t>(cqe->res)}, fn)) {
       close_conn(tag);
     } else if (!(cqe->flags & IORING_CQE_F_MORE)) {
       arm_recv(tag, c.fd);
@@ -159,7 +239,7 @@ Status TcpReceiver::Impl::handle(const io_uring_cqe* cqe,
   } else if (it != conns.end() && cqe->res == -ENOBUFS) {
     arm_recv(tag, it->second.fd);  // buffers run out: they are back before the next submit
   } else if (it != conns.end() && !(cqe->flags & IORING_CQE_F_MORE)) {
-    close_conn(tag);  // the peer closed (0) or the connection failed
+    ended(tag, &it->second);
   }
   if (has_buffer) buffers.give_back(bid);
   return Status::ok();
@@ -188,17 +268,65 @@ Result<std::unique_ptr<TcpReceiver>> TcpReceiver::open(const std::vector<feed::E
   return std::unique_ptr<TcpReceiver>(new TcpReceiver(std::move(impl)));
 }
 
-Result<size_t> TcpReceiver::poll(std::chrono::milliseconds timeout,
-                                 const std::function<void(const TcpRecord&)>& fn) {
+Result<size_t> TcpReceiver::poll(std::chrono::milliseconds timeout, const RecordFn& fn) {
   size_t handled = 0;
-  auto count = [&](const TcpRecord& r) {
+  RecordFn count = [&](const TcpRecord& r) {
     ++handled;
-    fn(r);
+    return fn(r);
   };
   Status s = drain_completions(&impl_->ring, timeout,
                                [&](const io_uring_cqe* cqe) { return impl_->handle(cqe, count); });
   if (!s) return s;
   return handled;
+}
+
+void TcpReceiver::acknowledge(const Watermarks& w) {
+  std::vector<uint64_t> done;
+  for (auto& [id, c] : impl_->conns) {
+    if (!c.acks) continue;
+    c.acks->advance(w);
+    if (Status s = c.acks->send(c.fd); !s) {
+      impl_->log_close(c, s.message());
+      done.push_back(id);
+    } else if (c.read_done && c.acks->settled()) {
+      done.push_back(id);
+    }
+  }
+  for (uint64_t id : done) impl_->close_conn(id);
+}
+
+bool TcpReceiver::acks_pending() const {
+  for (const auto& [id, c] : impl_->conns) {
+    if (c.acks && !c.acks->settled()) return true;
+  }
+  return false;
+}
+
+uint64_t TcpReceiver::pending_durable_seq() const {
+  uint64_t newest = 0;
+  for (const auto& [id, c] : impl_->conns) {
+    if (c.acks && c.acks->level() == Level::kDurable) {
+      newest = std::max(newest, c.acks->newest_pending_seq());
+    }
+  }
+  return newest;
+}
+
+void TcpReceiver::expire_idle(std::chrono::steady_clock::duration idle) {
+  if (idle.count() <= 0) return;
+  const auto now = std::chrono::steady_clock::now();
+  std::vector<uint64_t> idle_ids;
+  for (const auto& [id, c] : impl_->conns) {
+    if (now - c.last_active >= idle && !c.read_done && (!c.acks || c.acks->settled())) {
+      idle_ids.push_back(id);
+    }
+  }
+  for (uint64_t id : idle_ids) {
+    const Connection& c = impl_->conns.at(id);
+    ++impl_->counts[c.endpoint].idle_closed;
+    impl_->log_close(c, "idle for longer than --idle-timeout");
+    impl_->close_conn(id);
+  }
 }
 
 uint16_t TcpReceiver::port(size_t i) const {

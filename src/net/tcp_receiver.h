@@ -13,6 +13,13 @@
 // connection is read, the kernel's socket buffers fill and TCP slows the
 // senders. Nothing is dropped.
 //
+// Acknowledged producers (feed/ack_protocol.h): an lp connection that opens
+// with a hello word gets acks; the callback returns each record's store seq
+// and acknowledge() sends the counts that reached the level. Such a
+// connection that half-closes stays open until its last ack is sent.
+// A connection that sent nothing for the idle timeout is closed (and
+// counted), unless it waits for acks.
+//
 // ts_ns is read from the clock when the bytes are taken (TCP gives no
 // per-record kernel time). One thread uses a receiver.
 #pragma once
@@ -28,6 +35,7 @@
 
 #include "feed/endpoint.h"
 #include "reel/status.h"
+#include "reel/types.h"
 
 namespace reel::net {
 
@@ -38,7 +46,8 @@ struct TcpRecord {
 };
 
 struct TcpEndpointCounts {
-  uint64_t connections = 0, open = 0, refused = 0, framing_errors = 0;
+  uint64_t connections = 0, open = 0, refused = 0, framing_errors = 0, idle_closed = 0;
+  uint64_t acked_connections = 0;  // connections that asked for acks
 };
 
 class TcpReceiver {
@@ -49,10 +58,24 @@ class TcpReceiver {
   TcpReceiver(const TcpReceiver&) = delete;
   TcpReceiver& operator=(const TcpReceiver&) = delete;
 
+  // Takes a record; returns the store seq it got, or 0 when it was not
+  // stored (its connection is then closed: it cannot be acknowledged).
+  using RecordFn = std::function<uint64_t(const TcpRecord&)>;
+
   // Waits up to `timeout` and hands every complete record to `fn`. Returns
   // how many records it handled.
-  Result<size_t> poll(std::chrono::milliseconds timeout,
-                      const std::function<void(const TcpRecord&)>& fn);
+  Result<size_t> poll(std::chrono::milliseconds timeout, const RecordFn& fn);
+
+  // Sends the acks that the store's watermarks `w` allow, and closes
+  // half-closed connections that have all theirs.
+  void acknowledge(const Watermarks& w);
+  // Whether some connection waits for acks, and the newest store seq one
+  // waits for at the durable level (0: none), so that a sync can be asked.
+  bool acks_pending() const;
+  uint64_t pending_durable_seq() const;
+  // Closes connections that received nothing for `idle` and wait for no
+  // ack. A zero `idle` closes none.
+  void expire_idle(std::chrono::steady_clock::duration idle);
 
   uint16_t port(size_t i) const;
   const TcpEndpointCounts& counts(size_t i) const;

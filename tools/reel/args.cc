@@ -3,6 +3,32 @@
 #include <sstream>
 
 namespace reel::cli {
+namespace {
+
+bool optional_positional(const std::string& p) {
+  return p.size() > 2 && p.front() == '[' && p.back() == ']';
+}
+bool variadic_positional(const std::string& p) {
+  return p.size() > 3 && p.compare(p.size() - 3, 3, "...") == 0;
+}
+
+// Empty when `given` fits the spec's positionals ("X", "[X]" optional,
+// "X..." one or more, last only); else what is wrong.
+std::string check_positionals(const CommandSpec& spec, const std::vector<std::string>& given) {
+  size_t required = 0;
+  bool variadic = false;
+  for (const auto& p : spec.positionals) {
+    if (!optional_positional(p)) ++required;
+    if (variadic_positional(p)) variadic = true;
+  }
+  if (given.size() < required) return "missing " + spec.positionals[given.size()];
+  if (!variadic && given.size() > spec.positionals.size()) {
+    return "unexpected argument '" + given[spec.positionals.size()] + "'";
+  }
+  return "";
+}
+
+}  // namespace
 
 std::optional<Args> Args::parse(const CommandSpec& spec, int argc, char** argv, bool* help,
                                 std::string* error) {
@@ -66,14 +92,10 @@ std::optional<Args> Args::parse(const CommandSpec& spec, int argc, char** argv, 
     }
     args.positionals_.push_back(arg);
   }
-  if (args.positionals_.size() != spec.positionals.size()) {
+  if (std::string why = check_positionals(spec, args.positionals_); !why.empty()) {
     std::string usage;
     for (const auto& p : spec.positionals) usage += " " + p;
-    *error = prefix +
-             (args.positionals_.size() < spec.positionals.size()
-                  ? "missing " + spec.positionals[args.positionals_.size()]
-                  : "unexpected argument '" + args.positionals_[spec.positionals.size()] + "'") +
-             " (usage: reel " + spec.name + usage + " [options])";
+    *error = prefix + why + " (usage: reel " + spec.name + usage + " [options])";
     return std::nullopt;
   }
   return args;

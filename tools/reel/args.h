@@ -19,9 +19,10 @@ struct OptionSpec {
 };
 
 struct CommandSpec {
-  std::string name;                      // "cat"
-  std::string summary;                   // one line
-  std::vector<std::string> positionals;  // "STORE", "SEQ"
+  std::string name;     // "cat"
+  std::string summary;  // one line
+  // "STORE", "SEQ"; "[STORE]" is optional, "FILE..." (last) one or more.
+  std::vector<std::string> positionals;
   std::vector<OptionSpec> options;
   std::string details;  // extra paragraphs for --help
 };
@@ -34,6 +35,7 @@ class Args {
                                    std::string* error);
 
   const std::string& positional(size_t i) const { return positionals_[i]; }
+  size_t positional_count() const { return positionals_.size(); }
   bool has(const std::string& name) const { return values_.count(name) > 0; }
   std::string get(const std::string& name) const;
   // Every value of a repeatable option, in the order given.

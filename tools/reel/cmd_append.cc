@@ -1,24 +1,15 @@
-// reel append: records from stdin into a store.
-#include <poll.h>
-#include <unistd.h>
-
-#include <cerrno>
+// reel append: records from stdin into a store, or to a reel serve.
 #include <chrono>
 #include <cstdio>
-#include <cstring>
-#include <vector>
 
 #include "reel/commands.h"
+#include "reel/publisher.h"
+#include "reel/stdin_records.h"
 #include "reel/store.h"
 #include "util/time_format.h"
 
 namespace reel::cli {
 namespace {
-
-bool stdin_has_more_now() {
-  pollfd pfd{STDIN_FILENO, POLLIN, 0};
-  return ::poll(&pfd, 1, 0) > 0 && (pfd.revents & POLLIN) != 0;
-}
 
 class Progress {
  public:
@@ -44,114 +35,111 @@ class Progress {
   Clock::time_point start_, last_;
 };
 
-int run_append(const Args& args) {
-  const std::string dir = args.positional(0);
-  const std::string format = args.get("--format");
-  if (format != "lines" && format != "lp") {
-    return usage_error("append", "unknown --format '" + format + "' (lines or lp)");
-  }
+Result<StoreOptions> store_options(const Args& args) {
   StoreOptions options;
   auto sync = SyncPolicy::parse(args.get("--sync"));
-  if (!sync) return usage_error("append", sync.status().message());
+  if (!sync) return sync.status();
   options.sync = *sync;
   auto segment = parse_size_bytes(args.get("--segment-size"));
   if (!segment || *segment < 4096) {
-    return usage_error("append", "bad --segment-size '" + args.get("--segment-size") +
-                                     "' (e.g. 64MiB, 1GiB; at least 4096)");
+    return Status::invalid_argument("bad --segment-size '" + args.get("--segment-size") +
+                                    "' (e.g. 64MiB, 1GiB; at least 4096)");
   }
   options.segment_bytes_max = *segment;
   auto max_record = parse_size_bytes(args.get("--max-record"));
   if (!max_record || *max_record == 0) {
-    return usage_error("append", "bad --max-record '" + args.get("--max-record") + "'");
+    return Status::invalid_argument("bad --max-record '" + args.get("--max-record") + "'");
   }
   options.max_record_bytes = *max_record;
-  const std::string stream = args.get("--stream");
+  return options;
+}
 
-  auto opened = Store::open(dir, options);
+// Appends stdin's records to the store in `dir`.
+int append_to_store(const Args& args, const std::string& dir, bool lines) {
+  auto options = store_options(args);
+  if (!options) return usage_error("append", options.status().message());
+  const std::string stream = args.get("--stream");
+  auto opened = Store::open(dir, *options);
   if (!opened) return fail("append", opened.status());
   Store& store = **opened;
-
   Progress progress(stderr_is_terminal());
-  std::vector<char> buf(1 << 20);
-  std::string carry;  // a record split across reads
-  uint64_t records = 0, bytes = 0, input_offset = 0;
-  auto append_one = [&](std::string_view payload) -> bool {
-    auto seq = store.append(stream, payload);
-    if (!seq) {
-      fail("append", seq.status().message() + "; last record written before it: seq " +
-                         std::to_string(store.last_seq()));
-      return false;
-    }
-    ++records;
-    bytes += payload.size();
-    return true;
-  };
-  bool ok = true;
-  for (;;) {
-    ssize_t n = ::read(STDIN_FILENO, buf.data(), buf.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      ok = false;
-      fail("append", std::string("stdin: ") + std::strerror(errno));
-      break;
-    }
-    if (n == 0) break;
-    carry.append(buf.data(), static_cast<size_t>(n));
-    input_offset += static_cast<uint64_t>(n);
-    size_t pos = 0;
-    if (format == "lines") {
-      for (size_t nl; ok && (nl = carry.find('\n', pos)) != std::string::npos; pos = nl + 1) {
-        ok = append_one(std::string_view(carry).substr(pos, nl - pos));
-      }
-    } else {
-      while (ok && carry.size() - pos >= 4) {
-        uint32_t len = static_cast<uint32_t>(static_cast<uint8_t>(carry[pos])) |
-                       static_cast<uint32_t>(static_cast<uint8_t>(carry[pos + 1])) << 8 |
-                       static_cast<uint32_t>(static_cast<uint8_t>(carry[pos + 2])) << 16 |
-                       static_cast<uint32_t>(static_cast<uint8_t>(carry[pos + 3])) << 24;
-        if (len > options.max_record_bytes) {
-          ok = false;
-          fail("append", "stdin: record at byte offset " +
-                             std::to_string(input_offset - carry.size() + pos) + " claims " +
-                             std::to_string(len) + " bytes, more than --max-record");
-          break;
+  StdinRecords input(lines, options->max_record_bytes);
+  Status s = input.run(
+      [&](std::string_view payload) {
+        progress.tick(input.records(), input.bytes());
+        auto seq = store.append(stream, payload);
+        if (!seq) {
+          fail("append", seq.status().message() + "; last record written before it: seq " +
+                             std::to_string(store.last_seq()));
         }
-        if (carry.size() - pos - 4 < len) break;
-        ok = append_one(std::string_view(carry).substr(pos + 4, len));
-        pos += 4 + len;
-      }
-    }
-    carry.erase(0, pos);
-    if (!ok) break;
-    progress.tick(records, bytes);
-    if (!stdin_has_more_now()) {
-      // Input is idle: make what we have visible now (and durable, with
-      // --sync always) instead of waiting for the flush interval.
-      Status s = store.flush();
-      if (!s) {
-        ok = false;
-        fail("append", s);
-        break;
-      }
-    }
-  }
-  if (ok && !carry.empty()) {
-    if (format == "lines") {
-      ok = append_one(carry);  // a last line without a newline
-    } else {
-      ok = false;
-      fail("append", "stdin: truncated record at byte offset " +
-                         std::to_string(input_offset - carry.size()) + " (" +
-                         std::to_string(carry.size()) +
-                         " bytes left); records before it were "
-                         "appended");
-    }
-  }
+        return static_cast<bool>(seq);
+      },
+      [&] {
+        // Input is idle: make what we have visible now (and durable, with
+        // --sync always) instead of waiting for the flush interval.
+        Status f = store.flush();
+        if (!f) fail("append", f);
+        return static_cast<bool>(f);
+      });
+  if (!s && !s.message().empty()) fail("append", s);
   progress.done();
-  Status s = store.close();
-  if (!s) return fail("append", s);
+  Status closed = store.close();
+  if (!closed) return fail("append", closed);
   std::printf("%llu\n", static_cast<unsigned long long>(store.last_seq()));
-  return ok ? kExitOk : kExitFailure;
+  return s ? kExitOk : kExitFailure;
+}
+
+// Sends stdin's records to a `reel serve` lp TCP endpoint and waits for
+// every acknowledgement.
+int append_to_server(const Args& args, bool lines) {
+  const std::string level_name = args.get("--ack");
+  Publisher::Options po;
+  if (level_name == "written") {
+    po.level = Level::kWritten;
+  } else if (level_name == "indexed") {
+    po.level = Level::kIndexed;
+  } else if (level_name != "durable") {
+    return usage_error("append", "unknown --ack '" + level_name + "' (written, indexed, durable)");
+  }
+  auto max_record = parse_size_bytes(args.get("--max-record"));
+  if (!max_record || *max_record == 0) {
+    return usage_error("append", "bad --max-record '" + args.get("--max-record") + "'");
+  }
+  auto pub = Publisher::connect(args.get("--to"), po);
+  if (!pub) return fail("append", pub.status());
+  Progress progress(stderr_is_terminal());
+  StdinRecords input(lines, *max_record);
+  Status failed;
+  Status s = input.run(
+      [&](std::string_view payload) {
+        progress.tick(input.records(), input.bytes());
+        failed = (*pub)->publish(payload);
+        return static_cast<bool>(failed);
+      },
+      [] { return true; });
+  if (s) s = (*pub)->close();
+  if (!s && !s.message().empty()) fail("append", s);
+  if (!failed) fail("append", failed);
+  progress.done();
+  if (!s || !failed) return kExitFailure;
+  std::printf("%llu\n", static_cast<unsigned long long>((*pub)->last_acknowledged_seq()));
+  std::fprintf(stderr, "reel append: %llu records acknowledged (%s) by %s\n",
+               static_cast<unsigned long long>((*pub)->acknowledged()), level_name.c_str(),
+               args.get("--to").c_str());
+  return kExitOk;
+}
+
+int run_append(const Args& args) {
+  const std::string format = args.get("--format");
+  if (format != "lines" && format != "lp") {
+    return usage_error("append", "unknown --format '" + format + "' (lines or lp)");
+  }
+  const bool to_server = args.has("--to");
+  if (to_server == (args.positional_count() == 1)) {
+    return usage_error("append", "give either STORE or --to HOST:PORT");
+  }
+  if (to_server) return append_to_server(args, format == "lines");
+  return append_to_store(args, args.positional(0), format == "lines");
 }
 
 }  // namespace
@@ -159,8 +147,13 @@ int run_append(const Args& args) {
 const Command kAppendCommand{
     {"append",
      "Append records read from stdin; print the last seq written.",
-     {"STORE"},
+     {"[STORE]"},
      {{"--stream", "NAME", "stream to append to", "default"},
+      {"--to", "HOST:PORT",
+       "send to a reel serve TCP endpoint (lp framing) instead of a STORE, "
+       "and wait for every acknowledgement",
+       ""},
+      {"--ack", "LEVEL", "with --to: written | indexed | durable", "durable"},
       {"--format", "FMT",
        "lines: one record per line, newline stripped; lp: 4-byte "
        "little-endian length, then the bytes",
@@ -170,7 +163,9 @@ const Command kAppendCommand{
       {"--max-record", "SIZE", "largest record accepted", "1MiB"}},
      "The store is created if it does not exist, and recovered first if it was not closed\n"
      "cleanly, so 'reel append STORE < /dev/null' recovers a store and appends nothing.\n"
-     "Records become visible to readers as soon as stdin pauses."},
+     "Records become visible to readers as soon as stdin pauses.\n"
+     "With --to, the server's endpoint decides the stream; reel append exits 0 only once\n"
+     "the server acknowledged every record at --ack, and prints the last record's seq."},
     run_append};
 
 }  // namespace reel::cli

@@ -1,6 +1,5 @@
 // reel serve: the one writer of a store, fed by network endpoints (issue 9).
-// UDP, multicast and TCP endpoints; acknowledged producers, live metrics
-// and the idle timeout come next.
+// UDP, multicast and TCP endpoints, acknowledged producers, idle timeout.
 #include <signal.h>
 
 #include <atomic>
@@ -70,9 +69,10 @@ Result<StoreOptions> store_options(const Args& args) {
   return o;
 }
 
-// One record into the store, its source seq observed for gaps.
-Status store_record(Store* store, const feed::Endpoint& e, std::span<const uint8_t> payload,
-                    uint64_t ts_ns, EndpointStats* st) {
+// One record into the store, its source seq observed for gaps; returns its
+// seq.
+Result<uint64_t> store_record(Store* store, const feed::Endpoint& e,
+                              std::span<const uint8_t> payload, uint64_t ts_ns, EndpointStats* st) {
   AppendOptions ao;
   ao.ts_ns = ts_ns;
   auto s = feed::extract_source_seq(e.seq, payload);
@@ -87,7 +87,7 @@ Status store_record(Store* store, const feed::Endpoint& e, std::span<const uint8
   if (s) (void)st->gaps.observe(*s, *seq, ao.ts_ns);
   ++st->records;
   st->bytes += payload.size();
-  return Status::ok();
+  return *seq;
 }
 
 // One received datagram into the store. A truncated one (over --max-record)
@@ -100,7 +100,7 @@ Status take(Store* store, const feed::Endpoint& e, const net::Datagram& d, Endpo
     }
     return Status::ok();
   }
-  return store_record(store, e, d.payload, d.ts_ns, st);
+  return store_record(store, e, d.payload, d.ts_ns, st).status();
 }
 
 void print_summary(const std::vector<feed::Endpoint>& eps, std::vector<EndpointStats>& st,
@@ -124,11 +124,12 @@ void print_tcp_summary(const std::vector<feed::Endpoint>& eps, const std::vector
     std::fprintf(out,
                  "reel serve: %s -> %s: %" PRIu64 " records, %" PRIu64 " bytes, %" PRIu64
                  " gaps (%" PRIu64 " missing), %" PRIu64 " duplicates, %" PRIu64
-                 " connections (%" PRIu64 " open, %" PRIu64 " refused), %" PRIu64
-                 " framing errors\n",
+                 " connections (%" PRIu64 " open, %" PRIu64 " refused, %" PRIu64
+                 " acknowledged, %" PRIu64 " idle closed), %" PRIu64 " framing errors\n",
                  feed::endpoint_name(eps[i]).c_str(), eps[i].stream.c_str(), st[i].records,
                  st[i].bytes, st[i].gaps.gaps(), st[i].gaps.missing(), st[i].gaps.duplicates(),
-                 c.connections, c.open, c.refused, c.framing_errors);
+                 c.connections, c.open, c.refused, c.acked_connections, c.idle_closed,
+                 c.framing_errors);
   }
 }
 
@@ -139,6 +140,7 @@ struct Ingest {
   std::unique_ptr<net::UdpReceiver> udp;
   std::unique_ptr<net::TcpReceiver> tcp;
   std::vector<EndpointStats> udp_stats, tcp_stats;
+  std::chrono::steady_clock::duration idle_timeout{};
   Status failure;
 
   // One round over the receivers, waiting up to `wait` in all; returns how
@@ -154,16 +156,35 @@ struct Ingest {
       taken += n ? *n : 0;
     }
     if (tcp && failure) {
-      auto n = tcp->poll(each, [&](const net::TcpRecord& r) {
-        if (failure) {
-          failure =
-              store_record(store, tcp_eps[r.endpoint], r.payload, r.ts_ns, &tcp_stats[r.endpoint]);
-        }
+      auto n = tcp->poll(each, [&](const net::TcpRecord& r) -> uint64_t {
+        if (!failure) return 0;
+        auto seq =
+            store_record(store, tcp_eps[r.endpoint], r.payload, r.ts_ns, &tcp_stats[r.endpoint]);
+        if (!seq) failure = seq.status();
+        return seq ? *seq : 0;
       });
       if (!n) failure = n.status();
       taken += n ? *n : 0;
+      acknowledge();
+      tcp->expire_idle(idle_timeout);
     }
     return taken;
+  }
+
+  // Sends the acks the watermarks allow; asks for a sync when a connection
+  // waits for the durable level (whatever the --sync policy).
+  void acknowledge() {
+    if (!tcp->acks_pending()) return;
+    const Watermarks w = store->watermarks();
+    if (const uint64_t want = tcp->pending_durable_seq(); want > w.durable_seq) {
+      (void)store->wait(want, Level::kDurable, std::chrono::nanoseconds(0));
+    }
+    tcp->acknowledge(w);
+  }
+  // How long one round may wait for input: short while acks are owed.
+  std::chrono::milliseconds wait_budget() const {
+    return tcp && tcp->acks_pending() ? std::chrono::milliseconds(1)
+                                      : std::chrono::milliseconds(100);
   }
 
   void print(FILE* out) {
@@ -185,6 +206,13 @@ Status open_receivers(const Args& args, const StoreOptions& o, Ingest* in) {
     return Status::invalid_argument("bad --max-connections '" + args.get("--max-connections") +
                                     "'");
   }
+  const std::string idle_text = args.get("--idle-timeout");
+  auto idle = idle_text == "0" ? std::optional<uint64_t>(0) : parse_duration_ns(idle_text);
+  if (!idle) {
+    return Status::invalid_argument("bad --idle-timeout '" + args.get("--idle-timeout") +
+                                    "' (e.g. 30s, 5m; 0 for none)");
+  }
+  in->idle_timeout = std::chrono::nanoseconds(*idle);
   in->udp_eps = *udp;
   in->tcp_eps = *tcp;
   in->udp_stats.resize(udp->size());
@@ -238,7 +266,7 @@ int run_serve(const Args& args) {
   const bool show = args.has("--stats");
   auto last_report = std::chrono::steady_clock::now();
   while (!g_stop.load() && in.failure) {
-    (void)in.round(std::chrono::milliseconds(100));
+    (void)in.round(in.wait_budget());
     if (show && std::chrono::steady_clock::now() - last_report >= std::chrono::seconds(5)) {
       in.print(stderr);
       last_report = std::chrono::steady_clock::now();
@@ -253,7 +281,9 @@ int run_serve(const Args& args) {
   }
   in.udp.reset();
   Status closed = (*store)->close();
+  if (in.tcp) in.tcp->acknowledge((*store)->watermarks());  // the last acks
   in.print(stdout);
+  in.tcp.reset();
   if (!in.failure) return fail("serve", in.failure);
   if (!closed) return fail("serve", closed);
   return kExitOk;
@@ -274,6 +304,8 @@ const Command kServeCommand{
        "u16be or lines",
        "", true},
       {"--max-connections", "N", "open TCP connections allowed in all", "1024"},
+      {"--idle-timeout", "DURATION",
+       "close a TCP connection that sent nothing for this long (0: never)", "5m"},
       {"--sync", "POLICY", "always | interval:DURATION | none", "interval:10ms"},
       {"--segment-size", "SIZE", "size of new segment files", "1GiB"},
       {"--max-record", "SIZE",
@@ -283,9 +315,12 @@ const Command kServeCommand{
       {"--stats", "", "print each endpoint's counts every 5 s on stderr", ""}},
      "SPEC (where the feed's own sequence number is, kept as the record's source_seq): none,\n"
      "moldudp64, or OFFSET:u32be|u64be|u32le|u64le. The stream defaults to the endpoint's\n"
-     "name (udp:9000). ts_ns is the kernel's receive time. SIGINT or SIGTERM stops receiving,\n"
-     "writes and syncs what was received (per --sync), closes the store cleanly and prints\n"
-     "each endpoint's records, bytes, gaps, duplicates, kernel drops and truncated datagrams."},
+     "name (udp:9000). ts_ns is the kernel's receive time (TCP: the time the bytes were taken).\n"
+     "An lp TCP connection may ask for acknowledgements at the written, indexed or durable\n"
+     "level (schemas/format.md; reel append --to, reel::Publisher).\n"
+     "SIGINT or SIGTERM stops receiving, writes and syncs what was received (per --sync),\n"
+     "sends the last acks, closes the store cleanly and prints each endpoint's records,\n"
+     "bytes, gaps, duplicates, kernel drops and truncated datagrams."},
     run_serve};
 
 }  // namespace reel::cli

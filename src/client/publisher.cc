@@ -1,0 +1,223 @@
+#include "reel/publisher.h"
+
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+#include "feed/ack_protocol.h"
+
+namespace reel {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+Result<addrinfo*> resolve(const std::string& host_port) {
+  const size_t colon = host_port.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == host_port.size()) {
+    return Status::invalid_argument("bad address '" + host_port + "' (HOST:PORT)");
+  }
+  addrinfo hints{};
+  hints.ai_family = AF_INET;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  const int rc = ::getaddrinfo(host_port.substr(0, colon).c_str(),
+                               host_port.substr(colon + 1).c_str(), &hints, &found);
+  if (rc != 0) {
+    return Status::invalid_argument(host_port + ": " + std::string(::gai_strerror(rc)));
+  }
+  return found;
+}
+
+// A non-blocking socket connected to `host_port` within `timeout`.
+Result<int> connect_to(const std::string& host_port, std::chrono::milliseconds timeout) {
+  auto ai = resolve(host_port);
+  if (!ai) return ai.status();
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    ::freeaddrinfo(*ai);
+    return Status::from_errno(host_port + ": socket", errno);
+  }
+  int rc = ::connect(fd, (*ai)->ai_addr, (*ai)->ai_addrlen);
+  int err = rc == 0 ? 0 : errno;
+  ::freeaddrinfo(*ai);
+  if (err == EINPROGRESS) {
+    pollfd p{fd, POLLOUT, 0};
+    rc = ::poll(&p, 1, static_cast<int>(timeout.count()));
+    socklen_t len = sizeof err;
+    if (rc == 0) {
+      err = ETIMEDOUT;
+    } else if (rc < 0 || ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) {
+      err = errno;
+    }
+  }
+  if (err != 0) {
+    ::close(fd);
+    return Status::from_errno("connecting to " + host_port, err);
+  }
+  const int one = 1;
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  return fd;
+}
+
+}  // namespace
+
+struct Publisher::Impl {
+  std::string peer;
+  Options options;
+  int fd = -1;
+  std::vector<uint8_t> out;  // bytes not yet sent, from out_off
+  size_t out_off = 0;
+  uint8_t in[feed::kAckBytes] = {};
+  size_t in_len = 0;
+  uint64_t published = 0;
+  feed::Ack acked;
+  Status broken;  // set once the connection failed or was closed by the server
+
+  ~Impl() {
+    if (fd >= 0) ::close(fd);
+  }
+  Status lost(const std::string& what) {
+    broken = Status::failed(peer + ": " + what + " with " + std::to_string(acked.count) + " of " +
+                            std::to_string(published) + " records acknowledged");
+    return broken;
+  }
+  Status read_acks();
+  Status write_some();
+  // Sends everything buffered; with `all_acked`, also waits for every ack.
+  Status pump(bool all_acked, std::chrono::nanoseconds timeout);
+};
+
+Status Publisher::Impl::read_acks() {
+  for (;;) {
+    const ssize_t n = ::recv(fd, in + in_len, sizeof in - in_len, MSG_DONTWAIT);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return Status::ok();
+    if (n < 0) return lost(std::string("connection failed (") + std::strerror(errno) + ")");
+    if (n == 0) return lost("the server closed the connection");
+    in_len += static_cast<size_t>(n);
+    if (in_len == sizeof in) {
+      const feed::Ack a = feed::decode_ack(in);
+      if (a.count < acked.count || a.count > published) {
+        return lost("bad acknowledgement (count " + std::to_string(a.count) + ")");
+      }
+      acked = a;
+      in_len = 0;
+    }
+  }
+}
+
+Status Publisher::Impl::write_some() {
+  while (out_off < out.size()) {
+    const ssize_t n = ::send(fd, out.data() + out_off, out.size() - out_off, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return Status::ok();
+    if (n < 0) return lost(std::string("sending failed (") + std::strerror(errno) + ")");
+    out_off += static_cast<size_t>(n);
+  }
+  out.clear();
+  out_off = 0;
+  return Status::ok();
+}
+
+Status Publisher::Impl::pump(bool all_acked, std::chrono::nanoseconds timeout) {
+  if (!broken) return broken;
+  const auto start = Clock::now();
+  for (;;) {
+    if (Status s = write_some(); !s) return s;
+    if (Status s = read_acks(); !s) return s;
+    const bool sending = out_off < out.size();
+    if (!sending && (!all_acked || acked.count == published)) return Status::ok();
+    int wait_ms = -1;
+    if (timeout.count() >= 0) {
+      const auto left = timeout - (Clock::now() - start);
+      if (left.count() <= 0) {
+        return Status::busy(peer + ": " + std::to_string(published - acked.count) +
+                            " records not yet acknowledged");
+      }
+      wait_ms = static_cast<int>(std::chrono::ceil<std::chrono::milliseconds>(left).count());
+    }
+    pollfd p{fd, static_cast<short>(POLLIN | (sending ? POLLOUT : 0)), 0};
+    if (::poll(&p, 1, wait_ms) < 0 && errno != EINTR) {
+      return lost(std::string("poll failed (") + std::strerror(errno) + ")");
+    }
+  }
+}
+
+Publisher::Publisher(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Publisher::~Publisher() = default;
+
+Result<std::unique_ptr<Publisher>> Publisher::connect(const std::string& host_port,
+                                                      const Options& options) {
+  auto fd = connect_to(host_port, options.connect_timeout);
+  if (!fd) return fd.status();
+  auto impl = std::make_unique<Impl>();
+  impl->peer = host_port;
+  impl->options = options;
+  impl->fd = *fd;
+  const uint32_t hello = feed::ack_hello(options.level);
+  for (int i = 0; i < 4; ++i) impl->out.push_back(static_cast<uint8_t>(hello >> (8 * i)));
+  return std::unique_ptr<Publisher>(new Publisher(std::move(impl)));
+}
+
+Status Publisher::publish(std::string_view payload) {
+  if (!impl_->broken) return impl_->broken;
+  if (impl_->fd < 0) return Status::failed(impl_->peer + ": publisher is closed");
+  if (payload.size() > (64u << 20)) {
+    return Status::invalid_argument("record of " + std::to_string(payload.size()) +
+                                    " bytes: more than 64 MiB");
+  }
+  auto& out = impl_->out;
+  const auto len = static_cast<uint32_t>(payload.size());
+  for (int i = 0; i < 4; ++i) out.push_back(static_cast<uint8_t>(len >> (8 * i)));
+  out.insert(out.end(), payload.begin(), payload.end());
+  ++impl_->published;
+  if (out.size() - impl_->out_off < impl_->options.buffer_bytes) return Status::ok();
+  return impl_->pump(false, std::chrono::nanoseconds(-1));
+}
+
+Status Publisher::flush(std::chrono::nanoseconds timeout) {
+  if (impl_->fd < 0) return impl_->broken;
+  return impl_->pump(true, timeout);
+}
+
+Status Publisher::close(std::chrono::nanoseconds timeout) {
+  if (impl_->fd < 0) return impl_->broken;
+  Status s = flush(timeout);
+  if (s) {
+    // Half-close and wait for the server's close: nothing more to come.
+    ::shutdown(impl_->fd, SHUT_WR);
+    pollfd p{impl_->fd, POLLIN, 0};
+    const int wait_ms =
+        timeout.count() < 0
+            ? -1
+            : static_cast<int>(std::chrono::ceil<std::chrono::milliseconds>(timeout).count());
+    char byte;
+    if (::poll(&p, 1, wait_ms) > 0 && ::recv(impl_->fd, &byte, 1, MSG_DONTWAIT) > 0) {
+      s = impl_->lost("unexpected bytes after the last acknowledgement");
+    }
+  }
+  ::close(impl_->fd);
+  impl_->fd = -1;
+  if (s) impl_->broken = Status::failed(impl_->peer + ": publisher is closed");
+  return s;
+}
+
+uint64_t Publisher::published() const {
+  return impl_->published;
+}
+uint64_t Publisher::acknowledged() const {
+  return impl_->acked.count;
+}
+uint64_t Publisher::last_acknowledged_seq() const {
+  return impl_->acked.last_seq;
+}
+
+}  // namespace reel

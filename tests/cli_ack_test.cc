@@ -1,0 +1,184 @@
+// Acknowledged producers against a real `reel serve`: reel::Publisher and
+// `reel append --to` get acks that never claim more than the store holds
+// (checked by a reader beside the live server and after a SIGKILL), a
+// server that dies mid-stream is an error for the producer, and the idle
+// timeout closes a silent client.
+#include <poll.h>
+
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "cli_util.h"
+#include "reel/reel.h"
+#include "serve_util.h"
+#include "test_util.h"
+
+namespace reel {
+namespace {
+
+std::string random_payload(std::mt19937_64& rng) {
+  std::string p(rng() % 2000, '\0');
+  for (auto& c : p) c = static_cast<char>(rng());
+  return p;
+}
+
+std::string addr(int port) {
+  return "127.0.0.1:" + std::to_string(port);
+}
+
+// Every record in `sent` is at seqs 1.. of S, byte for byte.
+void expect_records(const std::string& S, const std::vector<std::string>& sent, size_t count) {
+  auto reader = Reader::open(S);
+  ASSERT_TRUE(reader) << reader.status().to_string();
+  for (size_t i = 0; i < count; ++i) {
+    auto v = (*reader)->get(i + 1);
+    ASSERT_TRUE(v) << "record " << i + 1 << ": " << v.status().to_string();
+    ASSERT_EQ(v->payload(), sent[i]) << "record " << i + 1;
+  }
+}
+
+TEST(CliAck, PublisherIsAcknowledgedOnlyForWhatTheStoreHolds) {
+  const uint64_t seed = testing::test_seed();
+  std::mt19937_64 rng(seed);
+  testing::TempDir dir;
+  const std::string S = dir.path() + "/S";
+  Server server;
+  start(&server, {"reel", "serve", S, "--tcp", "127.0.0.1:0", "--sync", "none"},
+        dir.path() + "/out", dir.path() + "/err");
+  const int port = server.port();
+  ASSERT_GT(port, 0) << testing::read_all(dir.path() + "/err");
+
+  std::vector<std::string> sent;
+  for (Level level : {Level::kWritten, Level::kIndexed, Level::kDurable}) {
+    Publisher::Options o;
+    o.level = level;
+    o.buffer_bytes = 1 + rng() % 20000;
+    auto pub = Publisher::connect(addr(port), o);
+    ASSERT_TRUE(pub) << pub.status().to_string();
+    for (int i = 0; i < 3000; ++i) {
+      sent.push_back(random_payload(rng));
+      ASSERT_TRUE((*pub)->publish(sent.back()));
+      if (rng() % 500 == 0) {
+        ASSERT_TRUE((*pub)->flush());
+      }
+    }
+    Status s = (*pub)->flush(std::chrono::seconds(30));
+    ASSERT_TRUE(s) << s.to_string();
+    EXPECT_EQ((*pub)->acknowledged(), 3000u);
+    EXPECT_EQ((*pub)->last_acknowledged_seq(), sent.size());
+    // Beside the live server: the acknowledged level is really reached.
+    auto reader = Reader::open(S);
+    ASSERT_TRUE(reader);
+    const Watermarks w = (*reader)->watermarks();
+    const uint64_t reached = level == Level::kWritten   ? w.written_seq
+                             : level == Level::kIndexed ? w.indexed_seq
+                                                        : w.durable_seq;
+    EXPECT_GE(reached, sent.size()) << "level " << static_cast<int>(level);
+    ASSERT_TRUE((*pub)->close(std::chrono::seconds(30)));
+    expect_records(S, sent, sent.size());
+  }
+  ASSERT_EQ(server.interrupt(), 0) << testing::read_all(dir.path() + "/err");
+  const std::string out = testing::read_all(dir.path() + "/out");
+  EXPECT_NE(out.find("9000 records"), std::string::npos) << out;
+  EXPECT_NE(out.find("3 acknowledged"), std::string::npos) << out;
+}
+
+TEST(CliAck, ReelAppendToWaitsForEveryAckAndFailsWhenTheServerDies) {
+  testing::TempDir dir;
+  const std::string S = dir.path() + "/S";
+  Server server;
+  start(&server, {"reel", "serve", S, "--tcp", "127.0.0.1:0,stream=orders"}, dir.path() + "/out",
+        dir.path() + "/err");
+  const int port = server.port();
+  ASSERT_GT(port, 0);
+  CliRun r = reel("append --to " + addr(port), lines(1, 5000));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "5000\n");
+  EXPECT_NE(r.err.find("5000 records acknowledged (durable)"), std::string::npos) << r.err;
+  auto reader = Reader::open(S);
+  ASSERT_TRUE(reader);
+  EXPECT_GE((*reader)->watermarks().durable_seq, 5000u);
+  auto v = (*reader)->get(4321);
+  ASSERT_TRUE(v);
+  EXPECT_EQ(v->payload(), "4321");
+
+  r = reel("append --to 127.0.0.1:1", "x\n");  // nobody listens
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("127.0.0.1:1"), std::string::npos) << r.err;
+  r = reel("append S --to " + addr(port), "x\n");
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+
+  // The server dies while a publisher streams: the publisher fails, and
+  // every record it had acknowledged is in the store.
+  std::mt19937_64 rng(testing::test_seed());
+  std::vector<std::string> sent;
+  auto pub = Publisher::connect(addr(port));
+  ASSERT_TRUE(pub);
+  Status s;
+  for (int i = 0; s && i < 2000000; ++i) {
+    sent.push_back(random_payload(rng));
+    s = (*pub)->publish(sent.back());
+    if (i == 20000) {
+      ASSERT_TRUE((*pub)->flush(std::chrono::seconds(30)));
+      ::kill(server.pid, SIGKILL);
+    }
+  }
+  if (s) s = (*pub)->flush(std::chrono::seconds(30));
+  ASSERT_FALSE(s) << "the server was killed, yet every record was acknowledged";
+  EXPECT_EQ(s.code(), Code::kFailed) << s.to_string();
+  EXPECT_NE(s.message().find("records acknowledged"), std::string::npos) << s.message();
+  const uint64_t acked = (*pub)->acknowledged();
+  EXPECT_GE(acked, 20001u);
+  ::waitpid(server.pid, nullptr, 0);
+  server.pid = -1;
+  // seqs 1..5000 are the lines; the publisher's records follow.
+  auto after = Reader::open(S);
+  ASSERT_TRUE(after);
+  for (uint64_t i = 0; i < acked; ++i) {
+    auto rec = (*after)->get(5001 + i);
+    ASSERT_TRUE(rec) << "acknowledged record " << i + 1 << " is missing";
+    ASSERT_EQ(rec->payload(), sent[i]) << "acknowledged record " << i + 1;
+  }
+}
+
+TEST(CliAck, SilentClientsTimeOutAndABadRecordEndsOnlyItsPublisher) {
+  testing::TempDir dir;
+  const std::string S = dir.path() + "/S";
+  Server server;
+  start(&server,
+        {"reel", "serve", S, "--tcp", "127.0.0.1:0", "--idle-timeout", "300ms", "--max-record",
+         "1KiB"},
+        dir.path() + "/out", dir.path() + "/err");
+  const int port = server.port();
+  ASSERT_GT(port, 0);
+  const int silent = connect_to(port);
+  ASSERT_GE(silent, 0);
+  pollfd p{silent, POLLIN, 0};
+  ASSERT_EQ(::poll(&p, 1, 10000), 1) << "the idle connection was not closed";
+  char byte;
+  EXPECT_LE(::recv(silent, &byte, 1, 0), 0);
+  ::close(silent);
+
+  auto pub = Publisher::connect(addr(port));
+  ASSERT_TRUE(pub);
+  ASSERT_TRUE((*pub)->publish("fits"));
+  ASSERT_TRUE((*pub)->flush(std::chrono::seconds(30)));
+  ASSERT_TRUE((*pub)->publish(std::string(2000, 'x')));
+  Status s = (*pub)->flush(std::chrono::seconds(30));
+  EXPECT_EQ(s.code(), Code::kFailed) << s.to_string();
+  EXPECT_EQ((*pub)->acknowledged(), 1u);
+
+  ASSERT_EQ(server.interrupt(), 0);
+  const std::string out = testing::read_all(dir.path() + "/out");
+  EXPECT_NE(out.find("1 idle closed"), std::string::npos) << out;
+  EXPECT_NE(out.find("1 framing errors"), std::string::npos) << out;
+  EXPECT_NE(testing::read_all(dir.path() + "/err").find("idle for longer than --idle-timeout"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace reel
