@@ -46,15 +46,6 @@ std::string mold(uint64_t seq, uint16_t count, uint64_t salt) {
   return p;
 }
 
-// A UDP socket and the loopback address of `port`.
-int udp_to(int port, sockaddr_in* to) {
-  *to = {};
-  to->sin_family = AF_INET;
-  to->sin_port = htons(static_cast<uint16_t>(port));
-  to->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  return ::socket(AF_INET, SOCK_DGRAM, 0);
-}
-
 TEST(CliServe, UdpDatagramsComeBackByteForByteWithSeqAndReceiveTime) {
   testing::TempDir dir;
   const std::string S = dir.path() + "/S";
@@ -244,44 +235,6 @@ TEST(CliServe, TcpRecordsComeBackByteForByteAndABadClientCostsOnlyItself) {
   EXPECT_EQ(got_b, b);
   EXPECT_EQ(text, (std::vector<std::string>{"a", "bb", "ccc"}));
 }
-
-int sh(const std::string& cmd) {
-  const int rc = std::system((cmd + " >/dev/null 2>&1").c_str());
-  return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-}
-
-// A network namespace joined to this one by a veth pair, made and removed by
-// the test: 10.213.N.1 here (veth "rlN0"), 10.213.N.2 inside ("rlN1").
-struct VethNamespace {
-  std::string ns, here, there, local_ip, remote_ip;
-  bool made = false;
-  std::string make() {
-    if (::geteuid() != 0) return "needs root (ip netns, veth)";
-    const int n = static_cast<int>(::getpid() % 200) + 20;
-    ns = "reel-mc-" + std::to_string(::getpid());
-    here = "rl" + std::to_string(n) + "a";
-    there = "rl" + std::to_string(n) + "b";
-    local_ip = "10.213." + std::to_string(n) + ".1";
-    remote_ip = "10.213." + std::to_string(n) + ".2";
-    if (sh("ip netns add " + ns) != 0) return "cannot make a network namespace";
-    made = true;
-    if (sh("ip link add " + here + " type veth peer name " + there) != 0 ||
-        sh("ip link set " + there + " netns " + ns) != 0 ||
-        sh("ip addr add " + local_ip + "/24 dev " + here) != 0 ||
-        sh("ip link set " + here + " up") != 0 ||
-        sh("ip netns exec " + ns + " ip addr add " + remote_ip + "/24 dev " + there) != 0 ||
-        sh("ip netns exec " + ns + " ip link set " + there + " up") != 0 ||
-        sh("ip netns exec " + ns + " ip route add 224.0.0.0/4 dev " + there) != 0) {
-      return "cannot set up a veth pair";
-    }
-    return "";
-  }
-  ~VethNamespace() {
-    if (!made) return;
-    sh("ip link del " + here);
-    sh("ip netns del " + ns);
-  }
-};
 
 // Multicast through a veth pair from another network namespace: the sender
 // there, reel serve here joined on the veth's address.

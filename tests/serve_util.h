@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <random>
 #include <regex>
 #include <string>
@@ -83,6 +84,15 @@ inline void start(Server* s, const std::vector<std::string>& argv, const std::st
   }
 }
 
+// A UDP socket and the loopback address of `port`.
+inline int udp_to(int port, sockaddr_in* to) {
+  *to = {};
+  to->sin_family = AF_INET;
+  to->sin_port = htons(static_cast<uint16_t>(port));
+  to->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  return ::socket(AF_INET, SOCK_DGRAM, 0);
+}
+
 inline int connect_to(int port) {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in to{};
@@ -104,5 +114,46 @@ inline void send_all(int fd, const std::string& bytes, std::mt19937_64& rng) {
     at += static_cast<size_t>(w);
   }
 }
+
+inline int sh(const std::string& cmd) {
+  const int rc = std::system((cmd + " >/dev/null 2>&1").c_str());
+  return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+// A network namespace joined to this one by a veth pair, made and removed by
+// the test: 10.X.Y.1 here (veth "rlNa"), 10.X.Y.2 inside ("rlNb"), X.Y and N
+// from the pid.
+struct VethNamespace {
+  std::string ns, here, there, local_ip, remote_ip;
+  bool made = false;
+  std::string make() {
+    if (::geteuid() != 0) return "needs root (ip netns, veth)";
+    const int n = static_cast<int>(::getpid() % 25000);
+    const std::string net =
+        "10." + std::to_string(100 + n / 250) + "." + std::to_string(n % 250) + ".";
+    ns = "reel-ns-" + std::to_string(::getpid());
+    here = "rl" + std::to_string(n) + "a";
+    there = "rl" + std::to_string(n) + "b";
+    local_ip = net + "1";
+    remote_ip = net + "2";
+    if (sh("ip netns add " + ns) != 0) return "cannot make a network namespace";
+    made = true;
+    if (sh("ip link add " + here + " type veth peer name " + there) != 0 ||
+        sh("ip link set " + there + " netns " + ns) != 0 ||
+        sh("ip addr add " + local_ip + "/24 dev " + here) != 0 ||
+        sh("ip link set " + here + " up") != 0 ||
+        sh("ip netns exec " + ns + " ip addr add " + remote_ip + "/24 dev " + there) != 0 ||
+        sh("ip netns exec " + ns + " ip link set " + there + " up") != 0 ||
+        sh("ip netns exec " + ns + " ip route add 224.0.0.0/4 dev " + there) != 0) {
+      return "cannot set up a veth pair";
+    }
+    return "";
+  }
+  ~VethNamespace() {
+    if (!made) return;
+    sh("ip link del " + here);
+    sh("ip netns del " + ns);
+  }
+};
 
 }  // namespace reel

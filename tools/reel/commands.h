@@ -27,6 +27,7 @@ extern const Command kVerifyCommand;
 extern const Command kReindexCommand;
 extern const Command kGapsCommand;
 extern const Command kServeCommand;
+extern const Command kImportCommand;
 
 // Prints "reel CMD: message" and returns kExitFailure.
 int fail(const std::string& command, const Status& status);

@@ -41,6 +41,7 @@ const reel::cli::Command* const kCommands[] = {
     &reel::cli::kAppendCommand,  &reel::cli::kCatCommand,  &reel::cli::kGetCommand,
     &reel::cli::kTailCommand,    &reel::cli::kStatCommand, &reel::cli::kVerifyCommand,
     &reel::cli::kReindexCommand, &reel::cli::kGapsCommand, &reel::cli::kServeCommand,
+    &reel::cli::kImportCommand,
 };
 
 void print_usage(FILE* out) {

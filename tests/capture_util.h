@@ -1,0 +1,80 @@
+// tcpdump and tshark for end-to-end tests: a capture running beside the
+// test, and the capture times tshark reads from a file (the judge of what
+// `reel import` keeps).
+#pragma once
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "serve_util.h"
+#include "test_util.h"
+
+namespace reel {
+
+// `tcpdump ARGS -w FILE`, started and stopped by the test.
+struct Tcpdump {
+  pid_t pid = -1;
+  std::string err_path;
+  ~Tcpdump() { (void)stop(); }
+  // Starts it and waits until it listens; "" or why it could not.
+  std::string start(const std::vector<std::string>& args, const std::string& err) {
+    err_path = err;
+    pid = ::fork();
+    if (pid < 0) return "fork failed";
+    if (pid == 0) {
+      freopen("/dev/null", "w", stdout);
+      freopen(err.c_str(), "w", stderr);
+      std::vector<char*> argv{const_cast<char*>("tcpdump")};
+      for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+      argv.push_back(nullptr);
+      ::execvp("tcpdump", argv.data());
+      _exit(127);
+    }
+    for (int i = 0; i < 500; ++i) {
+      const std::string text = testing::read_all(err);
+      if (text.find("listening on") != std::string::npos) return "";
+      int status = 0;
+      if (::waitpid(pid, &status, WNOHANG) == pid) {
+        pid = -1;
+        return "tcpdump did not start: " + text;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return "tcpdump did not start listening";
+  }
+  // SIGINT (it writes out what it captured), then its exit status.
+  int stop() {
+    if (pid <= 0) return -1;
+    ::kill(pid, SIGINT);
+    const int rc = testing::wait_child(pid, std::chrono::seconds(30));
+    pid = -1;
+    return rc;
+  }
+};
+
+// Each packet's capture time in ns, as tshark reads `pcap` (frame.time_epoch).
+inline std::vector<uint64_t> tshark_times(const std::string& pcap, const std::string& scratch) {
+  std::vector<uint64_t> out;
+  const std::string cmd =
+      "tshark -r " + pcap + " -T fields -e frame.time_epoch > " + scratch + " 2>/dev/null";
+  if (std::system(cmd.c_str()) != 0) return out;
+  std::string all = testing::read_all(scratch);
+  size_t at = 0;
+  for (size_t nl; (nl = all.find('\n', at)) != std::string::npos; at = nl + 1) {
+    const std::string line = all.substr(at, nl - at);
+    const size_t dot = line.find('.');
+    std::string frac = dot == std::string::npos ? "" : line.substr(dot + 1);
+    frac.resize(9, '0');
+    out.push_back(std::stoull(line.substr(0, dot)) * 1'000'000'000ull + std::stoull(frac));
+  }
+  return out;
+}
+
+}  // namespace reel
