@@ -180,5 +180,77 @@ TEST(CliAck, SilentClientsTimeOutAndABadRecordEndsOnlyItsPublisher) {
             std::string::npos);
 }
 
+std::string le32(uint32_t v) {
+  std::string s(4, '\0');
+  for (int i = 0; i < 4; ++i) s[i] = static_cast<char>(v >> (8 * i));
+  return s;
+}
+
+// Found in review: the four bytes checked for a hello were dropped when they
+// were an empty record's length; a quiet `reel append --to` kept records in
+// its buffer; a publisher failed although every record was acknowledged.
+// And a client that asks for acks, reads none and half-closes is not held
+// open for ever (this one did not fail before the fix: the connection is
+// closed mid-stream either way).
+TEST(CliAck, ReviewFindings) {
+  testing::TempDir dir;
+  const std::string S = dir.path() + "/S";
+  Server server;
+  start(&server, {"reel", "serve", S, "--tcp", "127.0.0.1:0", "--idle-timeout", "400ms"},
+        dir.path() + "/out", dir.path() + "/err");
+  const int port = server.port();
+  ASSERT_GT(port, 0);
+  std::mt19937_64 rng(1);
+  // An empty first record on a connection without a hello.
+  int fd = connect_to(port);
+  ASSERT_GE(fd, 0);
+  send_all(fd, le32(0) + le32(3) + "abc", rng);
+  ::close(fd);
+  // reel append --to sends what it has when stdin pauses.
+  const std::string cmd = "(echo first; sleep 3; echo second) | " + std::string(REEL_BINARY) +
+                          " append --to " + addr(port) + " > " + dir.path() + "/append.out 2>&1";
+  std::thread slow([&] { (void)std::system(cmd.c_str()); });
+  bool seen = false;
+  for (int i = 0; i < 200 && !seen; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    auto r = Reader::open(S);
+    if (r && (*r)->get(3)) seen = (*r)->get(3)->payload() == "first";
+  }
+  EXPECT_TRUE(seen) << "a record stayed in reel append's buffer while stdin paused";
+  slow.join();
+  EXPECT_NE(testing::read_all(dir.path() + "/append.out").find("2 records acknowledged"),
+            std::string::npos);
+  // Every record acknowledged, then the server closes the idle connection:
+  // nothing owed, so flush() succeeds; a record after it fails.
+  auto pub = Publisher::connect(addr(port));
+  ASSERT_TRUE(pub);
+  ASSERT_TRUE((*pub)->publish("one"));
+  ASSERT_TRUE((*pub)->flush(std::chrono::seconds(10)));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+  EXPECT_TRUE((*pub)->flush(std::chrono::seconds(10))) << "nothing was owed";
+  ASSERT_TRUE((*pub)->publish("two"));
+  EXPECT_EQ((*pub)->flush(std::chrono::seconds(10)).code(), Code::kFailed);
+  // A client that asks for acks, reads none, and half-closes.
+  fd = connect_to(port);
+  ASSERT_GE(fd, 0);
+  const int tiny = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &tiny, sizeof tiny);
+  send_all(fd, le32(0xFFFFFF01u), rng);
+  for (int i = 0; i < 5000; ++i) {  // one ack each: more than both buffers hold
+    send_all(fd, le32(1) + "r", rng);
+    std::this_thread::sleep_for(std::chrono::microseconds(100));
+  }
+  ::shutdown(fd, SHUT_WR);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  ASSERT_EQ(server.interrupt(), 0);
+  ::close(fd);
+  const std::string out = testing::read_all(dir.path() + "/out");
+  EXPECT_NE(out.find("(0 open"), std::string::npos) << out;
+  auto reader = Reader::open(S);
+  ASSERT_TRUE(reader);
+  EXPECT_EQ((*reader)->get(1)->payload(), "");
+  EXPECT_EQ((*reader)->get(2)->payload(), "abc");
+}
+
 }  // namespace
 }  // namespace reel

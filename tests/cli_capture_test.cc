@@ -223,6 +223,20 @@ TEST(CliCapture, FilesMergeInTimeOrderWithFilterStreamsAndACutTail) {
             std::string::npos)
       << r.out;
 
+  // pcapng (editcap converts; nanosecond times kept).
+  ASSERT_EQ(sh("editcap -F pcapng " + d + "/a.pcap " + d + "/a.pcapng"), 0);
+  r = reel("import " + d + "/N " + d + "/a.pcapng");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("100 imported"), std::string::npos) << r.out;
+  auto ng = Reader::open(d + "/N");
+  ASSERT_TRUE(ng);
+  for (size_t i = 0; i < 100; ++i) {
+    auto rec = (*ng)->get(i + 1);
+    ASSERT_TRUE(rec);
+    EXPECT_EQ(rec->payload(), testing::numbered("a", static_cast<int>(i)));
+    EXPECT_EQ(rec->ts_ns(), times_a[i]) << "pcapng record " << i;
+  }
+
   // A capture cut in its last packet (tcpdump killed mid-write).
   std::string bytes = testing::read_all(d + "/a.pcap");
   testing::write_all(d + "/cut.pcap", bytes.substr(0, bytes.size() - 3));

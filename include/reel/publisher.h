@@ -11,7 +11,10 @@
 // When the server closes the connection before that (a framing error, an
 // oversize record, its store failed, it was stopped), flush() fails with
 // kFailed and says how many were acknowledged: the rest may or may not be
-// stored, and a resend may store them twice.
+// stored, and a resend may store them twice. A server closes a connection
+// that sent nothing for its --idle-timeout (5 minutes by default) once every
+// record is acknowledged; the next publish() or flush() then fails: connect
+// again.
 //
 // Thread safety: one thread at a time. Blocking: publish() blocks while the
 // server applies back-pressure (its ring is full).
@@ -54,7 +57,8 @@ class REEL_EXPORT Publisher {
   // acknowledged (kOk), the server closes (kFailed) or `timeout` passes
   // (kBusy; negative: no limit).
   Status flush(std::chrono::nanoseconds timeout = std::chrono::nanoseconds(-1));
-  // flush(), then ends the connection. Idempotent.
+  // flush(), then ends the connection. Once it succeeded, later calls do
+  // nothing and succeed. `timeout` bounds the whole call.
   Status close(std::chrono::nanoseconds timeout = std::chrono::nanoseconds(-1));
 
   uint64_t published() const;

@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <vector>
@@ -79,6 +80,8 @@ struct Publisher::Impl {
   size_t in_len = 0;
   uint64_t published = 0;
   feed::Ack acked;
+  bool peer_closed = false;  // the server closed once every record was acknowledged
+  bool closed_cleanly = false;
   Status broken;  // set once the connection failed or was closed by the server
 
   ~Impl() {
@@ -101,6 +104,10 @@ Status Publisher::Impl::read_acks() {
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return Status::ok();
     if (n < 0) return lost(std::string("connection failed (") + std::strerror(errno) + ")");
+    if (n == 0 && acked.count == published && out_off == out.size()) {
+      peer_closed = true;  // nothing was owed; the next record has nowhere to go
+      return Status::ok();
+    }
     if (n == 0) return lost("the server closed the connection");
     in_len += static_cast<size_t>(n);
     if (in_len == sizeof in) {
@@ -131,6 +138,10 @@ Status Publisher::Impl::pump(bool all_acked, std::chrono::nanoseconds timeout) {
   if (!broken) return broken;
   const auto start = Clock::now();
   for (;;) {
+    if (peer_closed) {
+      if (out_off == out.size() && acked.count == published) return Status::ok();
+      return lost("the server closed the connection");
+    }
     if (Status s = write_some(); !s) return s;
     if (Status s = read_acks(); !s) return s;
     const bool sending = out_off < out.size();
@@ -189,16 +200,20 @@ Status Publisher::flush(std::chrono::nanoseconds timeout) {
 }
 
 Status Publisher::close(std::chrono::nanoseconds timeout) {
+  if (impl_->closed_cleanly) return Status::ok();
   if (impl_->fd < 0) return impl_->broken;
+  const auto start = Clock::now();
   Status s = flush(timeout);
-  if (s) {
+  if (s && !impl_->peer_closed) {
     // Half-close and wait for the server's close: nothing more to come.
     ::shutdown(impl_->fd, SHUT_WR);
     pollfd p{impl_->fd, POLLIN, 0};
-    const int wait_ms =
-        timeout.count() < 0
-            ? -1
-            : static_cast<int>(std::chrono::ceil<std::chrono::milliseconds>(timeout).count());
+    int wait_ms = -1;
+    if (timeout.count() >= 0) {
+      const auto left = timeout - (Clock::now() - start);
+      wait_ms =
+          std::max(0, static_cast<int>(std::chrono::ceil<std::chrono::milliseconds>(left).count()));
+    }
     char byte;
     if (::poll(&p, 1, wait_ms) > 0 && ::recv(impl_->fd, &byte, 1, MSG_DONTWAIT) > 0) {
       s = impl_->lost("unexpected bytes after the last acknowledgement");
@@ -206,6 +221,7 @@ Status Publisher::close(std::chrono::nanoseconds timeout) {
   }
   ::close(impl_->fd);
   impl_->fd = -1;
+  impl_->closed_cleanly = static_cast<bool>(s);
   if (s) impl_->broken = Status::failed(impl_->peer + ": publisher is closed");
   return s;
 }

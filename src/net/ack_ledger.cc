@@ -35,6 +35,7 @@ Status AckLedger::send(int fd) {
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return Status::ok();
     if (n < 0) return Status::from_errno("sending an acknowledgement", errno);
     out_off_ += static_cast<size_t>(n);
+    bytes_sent_ += static_cast<uint64_t>(n);
   }
 }
 

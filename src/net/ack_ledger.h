@@ -36,6 +36,9 @@ class AckLedger {
   uint64_t acknowledged() const { return acked_.count; }
   // Every stored record acknowledged and the last ack fully sent.
   bool settled() const { return acked_.count == stored_ && !dirty_ && out_off_ == out_len_; }
+  // Some stored record has not reached the level yet.
+  bool waiting_for_level() const { return !pending_.empty(); }
+  uint64_t bytes_sent() const { return bytes_sent_; }
   // Store seq of the newest record waiting for its level; 0 when none.
   uint64_t newest_pending_seq() const { return pending_.empty() ? 0 : pending_.back().last_seq; }
 
@@ -47,6 +50,7 @@ class AckLedger {
   bool dirty_ = false;  // acked_ is newer than the last ack sent
   uint8_t out_[feed::kAckBytes] = {};
   size_t out_len_ = 0, out_off_ = 0;  // an ack being sent
+  uint64_t bytes_sent_ = 0;
 };
 
 }  // namespace reel::net

@@ -180,22 +180,27 @@ std::span<const uint8_t> TcpReceiver::Impl::take_hello(Connection* c,
 
 bool TcpReceiver::Impl::take(Connection* c, std::span<const uint8_t> data, const RecordFn& fn) {
   c->last_active = std::chrono::steady_clock::now();
-  if (c->hello_pending) {
-    data = take_hello(c, data);
-    if (!c->hello_pending && !c->acks) {
-      Status s = c->deframer.feed({c->hello, sizeof c->hello}, [&](std::span<const uint8_t>) {});
-      (void)s;  // four bytes are a length only: no record, no error yet
-    }
-  }
   const uint64_t ts = now_ns();
   uint64_t taken = 0, last_seq = 0;
   bool unstored = false;
-  Status s = c->deframer.feed(data, [&](std::span<const uint8_t> r) {
+  auto on_record = [&](std::span<const uint8_t> r) {
     if (unstored) return;
-    last_seq = fn({c->endpoint, r, ts});
-    unstored = last_seq == 0;
-    taken += unstored ? 0 : 1;
-  });
+    const uint64_t seq = fn({c->endpoint, r, ts});
+    unstored = seq == 0;
+    if (!unstored) {
+      last_seq = seq;
+      ++taken;
+    }
+  };
+  Status s;
+  if (c->hello_pending) {
+    data = take_hello(c, data);
+    if (!c->hello_pending && !c->acks) {
+      // Not a hello: the first record's length (that record may be empty).
+      s = c->deframer.feed({c->hello, sizeof c->hello}, on_record);
+    }
+  }
+  if (s) s = c->deframer.feed(data, on_record);
   if (c->acks) c->acks->stored(taken, last_seq);
   if (!s) {
     ++counts[c->endpoint].framing_errors;
@@ -285,7 +290,10 @@ void TcpReceiver::acknowledge(const Watermarks& w) {
   for (auto& [id, c] : impl_->conns) {
     if (!c.acks) continue;
     c.acks->advance(w);
-    if (Status s = c.acks->send(c.fd); !s) {
+    const uint64_t sent_before = c.acks->bytes_sent();
+    Status s = c.acks->send(c.fd);
+    if (c.acks->bytes_sent() != sent_before) c.last_active = std::chrono::steady_clock::now();
+    if (!s) {
       impl_->log_close(c, s.message());
       done.push_back(id);
     } else if (c.read_done && c.acks->settled()) {
@@ -317,7 +325,9 @@ void TcpReceiver::expire_idle(std::chrono::steady_clock::duration idle) {
   const auto now = std::chrono::steady_clock::now();
   std::vector<uint64_t> idle_ids;
   for (const auto& [id, c] : impl_->conns) {
-    if (now - c.last_active >= idle && !c.read_done && (!c.acks || c.acks->settled())) {
+    // Waiting for the store is not idleness; a client that does not read
+    // its acks (nothing sent for the timeout) is.
+    if (now - c.last_active >= idle && (!c.acks || !c.acks->waiting_for_level())) {
       idle_ids.push_back(id);
     }
   }

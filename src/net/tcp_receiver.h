@@ -18,7 +18,8 @@
 // and acknowledge() sends the counts that reached the level. Such a
 // connection that half-closes stays open until its last ack is sent.
 // A connection that sent nothing for the idle timeout is closed (and
-// counted), unless it waits for acks.
+// counted), unless its records wait for their level; one that takes no ack
+// for that long (it does not read them) is closed too.
 //
 // ts_ns is read from the clock when the bytes are taken (TCP gives no
 // per-record kernel time). One thread uses a receiver.
@@ -73,8 +74,8 @@ class TcpReceiver {
   // waits for at the durable level (0: none), so that a sync can be asked.
   bool acks_pending() const;
   uint64_t pending_durable_seq() const;
-  // Closes connections that received nothing for `idle` and wait for no
-  // ack. A zero `idle` closes none.
+  // Closes connections with no traffic either way for `idle` whose records
+  // do not wait for the store. A zero `idle` closes none.
   void expire_idle(std::chrono::steady_clock::duration idle);
 
   uint16_t port(size_t i) const;

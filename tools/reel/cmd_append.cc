@@ -105,6 +105,12 @@ int append_to_server(const Args& args, bool lines) {
   if (!max_record || *max_record == 0) {
     return usage_error("append", "bad --max-record '" + args.get("--max-record") + "'");
   }
+  for (const char* store_only : {"--stream", "--sync", "--segment-size"}) {
+    if (args.has(store_only)) {
+      return usage_error("append", std::string(store_only) +
+                                       " is for a STORE; with --to the server's endpoint decides");
+    }
+  }
   auto pub = Publisher::connect(args.get("--to"), po);
   if (!pub) return fail("append", pub.status());
   Progress progress(stderr_is_terminal());
@@ -116,12 +122,18 @@ int append_to_server(const Args& args, bool lines) {
         failed = (*pub)->publish(payload);
         return static_cast<bool>(failed);
       },
-      [] { return true; });
-  if (s) s = (*pub)->close();
-  if (!s && !s.message().empty()) fail("append", s);
-  if (!failed) fail("append", failed);
+      [&] {
+        // Input is idle: send what is buffered now (acks come when they come).
+        failed = (*pub)->flush(std::chrono::nanoseconds(0));
+        if (failed.code() == Code::kBusy) failed = Status::ok();
+        return static_cast<bool>(failed);
+      });
   progress.done();
-  if (!s || !failed) return kExitFailure;
+  // Bad input still sends, and waits for, the records before it.
+  if (!s && !s.message().empty()) fail("append", s);
+  Status closed = failed ? (*pub)->close() : failed;
+  if (!closed) return fail("append", closed);
+  if (!s) return kExitFailure;
   std::printf("%llu\n", static_cast<unsigned long long>((*pub)->last_acknowledged_seq()));
   std::fprintf(stderr, "reel append: %llu records acknowledged (%s) by %s\n",
                static_cast<unsigned long long>((*pub)->acknowledged()), level_name.c_str(),

@@ -147,7 +147,10 @@ struct Ingest {
   // many records it took.
   size_t round(std::chrono::milliseconds wait) {
     size_t taken = 0;
-    const auto each = udp && tcp ? wait / 2 : wait;
+    // Both receivers get a share; never a zero wait when one was asked (a
+    // 1 ms budget halved must not become a busy loop).
+    auto each = udp && tcp ? wait / 2 : wait;
+    if (wait.count() > 0 && each.count() == 0) each = std::chrono::milliseconds(1);
     if (udp && failure) {
       auto n = udp->poll(each, [&](const net::Datagram& d) {
         if (failure) failure = take(store, udp_eps[d.endpoint], d, &udp_stats[d.endpoint]);
@@ -280,6 +283,9 @@ int run_serve(const Args& args) {
     in.udp_stats[i].kernel_drops = in.udp->kernel_drops(i);
   }
   in.udp.reset();
+  if (in.tcp && in.failure && in.tcp->pending_durable_seq() != 0) {
+    in.failure = (*store)->sync();  // owed durable acks, whatever --sync says
+  }
   Status closed = (*store)->close();
   if (in.tcp) in.tcp->acknowledge((*store)->watermarks());  // the last acks
   in.print(stdout);

@@ -62,7 +62,7 @@ Status StdinRecords::finish(const RecordFn& fn) {
   if (!lines_) {
     return Status::invalid_argument(
         "stdin: truncated record at byte offset " + std::to_string(offset_ - carry_.size()) + " (" +
-        std::to_string(carry_.size()) + " bytes left); records before it were taken");
+        std::to_string(carry_.size()) + " bytes left); the records before it are kept");
   }
   if (!fn(carry_)) return kStopped;  // a last line without a newline
   ++records_;
