@@ -1,7 +1,8 @@
 // reel::Store: the writer. One per store directory at a time (STORE/LOCK).
 //
-// Thread safety: append(), wait(), flush(), sync(), watermarks() and
-// last_seq() may be called from any number of threads at once. close() may
+// Thread safety: append(), wait(), flush(), sync(), watermarks(),
+// ring_fill() and last_seq() may be called from any number of threads at
+// once. close() may
 // be called from any thread; appends racing with it may fail (kFailed). The
 // Store must outlive every call into it.
 #pragma once
@@ -68,6 +69,7 @@ class REEL_EXPORT Store {
   Status close();
 
   Watermarks watermarks() const;
+  RingFill ring_fill() const;
   uint64_t last_seq() const;  // last seq handed out by append()
   const std::string& dir() const;
 

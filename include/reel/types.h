@@ -26,6 +26,15 @@ struct Watermarks {
   uint64_t indexed_seq = 0;
 };
 
+// How full a store's in-memory ring is (Store::ring_fill): bytes claimed by
+// producers and not yet released by the last stage (the indexer), and
+// records appended but not yet written. A snapshot.
+struct RingFill {
+  uint64_t used_bytes = 0;
+  uint64_t capacity_bytes = 0;
+  uint64_t unwritten_records = 0;
+};
+
 // The level a record has reached (Store::wait, Tailer).
 enum class Level {
   kWritten,  // in the WAL: visible to readers, safe from a process crash

@@ -195,6 +195,11 @@ class ByteRing {
   }
 
   uint64_t consumer_position(size_t k) const { return cursors_[k].load(); }
+  // Bytes claimed and not yet released by the last consumer (a snapshot).
+  uint64_t used_bytes() const {
+    const uint64_t next = next_position(), last = cursors_.back().load();
+    return next > last ? next - last : 0;
+  }
   size_t consumers() const { return cursors_.size(); }
   uint32_t length_word(uint64_t position) { return word(position).load(std::memory_order_acquire); }
   // True when a claim of `bytes` would fit even if it needed padding and a

@@ -243,6 +243,15 @@ Watermarks Store::watermarks() const {
   return impl_->head.watermarks();
 }
 
+RingFill Store::ring_fill() const {
+  RingFill f;
+  f.used_bytes = impl_->ring->used_bytes();
+  f.capacity_bytes = impl_->ring->capacity();
+  const uint64_t last = last_seq(), written = impl_->head.watermarks().written_seq;
+  f.unwritten_records = last > written ? last - written : 0;
+  return f;
+}
+
 uint64_t Store::last_seq() const {
   return impl_->ring->next_seq() - 1;
 }

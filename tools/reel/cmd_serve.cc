@@ -10,10 +10,11 @@
 #include <vector>
 
 #include "feed/endpoint.h"
-#include "feed/gap_tracker.h"
+#include "net/metrics_server.h"
 #include "net/tcp_receiver.h"
 #include "net/udp_receiver.h"
 #include "reel/commands.h"
+#include "reel/serve_report.h"
 #include "reel/store.h"
 #include "util/time_format.h"
 
@@ -25,11 +26,6 @@ std::atomic<bool> g_stop{false};
 void on_signal(int) {
   g_stop.store(true);
 }
-
-struct EndpointStats {
-  uint64_t records = 0, bytes = 0, truncated = 0, no_seq = 0, kernel_drops = 0;
-  feed::GapTracker gaps;
-};
 
 // The --udp and --mcast endpoints (datagrams), or the --tcp ones.
 Result<std::vector<feed::Endpoint>> endpoints_from(const Args& args, bool tcp) {
@@ -103,36 +99,6 @@ Status take(Store* store, const feed::Endpoint& e, const net::Datagram& d, Endpo
   return store_record(store, e, d.payload, d.ts_ns, st).status();
 }
 
-void print_summary(const std::vector<feed::Endpoint>& eps, std::vector<EndpointStats>& st,
-                   const net::UdpReceiver* rx, FILE* out) {
-  for (size_t i = 0; i < eps.size(); ++i) {
-    if (rx != nullptr) st[i].kernel_drops = rx->kernel_drops(i);
-    std::fprintf(out,
-                 "reel serve: %s -> %s: %" PRIu64 " records, %" PRIu64 " bytes, %" PRIu64
-                 " gaps (%" PRIu64 " missing), %" PRIu64 " duplicates, %" PRIu64
-                 " kernel drops, %" PRIu64 " truncated, %" PRIu64 " without a source seq\n",
-                 feed::endpoint_name(eps[i]).c_str(), eps[i].stream.c_str(), st[i].records,
-                 st[i].bytes, st[i].gaps.gaps(), st[i].gaps.missing(), st[i].gaps.duplicates(),
-                 st[i].kernel_drops, st[i].truncated, st[i].no_seq);
-  }
-}
-
-void print_tcp_summary(const std::vector<feed::Endpoint>& eps, const std::vector<EndpointStats>& st,
-                       const net::TcpReceiver& rx, FILE* out) {
-  for (size_t i = 0; i < eps.size(); ++i) {
-    const auto& c = rx.counts(i);
-    std::fprintf(out,
-                 "reel serve: %s -> %s: %" PRIu64 " records, %" PRIu64 " bytes, %" PRIu64
-                 " gaps (%" PRIu64 " missing), %" PRIu64 " duplicates, %" PRIu64
-                 " connections (%" PRIu64 " open, %" PRIu64 " refused, %" PRIu64
-                 " acknowledged, %" PRIu64 " idle closed), %" PRIu64 " framing errors\n",
-                 feed::endpoint_name(eps[i]).c_str(), eps[i].stream.c_str(), st[i].records,
-                 st[i].bytes, st[i].gaps.gaps(), st[i].gaps.missing(), st[i].gaps.duplicates(),
-                 c.connections, c.open, c.refused, c.acked_connections, c.idle_closed,
-                 c.framing_errors);
-  }
-}
-
 // Every receiver of one `reel serve`, and what each endpoint got.
 struct Ingest {
   Store* store = nullptr;
@@ -141,6 +107,9 @@ struct Ingest {
   std::unique_ptr<net::TcpReceiver> tcp;
   std::vector<EndpointStats> udp_stats, tcp_stats;
   std::chrono::steady_clock::duration idle_timeout{};
+  std::unique_ptr<net::MetricsServer> metrics;
+  std::chrono::steady_clock::time_point last_metrics{};
+  uint64_t ring_peak = 0;
   Status failure;
 
   // One round over the receivers, waiting up to `wait` in all; returns how
@@ -190,9 +159,30 @@ struct Ingest {
                                       : std::chrono::milliseconds(100);
   }
 
+  ServeView view() {
+    ServeView v;
+    v.udp_eps = &udp_eps;
+    v.udp_stats = &udp_stats;
+    v.udp = udp.get();
+    v.tcp_eps = &tcp_eps;
+    v.tcp_stats = &tcp_stats;
+    v.tcp = tcp.get();
+    v.store = store;
+    v.ring_peak_bytes = ring_peak;
+    return v;
+  }
   void print(FILE* out) {
-    print_summary(udp_eps, udp_stats, udp.get(), out);
-    if (tcp) print_tcp_summary(tcp_eps, tcp_stats, *tcp, out);
+    print_endpoints(view(), out);
+    print_store(view(), out);
+  }
+  // Every round: the ring's peak; now and then, the metrics page.
+  void observe(bool force) {
+    ring_peak = std::max(ring_peak, store->ring_fill().used_bytes);
+    const auto now = std::chrono::steady_clock::now();
+    if (metrics && (force || now - last_metrics >= std::chrono::milliseconds(500))) {
+      metrics->publish(prometheus_text(view()));
+      last_metrics = now;
+    }
   }
 };
 
@@ -216,6 +206,13 @@ Status open_receivers(const Args& args, const StoreOptions& o, Ingest* in) {
                                     "' (e.g. 30s, 5m; 0 for none)");
   }
   in->idle_timeout = std::chrono::nanoseconds(*idle);
+  if (args.has("--metrics")) {
+    auto at = feed::parse_endpoint(feed::Endpoint::Kind::kTcp, args.get("--metrics"));
+    if (!at) return Status::invalid_argument("bad --metrics '" + args.get("--metrics") + "'");
+    auto m = net::MetricsServer::start(at->address, at->port);
+    if (!m) return m.status();
+    in->metrics = std::move(*m);
+  }
   in->udp_eps = *udp;
   in->tcp_eps = *tcp;
   in->udp_stats.resize(udp->size());
@@ -245,6 +242,9 @@ void announce(const Ingest& in) {
         feed::endpoint_name(in.tcp_eps[i]).c_str(), in.tcp->port(i), in.tcp_eps[i].stream.c_str(),
         feed::framing_name(in.tcp_eps[i].framing), feed::seq_spec_name(in.tcp_eps[i].seq).c_str());
   }
+  if (in.metrics) {
+    std::fprintf(stderr, "reel serve: metrics on port %u (GET /metrics)\n", in.metrics->port());
+  }
   std::fflush(stderr);
 }
 
@@ -265,11 +265,13 @@ int run_serve(const Args& args) {
   sa.sa_handler = on_signal;
   ::sigaction(SIGINT, &sa, nullptr);
   ::sigaction(SIGTERM, &sa, nullptr);
+  in.observe(true);
   announce(in);
   const bool show = args.has("--stats");
   auto last_report = std::chrono::steady_clock::now();
   while (!g_stop.load() && in.failure) {
     (void)in.round(in.wait_budget());
+    in.observe(false);
     if (show && std::chrono::steady_clock::now() - last_report >= std::chrono::seconds(5)) {
       in.print(stderr);
       last_report = std::chrono::steady_clock::now();
@@ -288,6 +290,7 @@ int run_serve(const Args& args) {
   }
   Status closed = (*store)->close();
   if (in.tcp) in.tcp->acknowledge((*store)->watermarks());  // the last acks
+  in.observe(true);
   in.print(stdout);
   in.tcp.reset();
   if (!in.failure) return fail("serve", in.failure);
@@ -318,7 +321,10 @@ const Command kServeCommand{
        "largest record: a longer datagram is not stored, a longer TCP "
        "record closes its connection",
        "65535"},
-      {"--stats", "", "print each endpoint's counts every 5 s on stderr", ""}},
+      {"--stats", "",
+       "print each endpoint's counts, the ring's fill and the store's seqs every 5 s on stderr",
+       ""},
+      {"--metrics", "[ADDR:]PORT", "serve the same as Prometheus text at GET /metrics", ""}},
      "SPEC (where the feed's own sequence number is, kept as the record's source_seq): none,\n"
      "moldudp64, or OFFSET:u32be|u64be|u32le|u64le. The stream defaults to the endpoint's\n"
      "name (udp:9000). ts_ns is the kernel's receive time (TCP: the time the bytes were taken).\n"
