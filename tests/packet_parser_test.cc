@@ -74,7 +74,7 @@ TEST(PacketParser, UdpPayloadBehindEveryLinkType) {
     Parsed p = parse(link, frame);
     ASSERT_EQ(p.skip, Skip::kNone) << "link " << link;
     EXPECT_EQ(str(p.payload), payload) << "link " << link;
-    EXPECT_EQ(p.dst_addr, "239.1.1.1");
+    EXPECT_EQ(dst_text(p), "239.1.1.1");
     EXPECT_EQ(p.dst_port, 5000);
   }
 }
@@ -96,7 +96,7 @@ TEST(PacketParser, Ipv6Udp) {
   Parsed p = parse(DLT_EN10MB, ether(0x86DD, ipv6_udp(udp(7000, "six"))));
   ASSERT_EQ(p.skip, Skip::kNone);
   EXPECT_EQ(str(p.payload), "six");
-  EXPECT_EQ(p.dst_addr, "ff02::1");
+  EXPECT_EQ(dst_text(p), "ff02::1");
   EXPECT_EQ(p.dst_port, 7000);
 }
 

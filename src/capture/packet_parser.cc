@@ -3,6 +3,8 @@
 #include <arpa/inet.h>
 #include <pcap/dlt.h>
 
+#include <cstring>
+
 namespace reel::capture {
 namespace {
 
@@ -57,7 +59,8 @@ struct Ip {
   Skip skip = Skip::kNone;
   std::span<const uint8_t> packet, transport;
   uint8_t proto = 0;
-  std::string dst;
+  const uint8_t* dst = nullptr;  // 4 or 16 bytes
+  uint8_t dst_len = 0;
 };
 
 Ip skipped(Skip why) {
@@ -72,9 +75,8 @@ Ip parse_ipv4(std::span<const uint8_t> p) {
   const size_t ihl = (p[0] & 0x0f) * 4u, total = be16(&p[2]);
   if (ihl < 20 || total < ihl) return skipped(Skip::kTruncated);
   if (total > p.size()) return skipped(Skip::kTruncated);
-  char dst[INET_ADDRSTRLEN];
-  inet_ntop(AF_INET, &p[16], dst, sizeof dst);
-  ip.dst = dst;
+  ip.dst = &p[16];
+  ip.dst_len = 4;
   ip.packet = p.first(total);
   ip.transport = ip.packet.subspan(ihl);
   ip.proto = p[9];
@@ -87,9 +89,8 @@ Ip parse_ipv6(std::span<const uint8_t> p) {
   if (p.size() < 40) return skipped(Skip::kTruncated);
   const size_t total = 40u + be16(&p[4]);
   if (total > p.size()) return skipped(Skip::kTruncated);
-  char dst[INET6_ADDRSTRLEN];
-  inet_ntop(AF_INET6, &p[24], dst, sizeof dst);
-  ip.dst = dst;
+  ip.dst = &p[24];
+  ip.dst_len = 16;
   ip.packet = p.first(total);
   uint8_t next = p[6];
   size_t at = 40;
@@ -124,6 +125,13 @@ const char* skip_name(Skip s) {
   return "?";
 }
 
+std::string dst_text(const Parsed& p) {
+  char text[INET6_ADDRSTRLEN] = "";
+  if (p.dst_addr_len == 4) inet_ntop(AF_INET, p.dst_addr, text, sizeof text);
+  if (p.dst_addr_len == 16) inet_ntop(AF_INET6, p.dst_addr, text, sizeof text);
+  return text;
+}
+
 bool known_linktype(int linktype) {
   switch (linktype) {
     case DLT_EN10MB:
@@ -154,7 +162,10 @@ Parsed parse_frame(int linktype, std::span<const uint8_t> frame, uint32_t wire_l
   } else {
     ip.skip = Skip::kNotIp;
   }
-  out.dst_addr = ip.dst;
+  if (ip.dst != nullptr) {
+    std::memcpy(out.dst_addr, ip.dst, ip.dst_len);
+    out.dst_addr_len = ip.dst_len;
+  }
   const bool udp = ip.skip == Skip::kNone && ip.proto == kProtoUdp && ip.transport.size() >= 8;
   if (udp) out.dst_port = be16(&ip.transport[2]);
   if (layer == Layer::kEth) {

@@ -13,7 +13,8 @@
 // (not IP, not UDP), an IPv4 fragment (kUdp: the datagram is incomplete),
 // or cut short by the capture's snap length.
 //
-// Pure functions of the bytes; no allocation; the payload points into them.
+// Pure functions of the bytes; parse_frame allocates nothing; the payload
+// points into the bytes.
 #pragma once
 
 #include <cstdint>
@@ -37,11 +38,15 @@ const char* skip_name(Skip s);
 struct Parsed {
   Skip skip = Skip::kNone;
   std::span<const uint8_t> payload;  // for the asked layer
-  // Destination of the IP packet ("239.1.1.1", "ff02::1"), its UDP port
+  // Destination of the IP packet (4 or 16 bytes; 0: not IP), its UDP port
   // (0 when not UDP).
-  std::string dst_addr;
+  uint8_t dst_addr[16] = {};
+  uint8_t dst_addr_len = 0;
   uint16_t dst_port = 0;
 };
+
+// "239.1.1.1", "ff02::1"; empty when not IP.
+std::string dst_text(const Parsed& p);
 
 // `linktype` is the capture's DLT_* (pcap_datalink); `wire_len` the frame's
 // length on the wire (a larger value than the bytes means a cut capture).

@@ -6,10 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "capture/packet_parser.h"
+#include "capture/importer.h"
 #include "capture/pcap_merge.h"
-#include "feed/gap_tracker.h"
-#include "feed/source_seq.h"
 #include "reel/commands.h"
 #include "reel/store.h"
 #include "util/time_format.h"
@@ -19,22 +17,8 @@ namespace {
 
 struct ImportOptions {
   StoreOptions store;
-  capture::Layer layer = capture::Layer::kUdp;
-  std::string stream;  // one stream, or empty with by_dst
-  bool by_dst = false;
-  feed::SeqSpec seq;
+  capture::ImportOptions import;
   std::string filter;
-};
-
-struct StreamCounts {
-  uint64_t records = 0, bytes = 0, no_seq = 0;
-  feed::GapTracker gaps;
-};
-
-struct Counts {
-  uint64_t packets = 0, imported = 0, oversize = 0;
-  std::map<capture::Skip, uint64_t> skipped;
-  std::map<std::string, StreamCounts> streams;
 };
 
 Result<ImportOptions> import_options(const Args& args) {
@@ -52,11 +36,12 @@ Result<ImportOptions> import_options(const Args& args) {
     return Status::invalid_argument("bad --max-record '" + args.get("--max-record") + "'");
   }
   o.store.max_record_bytes = *max_record;
+  o.import.max_record = *max_record;
   const std::string layer = args.get("--layer");
   if (layer == "ip") {
-    o.layer = capture::Layer::kIp;
+    o.import.layer = capture::Layer::kIp;
   } else if (layer == "eth") {
-    o.layer = capture::Layer::kEth;
+    o.import.layer = capture::Layer::kEth;
   } else if (layer != "udp") {
     return Status::invalid_argument("unknown --layer '" + layer + "' (udp, ip or eth)");
   }
@@ -66,22 +51,14 @@ Result<ImportOptions> import_options(const Args& args) {
                                       "' (dst)");
     }
     if (args.has("--stream")) return Status::invalid_argument("give --stream or --stream-by");
-    o.by_dst = true;
+    o.import.by_dst = true;
   }
-  o.stream = args.get("--stream");
+  o.import.stream = args.get("--stream");
   auto seq = feed::parse_seq_spec(args.get("--seq"));
   if (!seq) return seq.status();
-  o.seq = *seq;
+  o.import.seq = *seq;
   o.filter = args.get("--filter");
   return o;
-}
-
-// "239.1.1.1:5000", "[ff02::1]:5000", "10.0.0.1" (not UDP), "non-ip".
-std::string dst_stream(const capture::Parsed& p) {
-  if (p.dst_addr.empty()) return "non-ip";
-  const bool v6 = p.dst_addr.find(':') != std::string::npos;
-  const std::string addr = v6 ? "[" + p.dst_addr + "]" : p.dst_addr;
-  return p.dst_port == 0 ? p.dst_addr : addr + ":" + std::to_string(p.dst_port);
 }
 
 class Progress {
@@ -109,39 +86,7 @@ class Progress {
   std::chrono::steady_clock::time_point last_{};
 };
 
-// One packet into the store (or counted as skipped).
-Status import_packet(Store* store, const ImportOptions& o, const capture::Packet& pk, Counts* c) {
-  ++c->packets;
-  const capture::Parsed p = capture::parse_frame(pk.linktype, pk.bytes, pk.wire_len, o.layer);
-  if (p.skip != capture::Skip::kNone) {
-    ++c->skipped[p.skip];
-    return Status::ok();
-  }
-  if (p.payload.size() > o.store.max_record_bytes) {
-    ++c->oversize;
-    return Status::ok();
-  }
-  const std::string& stream = o.by_dst ? dst_stream(p) : o.stream;
-  StreamCounts& sc = c->streams[stream];
-  AppendOptions ao;
-  ao.ts_ns = pk.ts_ns;
-  const auto s = feed::extract_source_seq(o.seq, p.payload);
-  if (s) {
-    ao.source_seq = s->seq;
-  } else if (o.seq.kind != feed::SeqSpec::Kind::kNone) {
-    ++sc.no_seq;
-  }
-  auto seq = store->append(stream,
-                           {reinterpret_cast<const char*>(p.payload.data()), p.payload.size()}, ao);
-  if (!seq) return seq.status();
-  if (s) (void)sc.gaps.observe(*s, *seq, pk.ts_ns);
-  ++sc.records;
-  sc.bytes += p.payload.size();
-  ++c->imported;
-  return Status::ok();
-}
-
-void print_counts(const Counts& c, const capture::PcapMerge& in, FILE* out) {
+void print_counts(const capture::ImportCounts& c, const capture::PcapMerge& in, FILE* out) {
   std::fprintf(out,
                "reel import: %" PRIu64 " packets read, %" PRIu64 " imported, %" PRIu64
                " rejected by --filter",
@@ -173,7 +118,7 @@ int run_import(const Args& args) {
   }
   auto store = Store::open(args.positional(0), o->store);
   if (!store) return fail("import", store.status());
-  Counts c;
+  capture::Importer importer(store->get(), o->import);
   Progress progress(stderr_is_terminal());
   capture::Packet pk;
   Status s;
@@ -181,15 +126,15 @@ int run_import(const Args& args) {
     auto more = (*in)->next(&pk);
     if (!more) s = more.status();
     if (!more || !*more) break;
-    s = import_packet(store->get(), *o, pk, &c);
+    s = importer.take(pk);
     if (!s) break;
-    progress.tick(**in, c.imported);
+    progress.tick(**in, importer.counts().imported);
   }
   progress.done();
   for (const auto& w : (*in)->warnings())
     std::fprintf(stderr, "reel import: warning: %s\n", w.c_str());
   Status closed = (*store)->close();
-  print_counts(c, **in, stdout);
+  print_counts(importer.counts(), **in, stdout);
   if (!s) return fail("import", s.message() + "; the records before it were imported");
   if (!closed) return fail("import", closed);
   return kExitOk;

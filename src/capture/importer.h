@@ -1,0 +1,63 @@
+// Importer: captured packets into a store, one at a time, for `reel import`
+// and its benchmark. Picks each packet's payload by the layer, its stream
+// (one, or one per destination), its source seq, and counts what it skipped
+// and each stream's records, bytes, gaps and duplicates.
+//
+// One thread uses an Importer; the Store must outlive it.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <unordered_map>
+
+#include "capture/packet_parser.h"
+#include "capture/pcap_merge.h"
+#include "feed/gap_tracker.h"
+#include "feed/source_seq.h"
+#include "reel/store.h"
+
+namespace reel::capture {
+
+struct ImportOptions {
+  Layer layer = Layer::kUdp;
+  std::string stream = "import";  // the one stream, unless by_dst
+  bool by_dst = false;            // "239.1.1.1:5000", "[ff02::1]:5000", "10.0.0.1", "non-ip"
+  feed::SeqSpec seq;
+  uint64_t max_record = 256 << 10;  // larger payloads are skipped and counted
+};
+
+struct StreamCounts {
+  uint64_t records = 0, bytes = 0, no_seq = 0;
+  feed::GapTracker gaps;
+};
+
+struct ImportCounts {
+  uint64_t packets = 0, imported = 0, oversize = 0;
+  std::map<Skip, uint64_t> skipped;
+  std::map<std::string, StreamCounts> streams;  // by name
+};
+
+class Importer {
+ public:
+  Importer(Store* store, ImportOptions options) : store_(store), options_(std::move(options)) {}
+
+  // Stores the packet (or counts why not); an error is the store's.
+  Status take(const Packet& packet);
+  const ImportCounts& counts() const { return counts_; }
+
+ private:
+  // The stream of a parsed packet and its counts (cached by destination).
+  std::pair<const std::string*, StreamCounts*> stream_of(const Parsed& p);
+
+  Store* store_;
+  ImportOptions options_;
+  ImportCounts counts_;
+  // by_dst: destination bytes + port -> the stream's entry in counts_.
+  std::unordered_map<std::string, std::map<std::string, StreamCounts>::iterator> by_dst_;
+};
+
+// The stream name --stream-by dst gives a parsed packet.
+std::string dst_stream_name(const Parsed& p);
+
+}  // namespace reel::capture
