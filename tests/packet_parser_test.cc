@@ -93,7 +93,8 @@ TEST(PacketParser, VlanTagsPaddingAndLayers) {
 }
 
 TEST(PacketParser, Ipv6Udp) {
-  Parsed p = parse(DLT_EN10MB, ether(0x86DD, ipv6_udp(udp(7000, "six"))));
+  const Bytes f = ether(0x86DD, ipv6_udp(udp(7000, "six")));  // the payload points into it
+  Parsed p = parse(DLT_EN10MB, f);
   ASSERT_EQ(p.skip, Skip::kNone);
   EXPECT_EQ(str(p.payload), "six");
   EXPECT_EQ(dst_text(p), "ff02::1");

@@ -6,6 +6,7 @@
 #include "reel/publisher.h"
 #include "reel/reader.h"
 #include "reel/record_view.h"
+#include "reel/replayer.h"
 #include "reel/status.h"
 #include "reel/store.h"
 #include "reel/tailer.h"

@@ -28,6 +28,7 @@ extern const Command kReindexCommand;
 extern const Command kGapsCommand;
 extern const Command kServeCommand;
 extern const Command kImportCommand;
+extern const Command kReplayCommand;
 
 // Prints "reel CMD: message" and returns kExitFailure.
 int fail(const std::string& command, const Status& status);

@@ -38,10 +38,10 @@ bool stderr_is_terminal() {
 namespace {
 
 const reel::cli::Command* const kCommands[] = {
-    &reel::cli::kAppendCommand,  &reel::cli::kCatCommand,  &reel::cli::kGetCommand,
-    &reel::cli::kTailCommand,    &reel::cli::kStatCommand, &reel::cli::kVerifyCommand,
-    &reel::cli::kReindexCommand, &reel::cli::kGapsCommand, &reel::cli::kServeCommand,
-    &reel::cli::kImportCommand,
+    &reel::cli::kAppendCommand,  &reel::cli::kCatCommand,    &reel::cli::kGetCommand,
+    &reel::cli::kTailCommand,    &reel::cli::kStatCommand,   &reel::cli::kVerifyCommand,
+    &reel::cli::kReindexCommand, &reel::cli::kGapsCommand,   &reel::cli::kServeCommand,
+    &reel::cli::kImportCommand,  &reel::cli::kReplayCommand,
 };
 
 void print_usage(FILE* out) {
