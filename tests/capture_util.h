@@ -22,6 +22,7 @@ namespace reel {
 struct Tcpdump {
   pid_t pid = -1;
   std::string err_path;
+  std::string netns;  // run inside this network namespace when set
   ~Tcpdump() { (void)stop(); }
   // Starts it and waits until it listens; "" or why it could not.
   std::string start(const std::vector<std::string>& args, const std::string& err) {
@@ -31,10 +32,14 @@ struct Tcpdump {
     if (pid == 0) {
       freopen("/dev/null", "w", stdout);
       freopen(err.c_str(), "w", stderr);
-      std::vector<char*> argv{const_cast<char*>("tcpdump")};
-      for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+      std::vector<std::string> all;
+      if (!netns.empty()) all = {"ip", "netns", "exec", netns};
+      all.push_back("tcpdump");
+      all.insert(all.end(), args.begin(), args.end());
+      std::vector<char*> argv;
+      for (auto& a : all) argv.push_back(a.data());
       argv.push_back(nullptr);
-      ::execvp("tcpdump", argv.data());
+      ::execvp(argv[0], argv.data());
       _exit(127);
     }
     for (int i = 0; i < 500; ++i) {

@@ -166,6 +166,50 @@ TEST(CliReplay, MergedStreamsComeInTsSeqOrderAndAPcapKeepsPayloadsAndTimes) {
   EXPECT_NE(dst.find("239.1.1.2\t6000"), std::string::npos) << dst;
 }
 
+// The "done when": two streams merged at 10x onto a multicast
+// group, sent out a veth into another namespace where tcpdump records them.
+TEST(CliReplay, MergedStreamsAtTenTimesOntoMulticastAreCapturedByteExact) {
+  VethNamespace net;
+  if (std::string why = net.make(); !why.empty())
+    GTEST_SKIP() << "multicast replay skipped: " << why;
+  testing::TempDir dir;
+  const std::string d = dir.path();
+  std::vector<std::tuple<uint64_t, uint64_t, std::string>> all;
+  {
+    auto store = Store::open(d + "/S");
+    ASSERT_TRUE(store);
+    std::mt19937_64 rng(5);
+    const uint64_t base = 1'795'000'000'000'000'000ull;
+    for (int i = 0; i < 200; ++i) {
+      const bool trade = rng() % 3 == 0;
+      AppendOptions ao;
+      ao.ts_ns = base + (rng() % 1000) * 1'000'000;  // within 1 s: 0.1 s at 10x
+      std::string p = testing::numbered(trade ? "T" : "Q", i) + std::string(rng() % 100, 'p');
+      auto seq = (*store)->append(trade ? "trades" : "quotes", p, ao);
+      ASSERT_TRUE(seq);
+      all.emplace_back(ao.ts_ns, *seq, p);
+    }
+    ASSERT_TRUE((*store)->close());
+    std::sort(all.begin(), all.end());
+  }
+  Tcpdump dump;
+  dump.netns = net.ns;
+  const std::string why = dump.start({"-i", net.there, "-n", "-U", "--immediate-mode", "-w",
+                                      d + "/mc.pcap", "udp and dst host 239.1.1.1"},
+                                     d + "/dump.err");
+  if (!why.empty()) GTEST_SKIP() << "multicast replay skipped: " << why;
+  CliRun r = reel("replay " + d +
+                  "/S --stream trades --stream quotes --speed 10 --stats "
+                  "--out 'udp://239.1.1.1:5000?iface=" +
+                  net.here + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  ASSERT_EQ(dump.stop(), 0) << testing::read_all(d + "/dump.err");
+  std::vector<std::string> want;
+  for (const auto& t : all) want.push_back(std::get<2>(t));
+  EXPECT_EQ(tshark_payloads(d + "/mc.pcap", d + "/p"), want);
+}
+
 TEST(CliReplay, TcpFramesAreTheSegmentFilesBytes) {
   testing::TempDir dir;
   const std::string d = dir.path();
