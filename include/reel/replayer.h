@@ -49,7 +49,10 @@ struct ReplayOptions {
 
 // A destination. send() is called when a record is due (due_ns is the
 // CLOCK_MONOTONIC time it was due; 0 when flat out); flush() before the
-// replayer waits for a later record and at the end.
+// replayer waits for a later record, after at most 64 paced records, and at
+// the end. A sink may hold records until flush() (a batch: records due at
+// once leave in one syscall); it must copy the RecordView, not keep the
+// reference (the view object is reused; the bytes it points to stay).
 class REEL_EXPORT ReplaySink {
  public:
   virtual ~ReplaySink() = default;
@@ -101,8 +104,8 @@ class REEL_EXPORT Replayer {
 //   tcp://HOST:PORT[?framing=raw|lp|u16be|frames]
 //                                        one connection; frames sends the
 //                                        stored frames exactly (default lp)
-// Flat out, UDP sends up to 64 records per sendmmsg and TCP up to 64 per
-// writev.
+// UDP sends up to 64 records per sendmmsg; TCP up to 64 per sendmsg, and
+// frames that lie next to each other in a segment as one iovec (up to 1 MiB).
 REEL_EXPORT Result<std::unique_ptr<ReplaySink>> open_network_sink(const std::string& url);
 
 }  // namespace reel

@@ -22,6 +22,7 @@ namespace reel {
 namespace {
 
 constexpr size_t kBatch = 64;
+constexpr size_t kFlushBytes = 1 << 20;  // frames: send once this much is held
 
 struct Url {
   std::string scheme, host, port;
@@ -83,7 +84,8 @@ class UdpSink final : public ReplaySink {
     msgs_[n_].msg_hdr.msg_iov = &iov_[n_];
     msgs_[n_].msg_hdr.msg_iovlen = 1;
     ++n_;
-    return due_ns != 0 || n_ == kBatch ? flush() : Status::ok();
+    (void)due_ns;  // paced or not, the replayer says when to flush
+    return n_ == kBatch ? flush() : Status::ok();
   }
 
   Status flush() override {
@@ -144,9 +146,20 @@ class TcpSink final : public ReplaySink {
   ~TcpSink() override { ::close(fd_); }
 
   Status send(const RecordView& r, uint64_t due_ns) override {
+    (void)due_ns;  // paced or not, the replayer says when to flush
     if (framing_ == Framing::kFrames) {
+      // Frames that follow each other in a segment go as one iovec.
       const auto f = r.frame();
-      iov_[n_++] = {const_cast<std::byte*>(f.data()), f.size()};
+      auto* start = const_cast<std::byte*>(f.data());
+      if (n_ > 0 &&
+          static_cast<std::byte*>(iov_[n_ - 1].iov_base) + iov_[n_ - 1].iov_len == start) {
+        iov_[n_ - 1].iov_len += f.size();
+      } else {
+        iov_[n_++] = {start, f.size()};
+      }
+      bytes_ += f.size();
+      ++records_;
+      return n_ == 2 * kBatch || bytes_ >= kFlushBytes ? flush() : Status::ok();
     } else {
       const auto p = r.payload();
       uint8_t* h = headers_[records_];
@@ -167,7 +180,7 @@ class TcpSink final : public ReplaySink {
       iov_[n_++] = {const_cast<char*>(p.data()), p.size()};
     }
     ++records_;
-    return due_ns != 0 || records_ == kBatch ? flush() : Status::ok();
+    return records_ == kBatch ? flush() : Status::ok();
   }
 
   Status flush() override {
@@ -186,7 +199,7 @@ class TcpSink final : public ReplaySink {
         iov_[first].iov_len -= left;
       }
     }
-    n_ = records_ = 0;
+    n_ = records_ = bytes_ = 0;
     return Status::ok();
   }
 
@@ -196,7 +209,7 @@ class TcpSink final : public ReplaySink {
   Framing framing_;
   iovec iov_[2 * kBatch];
   uint8_t headers_[kBatch][4];
-  size_t n_ = 0, records_ = 0;
+  size_t n_ = 0, records_ = 0, bytes_ = 0;
 };
 
 Result<std::unique_ptr<ReplaySink>> open_tcp(const Url& u, const std::string& text) {
