@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <ctime>
 #include <random>
 #include <string>
 #include <thread>
@@ -264,7 +265,60 @@ TEST(CliReplay, BadInputIsOneLineAndANonZeroExit) {
   r = reel("replay " + d + "/S --out pcap:" + d + "/x.pcap");
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("names no IPv4:PORT destination"), std::string::npos) << r.err;
-  for (const std::string& e : {r.err}) EXPECT_EQ(count_lines(e), 1) << e;
+  EXPECT_EQ(count_lines(r.err), 1) << r.err;
+  r = reel("replay " + d + "/S --out 'udp://239.1.1.1:5000?ttl=abc'");
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("bad ttl 'abc'"), std::string::npos) << r.err;
+  r = reel("replay " + d + "/S --speed 0.0000001 --out -");
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+}
+
+// Found in review: a stream named twice went out twice; --start-at was
+// ignored with --max; Ctrl-C could not stop a replay blocked on a TCP peer
+// that stopped reading.
+TEST(CliReplay, ReviewFindings) {
+  testing::TempDir dir;
+  const std::string d = dir.path();
+  ASSERT_EQ(reel("append " + d + "/S --stream s --segment-size 64MiB", lines(1, 3)).exit_code, 0);
+  CliRun r = reel("replay " + d + "/S --stream s --stream s --max --out -");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "1\n2\n3\n");
+  const auto begin = std::chrono::system_clock::now() + std::chrono::milliseconds(1500);
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(begin.time_since_epoch());
+  const std::time_t secs = static_cast<std::time_t>(ms.count() / 1000);
+  char iso[64];
+  std::strftime(iso, sizeof iso, "%Y-%m-%dT%H:%M:%S", std::gmtime(&secs));
+  const std::string at =
+      std::string(iso) + "." + std::to_string(1000 + ms.count() % 1000).substr(1) + "Z";
+  const auto t0 = std::chrono::steady_clock::now();
+  r = reel("replay " + d + "/S --max --start-at " + at + " --out -");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_GE(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(1000))
+      << "--max started before --start-at " << at;
+
+  // A peer that accepts and never reads; a large store fills the sockets.
+  std::string big;
+  for (int i = 0; i < 40000; ++i) big += std::string(1000, 'x') + "\n";
+  ASSERT_EQ(reel("append " + d + "/B --segment-size 64MiB", big).exit_code, 0);
+  const int lfd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(lfd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  ASSERT_EQ(::listen(lfd, 1), 0);
+  socklen_t len = sizeof a;
+  ::getsockname(lfd, reinterpret_cast<sockaddr*>(&a), &len);
+  Server replay;  // a child process, stopped with SIGINT
+  start(&replay,
+        {REEL_BINARY, "replay", d + "/B", "--max", "--out",
+         "tcp://127.0.0.1:" + std::to_string(ntohs(a.sin_port))},
+        d + "/out", d + "/err");
+  const int peer = ::accept(lfd, nullptr, nullptr);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // blocked in send by now
+  EXPECT_EQ(replay.interrupt(), 130) << testing::read_all(d + "/err");
+  EXPECT_NE(testing::read_all(d + "/err").find("stopped after"), std::string::npos);
+  ::close(peer);
+  ::close(lfd);
 }
 
 }  // namespace

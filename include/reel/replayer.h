@@ -83,7 +83,8 @@ class REEL_EXPORT Replayer {
   Status run(ReplaySink* sink);
   // With a callback as the sink.
   Status run(const std::function<Status(const RecordView&, uint64_t due_ns)>& sink);
-  // Ends run() before the next record (async-signal-safe).
+  // Ends run() before the next record (async-signal-safe). Final: a later
+  // run() returns at once.
   void stop();
 
   ReplayStats stats() const;

@@ -79,6 +79,11 @@ class UdpSink final : public ReplaySink {
 
   Status send(const RecordView& r, uint64_t due_ns) override {
     const auto p = r.payload();
+    if (p.size() > 65507) {
+      return Status::invalid_argument(name_ + ": record seq " + std::to_string(r.seq()) + " has " +
+                                      std::to_string(p.size()) +
+                                      " bytes, more than one UDP datagram holds");
+    }
     iov_[n_] = {const_cast<char*>(p.data()), p.size()};
     msgs_[n_] = {};
     msgs_[n_].msg_hdr.msg_iov = &iov_[n_];
@@ -92,7 +97,10 @@ class UdpSink final : public ReplaySink {
     size_t done = 0;
     while (done < n_) {
       const int k = ::sendmmsg(fd_, msgs_ + done, static_cast<unsigned>(n_ - done), 0);
-      if (k < 0 && (errno == EINTR || errno == ECONNREFUSED)) continue;  // no listener yet
+      // ECONNREFUSED reports an earlier datagram nobody took (no listener
+      // yet): this one was not sent, send it again.
+      if (k < 0 && errno == ECONNREFUSED) continue;
+      if (k < 0 && errno == EINTR) return Status::busy(name_ + ": interrupted");
       if (k < 0) return Status::from_errno(name_, errno);
       done += static_cast<size_t>(k);
     }
@@ -115,8 +123,18 @@ Result<std::unique_ptr<ReplaySink>> open_udp(const Url& u, const std::string& te
   if (fd < 0) return Status::from_errno(text, errno);
   auto sink = std::make_unique<UdpSink>(fd, text);
   if (IN_MULTICAST(ntohl(to->sin_addr.s_addr))) {
-    const int ttl = u.params.count("ttl") ? std::atoi(u.params.at("ttl").c_str()) : 1;
-    ::setsockopt(fd, IPPROTO_IP, IP_MULTICAST_TTL, &ttl, sizeof ttl);
+    int ttl = 1;
+    if (u.params.count("ttl")) {
+      const std::string& t = u.params.at("ttl");
+      if (t.empty() || t.size() > 3 || t.find_first_not_of("0123456789") != std::string::npos ||
+          std::stoi(t) > 255) {
+        return Status::invalid_argument(text + ": bad ttl '" + t + "' (0 to 255)");
+      }
+      ttl = std::stoi(t);
+    }
+    if (::setsockopt(fd, IPPROTO_IP, IP_MULTICAST_TTL, &ttl, sizeof ttl) != 0) {
+      return Status::from_errno(text + ": IP_MULTICAST_TTL", errno);
+    }
     if (u.params.count("iface")) {
       ip_mreqn m{};
       m.imr_ifindex = static_cast<int>(::if_nametoindex(u.params.at("iface").c_str()));
@@ -190,7 +208,7 @@ class TcpSink final : public ReplaySink {
       m.msg_iov = iov_ + first;
       m.msg_iovlen = n_ - first;
       const ssize_t w = ::sendmsg(fd_, &m, MSG_NOSIGNAL);
-      if (w < 0 && errno == EINTR) continue;
+      if (w < 0 && errno == EINTR) return Status::busy(name_ + ": interrupted");
       if (w < 0) return Status::from_errno(name_, errno);
       size_t left = static_cast<size_t>(w);
       while (first < n_ && left >= iov_[first].iov_len) left -= iov_[first++].iov_len;

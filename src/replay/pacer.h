@@ -55,7 +55,9 @@ class Pacer {
     }
     // Records out of time order (a late one) are due at once.
     const uint64_t offset = ts_ns >= first_ + shortened_ ? ts_ns - first_ - shortened_ : 0;
-    return anchor_ + static_cast<uint64_t>(static_cast<double>(offset) / speed_);
+    const double scaled = static_cast<double>(offset) / speed_;
+    constexpr double kFar = 4e18;  // past any replay; keeps the sum in range
+    return anchor_ + static_cast<uint64_t>(std::min(scaled, kFar));
   }
 
   bool must_wait(uint64_t due) const { return mono_ns() < due; }

@@ -162,6 +162,9 @@ Result<std::unique_ptr<Replayer>> Replayer::open(const std::string& dir,
     for (const auto& s : *all) impl->streams.push_back(s.name);
   } else {
     for (const auto& name : options.streams) {
+      if (std::find(impl->streams.begin(), impl->streams.end(), name) != impl->streams.end()) {
+        continue;  // named twice: replayed once
+      }
       auto id = impl->reader->stream_id(name);
       if (!id) return id.status();
       if (!*id) return Status::not_found(dir + ": no stream '" + name + "'");
@@ -180,6 +183,10 @@ Status Replayer::run(ReplaySink* sink) {
   uint64_t anchor = t0;
   if (impl_->options.start_at_ns != 0) {
     anchor = replay::mono_from_realtime(impl_->options.start_at_ns);
+  }
+  if (impl_->options.start_at_ns != 0) {  // flat out too: machines start together
+    replay::Pacer wait(1, 0, anchor, impl_->options.spin_ns);
+    if (!wait.wait_until(anchor, impl_->stop)) return Status::ok();
   }
   Status s;
   for (uint64_t loop = 0; s && loop < impl_->options.loops && !impl_->stop.load(); ++loop) {

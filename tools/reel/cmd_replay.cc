@@ -1,6 +1,9 @@
 // reel replay: stored records back out at their pace, N times faster or flat
 // out, streams merged by (ts_ns, seq), to UDP, TCP, pcap or stdout (issue 10).
+#include <pthread.h>
 #include <signal.h>
+
+#include <cerrno>
 
 #include <atomic>
 #include <cinttypes>
@@ -21,8 +24,10 @@ namespace reel::cli {
 namespace {
 
 std::atomic<Replayer*> g_replayer{nullptr};
+std::atomic<bool> g_stopped{false};
 
 void on_signal(int) {
+  g_stopped.store(true);
   if (Replayer* r = g_replayer.load()) r->stop();
 }
 
@@ -32,7 +37,9 @@ class PrintSink final : public ReplaySink {
   explicit PrintSink(Printer* p) : printer_(p) {}
   Status send(const RecordView& r, uint64_t) override { return printer_->print(r); }
   Status flush() override {
-    std::fflush(stdout);
+    if (std::fflush(stdout) != 0 || std::ferror(stdout)) {
+      return Status::from_errno("stdout", errno);
+    }
     return Status::ok();
   }
 
@@ -128,8 +135,8 @@ Result<ReplayOptions> replay_options(const Args& args) {
     const std::string text = args.get("--speed");
     char* end = nullptr;
     o.speed = std::strtod(text.c_str(), &end);
-    if (text.empty() || *end != '\0' || !(o.speed > 0) || o.speed > 1e9) {
-      return Status::invalid_argument("bad --speed '" + text + "' (a number above 0, e.g. 10)");
+    if (text.empty() || *end != '\0' || !(o.speed >= 1e-3) || o.speed > 1e9) {
+      return Status::invalid_argument("bad --speed '" + text + "' (0.001 to 1e9, e.g. 10)");
     }
   }
   if (args.has("--max-gap")) {
@@ -163,8 +170,13 @@ void print_stats(const ReplayStats& st, bool paced, FILE* out) {
   std::fprintf(out, "\n");
 }
 
-// Shows records sent every half second on a terminal, until `done`.
+// Shows records sent every half second on stderr, until `done`.
 void show_progress(const Replayer& r, const std::atomic<bool>& done) {
+  sigset_t block;  // signals go to the replaying thread
+  sigemptyset(&block);
+  sigaddset(&block, SIGINT);
+  sigaddset(&block, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &block, nullptr);
   while (!done.load()) {
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
     std::fprintf(stderr, "\rreel replay: %" PRIu64 " records sent   ", r.progress());
@@ -189,16 +201,22 @@ int run_replay(const Args& args) {
   g_replayer.store(replayer->get());
   struct sigaction sa {};
   sa.sa_handler = on_signal;
+  sa.sa_flags = SA_RESETHAND;  // a second Ctrl-C ends the process
   ::sigaction(SIGINT, &sa, nullptr);
   ::sigaction(SIGTERM, &sa, nullptr);
   std::atomic<bool> done{false};
   std::thread progress;
-  if (stderr_is_terminal()) progress = std::thread([&] { show_progress(**replayer, done); });
+  if (args.has("--progress")) progress = std::thread([&] { show_progress(**replayer, done); });
   Status s = (*replayer)->run(&out);
   done.store(true);
   if (progress.joinable()) progress.join();
   g_replayer.store(nullptr);
   const ReplayStats st = (*replayer)->stats();
+  if (g_stopped.load()) {
+    if (args.has("--stats")) print_stats(st, !o->max, stderr);
+    std::fprintf(stderr, "reel replay: stopped after %" PRIu64 " records\n", st.records);
+    return 130;
+  }
   if (!s) return fail("replay", s);
   if (st.records == 0) return fail("replay", dir + ": no records in the range");
   if (args.has("--stats")) print_stats(st, !o->max, stderr);
@@ -226,10 +244,12 @@ const Command kReplayCommand{
       {"--loop", "N", "replay the range N times", "1"},
       {"--start-at", "TIME", "start at this wall-clock time (ISO-8601 or @unix-seconds)", ""},
       {"--format", "F", kFormatHelp, "payload"},
-      {"--stats", "", "print records, rate and how late records were sent, at the end", ""}},
+      {"--stats", "", "print records, rate and how late records were sent, at the end", ""},
+      {"--progress", "", "show records sent every half second on stderr", ""}},
      "Record i is due at start + (ts_i - ts_first) / speed, scheduled against one absolute\n"
      "start (no drift over hours); the replayer sleeps until shortly before, then spins.\n"
-     "Payloads go out byte for byte from the store's mapping. SIGINT stops the replay."},
+     "Payloads go out byte for byte from the store's mapping. SIGINT stops the replay\n"
+     "(exit 130; a second one ends the process at once)."},
     run_replay};
 
 }  // namespace reel::cli
