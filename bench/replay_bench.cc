@@ -14,6 +14,7 @@
 //     duration it reports against the capture's span). Needs root; skipped
 //     otherwise.
 #include <arpa/inet.h>
+#include <linux/errqueue.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -169,6 +170,57 @@ double raw_tcp_mb_s(uint64_t bytes) {
   return static_cast<double>(bytes) / 1e6 / seconds_since(t0);
 }
 
+// Loopback TCP from `buf` in 256 KiB sends, with MSG_ZEROCOPY or not: MB/s,
+// and how many zero-copy sends the kernel reported it copied anyway.
+std::pair<double, double> zerocopy_mb_s(const std::vector<char>& buf, uint64_t bytes, bool zc) {
+  Drain drain;
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  const int one = 1;
+  if (zc) ::setsockopt(fd, SOL_SOCKET, SO_ZEROCOPY, &one, sizeof one);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(drain.port);
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to) != 0) die("connect");
+  uint64_t sends = 0, copied = 0, done_notes = 0;
+  auto reap = [&](int flags) {
+    for (;;) {
+      char control[128];
+      msghdr m{};
+      m.msg_control = control;
+      m.msg_controllen = sizeof control;
+      if (::recvmsg(fd, &m, MSG_ERRQUEUE | flags) < 0) return;
+      for (cmsghdr* c = CMSG_FIRSTHDR(&m); c != nullptr; c = CMSG_NXTHDR(&m, c)) {
+        sock_extended_err e;
+        std::memcpy(&e, CMSG_DATA(c), sizeof e);
+        if (e.ee_origin != SO_EE_ORIGIN_ZEROCOPY) continue;
+        const uint64_t n = e.ee_data - e.ee_info + 1;  // a range of sends
+        done_notes += n;
+        if (e.ee_code & SO_EE_CODE_ZEROCOPY_COPIED) copied += n;
+      }
+    }
+  };
+  const size_t chunk = 256 << 10;
+  const auto t0 = Clock::now();
+  for (uint64_t sent = 0; sent < bytes;) {
+    const size_t off = sent % (buf.size() - chunk);
+    const ssize_t w = ::send(fd, buf.data() + off, std::min<uint64_t>(chunk, bytes - sent),
+                             zc ? MSG_ZEROCOPY : 0);
+    if (w < 0 && errno == ENOBUFS) {  // too many notifications pending
+      reap(0);
+      continue;
+    }
+    if (w <= 0) die("send");
+    sent += static_cast<uint64_t>(w);
+    ++sends;
+    if (zc) reap(MSG_DONTWAIT);
+  }
+  while (zc && done_notes < sends) reap(0);  // the kernel is done with every buffer
+  const double mb_s = static_cast<double>(bytes) / 1e6 / seconds_since(t0);
+  ::close(fd);
+  return {mb_s, sends == 0 || !zc ? 0.0 : static_cast<double>(copied) / static_cast<double>(sends)};
+}
+
 // tcpreplay's report: (packets per second, seconds it took); zeros when it
 // could not run.
 std::pair<double, double> tcpreplay(const std::string& pcap, const std::string& how,
@@ -197,20 +249,34 @@ int main(int argc, char** argv) {
   using namespace reel::bench;
   using reel::Status;
   std::string base = std::filesystem::temp_directory_path().string();
-  uint64_t records = 1'000'000;
+  uint64_t records = 1'000'000, drift_seconds = 0;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     if (arg == "--dir" && i + 1 < argc) {
       base = argv[++i];
     } else if (arg == "--records" && i + 1 < argc) {
       records = std::stoull(argv[++i]);
+    } else if (arg == "--drift" && i + 1 < argc) {
+      drift_seconds = std::stoull(argv[++i]);
     } else {
-      std::printf("usage: reel_replay_bench [--dir DIR] [--records N]\n");
+      std::printf("usage: reel_replay_bench [--dir DIR] [--records N] [--drift SECONDS]\n");
       return arg == "--help" || arg == "-h" ? 0 : 2;
     }
   }
   const std::string root = base + "/reel-replay-bench-" + std::to_string(::getpid());
   std::filesystem::create_directories(root);
+  if (drift_seconds > 0) {
+    // Drift: a paced replay of 1,000 records a second for that long; the
+    // last record's lateness shows any drift.
+    build(root + "/drift", drift_seconds * 1000, 1'000'000);
+    uint16_t port = 0;
+    const int hole = udp_hole(&port);
+    (void)replay_row(root + "/drift", "udp://127.0.0.1:" + std::to_string(port), false,
+                     "paced 1000 records/s, " + std::to_string(drift_seconds) + " s");
+    ::close(hole);
+    std::filesystem::remove_all(root);
+    return 0;
+  }
   std::vector<Row> rows;
   build(root + "/flat", records, 1'000);
   uint16_t port = 0;
@@ -229,6 +295,15 @@ int main(int argc, char** argv) {
   frames.baseline_name = "raw loopback TCP";
   frames.baseline_mb_s = raw_tcp_mb_s(frame_bytes);
   rows.push_back(frames);
+  {
+    std::vector<char> buf(64 << 20, 'z');
+    const auto plain = zerocopy_mb_s(buf, 2ull << 30, false);
+    const auto zc = zerocopy_mb_s(buf, 2ull << 30, true);
+    std::printf(
+        "\nloopback TCP, 2 GiB in 256 KiB sends: plain send %.0f MB/s, MSG_ZEROCOPY %.0f "
+        "MB/s (the kernel reported %.0f%% of zero-copy sends as copied)\n",
+        plain.first, zc.first, zc.second * 100);
+  }
   std::printf("\npaced replay, speed 1, UDP sink (1 s each):\n");
   for (uint64_t rate : {10'000ull, 100'000ull, 1'000'000ull}) {
     const std::string dir = root + "/paced" + std::to_string(rate);

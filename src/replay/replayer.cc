@@ -59,8 +59,10 @@ class LateSamples {
 
 }  // namespace
 
-// Paced records a sink may hold before the replayer asks it to flush.
+// Paced records a sink may hold before the replayer asks it to flush, and
+// how late a record must be for the replayer to batch it with the next.
 constexpr size_t kMaxUnsent = 64;
+constexpr uint64_t kBehindNs = 20'000;
 
 struct Replayer::Impl {
   ReplayOptions options;
@@ -104,9 +106,9 @@ Status Replayer::Impl::one_loop(ReplaySink* sink, uint64_t anchor, LateSamples* 
     if (Status s = advance(i); !s) return s;
   }
   replay::Pacer pacer(options.speed, options.max_gap_ns, anchor, options.spin_ns);
-  // Paced records handed to the sink since its last flush: several due at
-  // once (or late) leave in one batch, and each one's lateness is taken
-  // when the batch has left.
+  // Paced records handed to the sink since its last flush: when the replay
+  // runs behind, records leave in batches; each one's lateness is taken
+  // when its batch has left.
   std::vector<uint64_t> unsent;
   auto flush = [&]() -> Status {
     Status s = sink->flush();
@@ -129,7 +131,8 @@ Status Replayer::Impl::one_loop(ReplaySink* sink, uint64_t anchor, LateSamples* 
     if (Status s = sink->send(r, due); !s) return s;
     if (!options.max) {
       unsent.push_back(due);
-      if (unsent.size() >= kMaxUnsent) {
+      // On time: out now. Behind: batch until caught up (or 64 held).
+      if (replay::late_ns(due) < kBehindNs || unsent.size() >= kMaxUnsent) {
         if (Status s = flush(); !s) return s;
       }
     }
