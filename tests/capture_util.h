@@ -64,6 +64,14 @@ struct Tcpdump {
   }
 };
 
+inline std::string unhex(const std::string& h) {
+  std::string out;
+  for (size_t i = 0; i + 1 < h.size(); i += 2) {
+    out += static_cast<char>(std::stoi(h.substr(i, 2), nullptr, 16));
+  }
+  return out;
+}
+
 // Each packet's capture time in ns, as tshark reads `pcap` (frame.time_epoch).
 inline std::vector<uint64_t> tshark_times(const std::string& pcap, const std::string& scratch) {
   std::vector<uint64_t> out;

@@ -23,14 +23,6 @@
 namespace reel {
 namespace {
 
-std::string unhex(const std::string& h) {
-  std::string out;
-  for (size_t i = 0; i + 1 < h.size(); i += 2) {
-    out += static_cast<char>(std::stoi(h.substr(i, 2), nullptr, 16));
-  }
-  return out;
-}
-
 std::vector<std::string> sent_lines(const std::string& path) {
   std::vector<std::string> out;
   const std::string all = testing::read_all(path);

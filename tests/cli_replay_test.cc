@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <ctime>
 #include <random>
 #include <string>
@@ -27,14 +28,6 @@
 
 namespace reel {
 namespace {
-
-std::string unhex(const std::string& h) {
-  std::string out;
-  for (size_t i = 0; i + 1 < h.size(); i += 2) {
-    out += static_cast<char>(std::stoi(h.substr(i, 2), nullptr, 16));
-  }
-  return out;
-}
 
 // tshark's UDP payloads of `pcap`, in order.
 std::vector<std::string> tshark_payloads(const std::string& pcap, const std::string& scratch) {
@@ -104,11 +97,15 @@ TEST(CliReplay, ARoundTripThroughTcpdumpIsByteExactAndKeepsThePace) {
   const auto t1 = tshark_times(d + "/replay.pcap", d + "/t1");
   ASSERT_EQ(t0.size(), sent.size());
   ASSERT_EQ(t1.size(), sent.size());
+  std::vector<double> errors;
   for (size_t i = 1; i < sent.size(); ++i) {
-    const double want = static_cast<double>(t0[i] - t0[0]),
-                 got = static_cast<double>(t1[i] - t1[0]);
-    EXPECT_NEAR(got, want, 5e6) << "datagram " << i;
+    const double want = static_cast<double>(t0[i] - t0[0]);
+    const double got = static_cast<double>(t1[i] - t1[0]);
+    EXPECT_NEAR(got, want, 5e6) << "datagram " << i;  // a preempted VM, tests in parallel
+    errors.push_back(std::abs(got - want));
   }
+  std::sort(errors.begin(), errors.end());
+  EXPECT_LT(errors[errors.size() / 2], 200e3) << "median pace error over 200 us";
 }
 
 // A store made with the library: two streams with interleaved and equal
@@ -216,14 +213,9 @@ TEST(CliReplay, TcpFramesAreTheSegmentFilesBytes) {
   const std::string d = dir.path();
   CliRun r = reel("append " + d + "/S --stream s --segment-size 1MiB", lines(1, 2000));
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  const int lfd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::bind(lfd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-  ASSERT_EQ(::listen(lfd, 1), 0);
-  socklen_t len = sizeof a;
-  ::getsockname(lfd, reinterpret_cast<sockaddr*>(&a), &len);
+  uint16_t port = 0;
+  const int lfd = listen_loopback(&port);
+  ASSERT_GE(lfd, 0);
   std::string got;
   std::thread rx([&] {
     const int fd = ::accept(lfd, nullptr, nullptr);
@@ -232,7 +224,7 @@ TEST(CliReplay, TcpFramesAreTheSegmentFilesBytes) {
       got.append(buf, static_cast<size_t>(n));
     ::close(fd);
   });
-  r = reel("replay " + d + "/S --max --out 'tcp://127.0.0.1:" + std::to_string(ntohs(a.sin_port)) +
+  r = reel("replay " + d + "/S --max --out 'tcp://127.0.0.1:" + std::to_string(port) +
            "?framing=frames'");
   rx.join();
   ::close(lfd);
@@ -300,18 +292,13 @@ TEST(CliReplay, ReviewFindings) {
   std::string big;
   for (int i = 0; i < 40000; ++i) big += std::string(1000, 'x') + "\n";
   ASSERT_EQ(reel("append " + d + "/B --segment-size 64MiB", big).exit_code, 0);
-  const int lfd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::bind(lfd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-  ASSERT_EQ(::listen(lfd, 1), 0);
-  socklen_t len = sizeof a;
-  ::getsockname(lfd, reinterpret_cast<sockaddr*>(&a), &len);
+  uint16_t port = 0;
+  const int lfd = listen_loopback(&port);
+  ASSERT_GE(lfd, 0);
   Server replay;  // a child process, stopped with SIGINT
   start(&replay,
         {REEL_BINARY, "replay", d + "/B", "--max", "--out",
-         "tcp://127.0.0.1:" + std::to_string(ntohs(a.sin_port))},
+         "tcp://127.0.0.1:" + std::to_string(port)},
         d + "/out", d + "/err");
   const int peer = ::accept(lfd, nullptr, nullptr);
   std::this_thread::sleep_for(std::chrono::milliseconds(500));  // blocked in send by now

@@ -26,17 +26,6 @@ std::string scrape(int port, const std::string& path, const std::string& scratch
   return testing::read_all(scratch + ".resp");
 }
 
-int metrics_port(const std::string& err_path) {
-  const std::regex re("metrics on port ([0-9]+)");
-  for (int i = 0; i < 500; ++i) {
-    std::smatch m;
-    const std::string err = testing::read_all(err_path);
-    if (std::regex_search(err, m, re)) return std::stoi(m[1]);
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return 0;
-}
-
 TEST(CliServeOps, MetricsReportTheEndpointsTheRingAndTheSeqs) {
   testing::TempDir dir;
   const std::string d = dir.path();
@@ -47,7 +36,7 @@ TEST(CliServeOps, MetricsReportTheEndpointsTheRingAndTheSeqs) {
         d + "/out", d + "/err");
   const auto ports = server.ports(2);
   ASSERT_EQ(ports.size(), 2u) << testing::read_all(d + "/err");
-  const int mport = metrics_port(d + "/err");
+  const int mport = server.number_after("metrics on port");
   ASSERT_GT(mport, 0);
   // A scraper that connects and says nothing: ingest goes on.
   const int hostile = connect_to(mport);

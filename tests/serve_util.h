@@ -56,8 +56,11 @@ struct Server {
     return {};
   }
   // Waits for the "listening on port N" line and returns N (0 on timeout).
-  int port() const {
-    const std::regex re("listening on port ([0-9]+)");
+  int port() const { return number_after("listening on port"); }
+  // The number after `words` in the first stderr line that has it, once
+  // there (0 after 5 s).
+  int number_after(const std::string& words) const {
+    const std::regex re(words + " ([0-9]+)");
     for (int i = 0; i < 500; ++i) {
       std::smatch m;
       const std::string err = testing::read_all(err_path);
@@ -91,6 +94,22 @@ inline int udp_to(int port, sockaddr_in* to) {
   to->sin_port = htons(static_cast<uint16_t>(port));
   to->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   return ::socket(AF_INET, SOCK_DGRAM, 0);
+}
+
+// A TCP socket listening on 127.0.0.1 (a port the kernel picks: *port).
+inline int listen_loopback(uint16_t* port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(fd, 4) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  *port = ntohs(a.sin_port);
+  return fd;
 }
 
 inline int connect_to(int port) {
