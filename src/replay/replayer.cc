@@ -73,7 +73,9 @@ struct Replayer::Impl {
   ReplayStats stats;
 
   Result<std::vector<Lane>> open_lanes();
-  // One pass over the range; `anchor` is when its first record is due.
+  // One pass over the range. Its first record is due at `anchor` (waited
+  // for, flat out too), or, when 0, as soon as the cursors are open: the
+  // time opening them takes must not make the first record alone late.
   Status one_loop(ReplaySink* sink, uint64_t anchor, LateSamples* late);
 };
 
@@ -104,6 +106,11 @@ Status Replayer::Impl::one_loop(ReplaySink* sink, uint64_t anchor, LateSamples* 
   };
   for (size_t i = 0; i < lanes->size(); ++i) {
     if (Status s = advance(i); !s) return s;
+  }
+  if (anchor == 0) {
+    anchor = replay::mono_ns();
+  } else if (!replay::Pacer(1, 0, anchor, options.spin_ns).wait_until(anchor, stop)) {
+    return Status::ok();  // stopped while waiting for --start-at
   }
   replay::Pacer pacer(options.speed, options.max_gap_ns, anchor, options.spin_ns);
   // Paced records handed to the sink since its last flush: when the replay
@@ -183,18 +190,15 @@ Status Replayer::run(ReplaySink* sink) {
   impl_->sent.store(0);
   LateSamples late;
   const uint64_t t0 = replay::mono_ns();
-  uint64_t anchor = t0;
-  if (impl_->options.start_at_ns != 0) {
-    anchor = replay::mono_from_realtime(impl_->options.start_at_ns);
-  }
-  if (impl_->options.start_at_ns != 0) {  // flat out too: machines start together
-    replay::Pacer wait(1, 0, anchor, impl_->options.spin_ns);
-    if (!wait.wait_until(anchor, impl_->stop)) return Status::ok();
-  }
+  // --start-at holds the first loop (flat out too: machines start together).
+  uint64_t anchor =
+      impl_->options.start_at_ns == 0
+          ? 0
+          : std::max<uint64_t>(1, replay::mono_from_realtime(impl_->options.start_at_ns));
   Status s;
   for (uint64_t loop = 0; s && loop < impl_->options.loops && !impl_->stop.load(); ++loop) {
-    s = impl_->one_loop(sink, std::max(anchor, replay::mono_ns()), &late);
-    anchor = replay::mono_ns();
+    s = impl_->one_loop(sink, anchor, &late);
+    anchor = 0;
   }
   impl_->stats.seconds = static_cast<double>(replay::mono_ns() - t0) / 1e9;
   late.fill(&impl_->stats);
