@@ -155,13 +155,13 @@ TEST(Replayer, ReplaysBesideALiveWriterSkipNothing) {
   std::atomic<bool> stop{false};
   std::atomic<uint64_t> appended{0};
   std::thread writer([&] {
-    for (uint64_t i = 1; !stop.load(); ++i) {
+    for (uint64_t i = 1; !stop.load() && i <= 20'000; ++i) {  // bounded: slow builds too
       AppendOptions ao;
       ao.ts_ns = 1'000'000 + i * 1'000;
       const std::string p = testing::numbered("r", i);
       if (!(*store)->append(i % 2 ? "odd" : "even", p, ao)) return;
       appended.store(i);
-      if (i % 64 == 0) std::this_thread::sleep_for(std::chrono::microseconds(200));
+      if (i % 64 == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
   });
   while (appended.load() < 100) std::this_thread::sleep_for(std::chrono::milliseconds(1));

@@ -9,5 +9,6 @@
 #include "reel/replayer.h"
 #include "reel/status.h"
 #include "reel/store.h"
+#include "reel/subscriber.h"
 #include "reel/tailer.h"
 #include "reel/types.h"

@@ -95,7 +95,11 @@ bool is_unsigned(reflection::BaseType t) {
 Status RecordJson::load(const std::string& bfbs_path) {
   auto bytes = store::read_file(bfbs_path);
   if (!bytes) return bytes.status();
-  bfbs_ = std::move(*bytes);
+  return load_bytes(std::move(*bytes), bfbs_path);
+}
+
+Status RecordJson::load_bytes(std::string bytes, const std::string& bfbs_path) {
+  bfbs_ = std::move(bytes);
   flatbuffers::Verifier verifier(reinterpret_cast<const uint8_t*>(bfbs_.data()), bfbs_.size());
   if (!reflection::VerifySchemaBuffer(verifier)) {
     return Status::corruption(bfbs_path + ": not a valid reflection schema");

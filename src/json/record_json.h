@@ -36,6 +36,8 @@ class RecordJson {
  public:
   // Loads and verifies the reflection schema from `bfbs_path`.
   Status load(const std::string& bfbs_path);
+  // The same from the schema's bytes (`bfbs_path` names them in errors).
+  Status load_bytes(std::string bytes, const std::string& bfbs_path);
   // One line of JSON for `record`.
   std::string render(const RecordView& record) const;
 

@@ -7,6 +7,7 @@
 #include <cinttypes>
 #include <cstdio>
 #include <map>
+#include <thread>
 #include <vector>
 
 #include "feed/endpoint.h"
@@ -16,6 +17,7 @@
 #include "reel/commands.h"
 #include "reel/serve_report.h"
 #include "reel/store.h"
+#include "replay/replay_server.h"
 #include "util/time_format.h"
 
 namespace reel::cli {
@@ -192,7 +194,7 @@ Status open_receivers(const Args& args, const StoreOptions& o, Ingest* in) {
   auto tcp = endpoints_from(args, true);
   if (!tcp) return tcp.status();
   if (udp->empty() && tcp->empty()) {
-    return Status::invalid_argument("give at least one --udp, --mcast or --tcp endpoint");
+    return Status::invalid_argument("give at least one --udp, --mcast, --tcp or --replay endpoint");
   }
   auto max_conns = parse_u64(args.get("--max-connections"));
   if (!max_conns || *max_conns == 0) {
@@ -248,8 +250,60 @@ void announce(const Ingest& in) {
   std::fflush(stderr);
 }
 
+Result<std::unique_ptr<replay::ReplayServer>> start_replay(const Args& args,
+                                                           const std::string& dir) {
+  auto at = feed::parse_endpoint(feed::Endpoint::Kind::kTcp, args.get("--replay"));
+  if (!at) return Status::invalid_argument("bad --replay '" + args.get("--replay") + "'");
+  replay::ReplayServerOptions o;
+  o.address = at->address;
+  o.port = at->port;
+  auto server = replay::ReplayServer::start(dir, o);
+  if (server) {
+    std::fprintf(stderr, "reel serve: replay on port %u\n", (*server)->port());
+    std::fflush(stderr);
+  }
+  return server;
+}
+
+void print_replay(const replay::ReplayServer& r, FILE* out) {
+  const auto c = r.counts();
+  std::fprintf(out,
+               "reel serve: replay: %" PRIu64 " subscribers (%" PRIu64 " open, %" PRIu64
+               " refused, %" PRIu64 " bad requests, %" PRIu64 " dropped for lag), %" PRIu64
+               " frames, %" PRIu64 " bytes sent\n",
+               c.subscribers, c.open, c.refused, c.bad_requests, c.lagging, c.frames, c.bytes);
+}
+
+void catch_stop_signals() {
+  struct sigaction sa {};
+  sa.sa_handler = on_signal;
+  ::sigaction(SIGINT, &sa, nullptr);
+  ::sigaction(SIGTERM, &sa, nullptr);
+}
+
+// --replay with no ingest endpoint: read-only, beside a writer in any
+// process (no lock taken, nothing written).
+int run_replay_only(const Args& args, const std::string& dir) {
+  auto server = start_replay(args, dir);
+  if (!server) {
+    return server.status().code() == Code::kInvalidArgument
+               ? usage_error("serve", server.status().message())
+               : fail("serve", server.status());
+  }
+  catch_stop_signals();
+  while (!g_stop.load()) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  print_replay(**server, stdout);
+  server->reset();  // ends every subscriber
+  return kExitOk;
+}
+
+bool has_ingest(const Args& args) {
+  return !args.all("--udp").empty() || !args.all("--mcast").empty() || !args.all("--tcp").empty();
+}
+
 int run_serve(const Args& args) {
   const std::string dir = args.positional(0);
+  if (!has_ingest(args) && args.has("--replay")) return run_replay_only(args, dir);
   auto options = store_options(args);
   if (!options) return usage_error("serve", options.status().message());
   auto store = Store::open(dir, *options);
@@ -261,10 +315,16 @@ int run_serve(const Args& args) {
     return s.code() == Code::kInvalidArgument ? usage_error("serve", s.message())
                                               : fail("serve", s);
   }
-  struct sigaction sa {};
-  sa.sa_handler = on_signal;
-  ::sigaction(SIGINT, &sa, nullptr);
-  ::sigaction(SIGTERM, &sa, nullptr);
+  std::unique_ptr<replay::ReplayServer> replay;
+  if (args.has("--replay")) {
+    auto r = start_replay(args, dir);
+    if (!r) {
+      (void)(*store)->close();
+      return fail("serve", r.status());
+    }
+    replay = std::move(*r);
+  }
+  catch_stop_signals();
   in.observe(true);
   announce(in);
   const bool show = args.has("--stats");
@@ -293,6 +353,7 @@ int run_serve(const Args& args) {
   in.observe(true);
   in.print(stdout);
   in.tcp.reset();
+  if (replay) print_replay(*replay, stdout);
   if (!in.failure) return fail("serve", in.failure);
   if (!closed) return fail("serve", closed);
   return kExitOk;
@@ -323,6 +384,10 @@ const Command kServeCommand{
        "65535"},
       {"--stats", "",
        "print each endpoint's counts, the ring's fill and the store's seqs every 5 s on stderr",
+       ""},
+      {"--replay", "[ADDR:]PORT",
+       "serve the store's records to subscribers (reel::Subscriber, reel tail tcp://); "
+       "alone, read-only beside a writer in any process",
        ""},
       {"--metrics", "[ADDR:]PORT", "serve the same as Prometheus text at GET /metrics", ""}},
      "SPEC (where the feed's own sequence number is, kept as the record's source_seq): none,\n"

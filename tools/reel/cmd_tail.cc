@@ -6,10 +6,45 @@
 #include "reel/commands.h"
 #include "reel/printer.h"
 #include "reel/reader.h"
+#include "reel/subscriber.h"
 #include "reel/tailer.h"
 
 namespace reel::cli {
 namespace {
+
+// tail of a remote store: tcp://HOST:PORT (reel serve --replay).
+int run_remote_tail(const Args& args, const Tailer::Options& t, uint64_t limit) {
+  const std::string url = args.positional(0);
+  if (!args.has("--from")) {
+    return usage_error("tail",
+                       "give --from with a tcp:// source (a seq, 'end' is not known "
+                       "remotely, or a time)");
+  }
+  if (t.from_end) return usage_error("tail", "--from end needs a store directory");
+  SubscribeOptions o;
+  o.from_seq = t.from_seq;
+  o.from_ts_ns = t.from_ts_ns;
+  o.follow = args.has("-f");
+  o.level = t.follow;
+  if (!t.stream.empty()) o.streams = {t.stream};
+  Printer printer(args.get("--format"));
+  if (auto err = printer.init(url); !err.empty()) return usage_error("tail", err);
+  auto sub = Subscriber::connect(url.substr(6), o);
+  if (!sub) return fail("tail", sub.status());
+  RecordView v;
+  for (uint64_t printed = 0; printed < limit;) {
+    if (!(*sub)->next(&v, std::chrono::nanoseconds(0))) {
+      if ((*sub)->done() || !(*sub)->status()) break;
+      std::fflush(stdout);
+      if (!(*sub)->next(&v, std::chrono::seconds(1))) continue;
+    }
+    if (Status s = printer.print(v); !s) return fail("tail", s);
+    ++printed;
+  }
+  std::fflush(stdout);
+  if (!(*sub)->status()) return fail("tail", (*sub)->status());
+  return kExitOk;
+}
 
 int run_tail(const Args& args) {
   const std::string dir = args.positional(0);
@@ -45,6 +80,7 @@ int run_tail(const Args& args) {
     if (!n) return usage_error("tail", "bad --limit '" + args.get("--limit") + "'");
     limit = *n;
   }
+  if (dir.rfind("tcp://", 0) == 0) return run_remote_tail(args, options, limit);
   auto reader = Reader::open(dir);
   if (!reader) return fail("tail", reader.status());
   Printer printer(args.get("--format"));
@@ -96,7 +132,9 @@ const Command kTailCommand{
       {"--format", "FMT", kFormatHelp, "json"},
       {"--limit", "N", "stop after N records", ""}},
      "tail needs only read access. It sleeps on the store's head file and wakes within "
-     "microseconds of a write; records arrive in seq order with no gap and no duplicate."},
+     "microseconds of a write; records arrive in seq order with no gap and no duplicate.\n"
+     "STORE may be tcp://HOST:PORT, a `reel serve --replay` endpoint (give --from); a\n"
+     "follower reconnects after a server restart and goes on after the last record shown."},
     run_tail};
 
 }  // namespace reel::cli

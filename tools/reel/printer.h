@@ -11,6 +11,7 @@
 #include "reel/args.h"
 #include "reel/record_view.h"
 #include "reel/status.h"
+#include "util/embedded_schema.h"
 #include "util/time_format.h"
 
 namespace reel::cli {
@@ -23,9 +24,16 @@ class Printer {
   explicit Printer(std::string format) : format_(std::move(format)) {}
 
   // Validates the format and loads what it needs; "" on success.
+  // `dir` is a store directory, or a tcp:// source (the schema compiled in
+  // is used: records on the wire are format version 1 too).
   std::string init(const std::string& dir) {
     if (format_ == "json") {
-      Status s = json_.load(dir + "/schemas/record.bfbs");
+      Status s =
+          dir.rfind("tcp://", 0) == 0
+              ? json_.load_bytes(std::string(reinterpret_cast<const char*>(embedded::kRecordBfbs),
+                                             embedded::kRecordBfbsSize),
+                                 "the built-in record.bfbs")
+              : json_.load(dir + "/schemas/record.bfbs");
       return s ? "" : s.message();
     }
     if (format_ == "hex" || format_ == "payload" || format_ == "raw" || format_ == "lp") return "";

@@ -1,0 +1,233 @@
+#include "reel/subscriber.h"
+
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <thread>
+
+#include "client/connect.h"
+#include "reel/replay_generated.h"
+#include "replay/wire.h"
+#include "wal/frame.h"
+
+namespace reel {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Milliseconds left until `deadline` for poll(): -1 for none, at least 0.
+int ms_left(Clock::time_point deadline, bool none) {
+  if (none) return -1;
+  const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now());
+  return static_cast<int>(std::max<int64_t>(0, left.count()));
+}
+
+}  // namespace
+
+struct Subscriber::Impl {
+  std::string peer;
+  SubscribeOptions options;
+  int fd = -1;
+  std::vector<uint8_t> buf;
+  size_t start = 0, end = 0;  // unread bytes: buf[start, end)
+  Status status;
+  bool done = false;
+  uint64_t last_seq = 0, reconnects = 0;
+
+  ~Impl() {
+    if (fd >= 0) ::close(fd);
+  }
+  Status open_connection();
+  Status read_header(Clock::time_point deadline);
+  // Reads until `need` unread bytes are there. kOk; kBusy at the deadline;
+  // kIoError when the connection ended.
+  Status fill(size_t need, Clock::time_point deadline, bool no_deadline);
+  void drop_connection() {
+    if (fd >= 0) ::close(fd);
+    fd = -1;
+    start = end = 0;
+  }
+  // One message; true with *out set when it was a record.
+  Status take(RecordView* out, bool* got, Clock::time_point deadline, bool no_deadline);
+};
+
+Status Subscriber::Impl::open_connection() {
+  auto fd_or = client::connect_to(peer, options.connect_timeout);
+  if (!fd_or) return fd_or.status();
+  fd = *fd_or;
+  flatbuffers::FlatBufferBuilder b(256);
+  std::vector<flatbuffers::Offset<flatbuffers::String>> names;
+  for (const auto& s : options.streams) names.push_back(b.CreateString(s));
+  const auto streams = names.empty() ? 0 : b.CreateVector(names);
+  fb::ReplayRequestBuilder r(b);
+  r.add_version(1);
+  r.add_from_seq(last_seq > 0 ? last_seq + 1 : options.from_seq);
+  r.add_from_ts_ns(last_seq > 0 ? 0 : options.from_ts_ns);
+  r.add_to_seq(options.to_seq);
+  r.add_to_ts_ns(options.to_ts_ns);
+  r.add_follow(options.follow);
+  if (!names.empty()) r.add_streams(streams);
+  r.add_level(options.level == Level::kDurable ? fb::ReplayLevel::Durable
+                                               : fb::ReplayLevel::Written);
+  fb::FinishReplayRequestBuffer(b, r.Finish());
+  std::vector<uint8_t> msg(4 + b.GetSize());
+  replay::put_u32(msg.data(), static_cast<uint32_t>(b.GetSize()));
+  std::memcpy(msg.data() + 4, b.GetBufferPointer(), b.GetSize());
+  for (size_t at = 0; at < msg.size();) {
+    pollfd p{fd, POLLOUT, 0};
+    ::poll(&p, 1, 1000);
+    const ssize_t w = ::send(fd, msg.data() + at, msg.size() - at, MSG_NOSIGNAL);
+    if (w < 0 && (errno == EAGAIN || errno == EINTR)) continue;
+    if (w <= 0) return Status::from_errno(peer + ": sending the request", errno);
+    at += static_cast<size_t>(w);
+  }
+  return read_header(Clock::now() + options.connect_timeout);
+}
+
+Status Subscriber::Impl::read_header(Clock::time_point deadline) {
+  if (Status s = fill(4, deadline, false); !s) return Status::io_error(peer + ": no answer");
+  const uint32_t len = replay::get_u32(&buf[start]);
+  if (len == 0 || len > replay::kMaxRequestBytes) {
+    return Status::corruption(peer + ": bad replay header length " + std::to_string(len));
+  }
+  if (Status s = fill(4 + len, deadline, false); !s) return Status::io_error(peer + ": no header");
+  flatbuffers::Verifier v(&buf[start + 4], len);
+  if (!v.VerifyBuffer<fb::ReplayHeader>(nullptr)) {
+    return Status::corruption(peer + ": the replay header is not a ReplayHeader");
+  }
+  const auto* h = flatbuffers::GetRoot<fb::ReplayHeader>(&buf[start + 4]);
+  if (h->error() != nullptr && h->error()->size() > 0) {
+    return Status::invalid_argument(peer + ": " + h->error()->str());
+  }
+  start += 4 + len;
+  return Status::ok();
+}
+
+Status Subscriber::Impl::fill(size_t need, Clock::time_point deadline, bool no_deadline) {
+  if (start > 0 && (start == end || buf.size() - start < need)) {
+    std::memmove(buf.data(), buf.data() + start, end - start);  // keep the unread bytes
+    end -= start;
+    start = 0;
+  }
+  if (buf.size() < start + need) buf.resize(std::max<size_t>(start + need, 256 << 10));
+  while (end - start < need) {
+    pollfd p{fd, POLLIN, 0};
+    const int rc = ::poll(&p, 1, ms_left(deadline, no_deadline));
+    if (rc == 0) return Status::busy(peer + ": nothing yet");
+    if (rc < 0 && errno == EINTR) continue;
+    const ssize_t n = ::recv(fd, buf.data() + end, buf.size() - end, MSG_DONTWAIT);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;
+    if (n <= 0) return Status::io_error(peer + ": connection ended");
+    end += static_cast<size_t>(n);
+  }
+  return Status::ok();
+}
+
+Status Subscriber::Impl::take(RecordView* out, bool* got, Clock::time_point deadline,
+                              bool no_deadline) {
+  *got = false;
+  if (Status s = fill(4, deadline, no_deadline); !s) return s;
+  const uint32_t word = replay::get_u32(&buf[start]);
+  if (word == replay::kHeartbeat) {
+    start += 4;
+    return Status::ok();
+  }
+  if (word == replay::kEnd) {
+    if (Status s = fill(12, deadline, no_deadline); !s) return s;
+    start += 12;
+    done = true;
+    return Status::ok();
+  }
+  if (word == replay::kError) {
+    if (Status s = fill(8, deadline, no_deadline); !s) return s;
+    const uint32_t len = std::min(replay::get_u32(&buf[start + 4]), replay::kMaxErrorBytes);
+    if (Status s = fill(8 + len, deadline, no_deadline); !s) return s;
+    return Status::failed(peer + ": " +
+                          std::string(reinterpret_cast<const char*>(&buf[start + 8]), len));
+  }
+  if (word == 0 || word > wal::kMaxFrameBodyBytes) {
+    return Status::corruption(peer + ": after seq " + std::to_string(last_seq) +
+                              ": not a frame (length word " + std::to_string(word) + ")");
+  }
+  const size_t total = wal::frame_bytes_for_body(word);
+  if (Status s = fill(total, deadline, no_deadline); !s) return s;
+  wal::DecodedFrame f;
+  const std::span<const uint8_t> bytes(&buf[start], total);
+  const uint32_t segment_no = replay::get_u32(&buf[start + wal::kFrameSegmentNoOffset]);
+  const wal::FrameStatus fs = wal::decode_frame(bytes, segment_no, &f, wal::BodyCheck::kVerify);
+  if (fs != wal::FrameStatus::kOk || f.seq <= last_seq) {
+    return Status::corruption(
+        peer + ": frame after seq " + std::to_string(last_seq) + ": " +
+        (fs != wal::FrameStatus::kOk ? wal::frame_status_name(fs) : "seq out of order"));
+  }
+  *out = RecordView(f.data, f.frame_bytes, f.record);
+  last_seq = f.seq;
+  start += total;
+  *got = true;
+  return Status::ok();
+}
+
+Subscriber::Subscriber(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Subscriber::~Subscriber() = default;
+
+Result<std::unique_ptr<Subscriber>> Subscriber::connect(const std::string& host_port,
+                                                        const SubscribeOptions& options) {
+  auto impl = std::make_unique<Impl>();
+  impl->peer = host_port;
+  impl->options = options;
+  if (Status s = impl->open_connection(); !s) return s;
+  return std::unique_ptr<Subscriber>(new Subscriber(std::move(impl)));
+}
+
+bool Subscriber::next(RecordView* out, std::chrono::nanoseconds timeout) {
+  Impl& m = *impl_;
+  if (!m.status || m.done) return false;
+  const bool no_deadline = timeout.count() < 0;
+  const auto deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                           no_deadline ? timeout * 0 : timeout);
+  for (;;) {
+    if (m.fd < 0) {  // reconnecting
+      if (Status s = m.open_connection(); !s) {
+        m.drop_connection();
+        if (s.code() == Code::kInvalidArgument) {  // the server refused the request
+          m.status = s;
+          return false;
+        }
+        if (!no_deadline && Clock::now() >= deadline) return false;
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        continue;
+      }
+      ++m.reconnects;
+    }
+    bool got = false;
+    Status s = m.take(out, &got, deadline, no_deadline);
+    if (got) return true;
+    if (m.done) return false;
+    if (s) continue;                            // a heartbeat
+    if (s.code() == Code::kBusy) return false;  // the timeout
+    if (s.code() == Code::kIoError && m.options.reconnect) {
+      m.drop_connection();  // the server went away: ask again after last_seq
+      continue;
+    }
+    m.status = s;
+    return false;
+  }
+}
+
+bool Subscriber::done() const {
+  return impl_->done;
+}
+const Status& Subscriber::status() const {
+  return impl_->status;
+}
+uint64_t Subscriber::last_seq() const {
+  return impl_->last_seq;
+}
+uint64_t Subscriber::reconnects() const {
+  return impl_->reconnects;
+}
+
+}  // namespace reel

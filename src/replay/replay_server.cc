@@ -1,0 +1,358 @@
+#include "replay/replay_server.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <list>
+#include <mutex>
+#include <set>
+#include <thread>
+#include <vector>
+
+#include "reel/reader.h"
+#include "reel/replay_generated.h"
+#include "reel/tailer.h"
+#include "replay/wire.h"
+
+namespace reel::replay {
+namespace {
+
+constexpr size_t kBatchBytes = 1 << 20;
+constexpr size_t kBatchIovecs = 256;
+
+bool recv_all(int fd, uint8_t* p, size_t n) {
+  for (size_t at = 0; at < n;) {
+    const ssize_t r = ::recv(fd, p + at, n - at, 0);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return false;
+    at += static_cast<size_t>(r);
+  }
+  return true;
+}
+
+// What one subscriber asked for, checked.
+struct Ask {
+  Tailer::Options tail;
+  std::set<uint32_t> streams;  // several streams: filtered here; empty: no filter
+  uint64_t to_seq = 0, to_ts = 0;
+  bool follow = false;
+};
+
+}  // namespace
+
+struct ReplayServer::Impl {
+  std::string dir;
+  ReplayServerOptions options;
+  int listener = -1;
+  uint16_t port = 0;
+  std::atomic<bool> stop{false};
+  std::thread acceptor;
+  struct Session {
+    std::thread thread;
+    std::atomic<bool> finished{false};
+  };
+  std::mutex mu;  // guards sessions and fds
+  std::list<Session> sessions;
+  std::set<int> fds;  // open subscriber sockets, shut down at stop
+  std::atomic<uint64_t> subscribers{0}, open{0}, refused{0}, bad_requests{0}, lagging{0};
+  std::atomic<uint64_t> frames{0}, bytes{0};
+
+  void accept_loop();
+  void serve(int fd);
+  Result<Ask> read_request(int fd);
+  bool send_header(int fd, const std::string& error);
+  void send_error(int fd, const std::string& why);
+  // Sends the iovecs in full; false when the subscriber is gone, too far
+  // behind (then it was told), or the server stops.
+  bool send_batch(int fd, std::vector<iovec>* iov, const Tailer& tail, uint64_t last_seq);
+  void stream(int fd, const Ask& ask);
+};
+
+Result<Ask> ReplayServer::Impl::read_request(int fd) {
+  uint8_t len_bytes[4];
+  if (!recv_all(fd, len_bytes, 4)) return Status::invalid_argument("no request");
+  const uint32_t len = get_u32(len_bytes);
+  if (len == 0 || len > kMaxRequestBytes) {
+    return Status::invalid_argument("request of " + std::to_string(len) + " bytes (at most " +
+                                    std::to_string(kMaxRequestBytes) + ")");
+  }
+  std::vector<uint8_t> buf(len);
+  if (!recv_all(fd, buf.data(), len)) return Status::invalid_argument("request cut short");
+  flatbuffers::Verifier verifier(buf.data(), buf.size());
+  if (!fb::VerifyReplayRequestBuffer(verifier)) {
+    return Status::invalid_argument("request is not a ReplayRequest (schemas/replay.fbs)");
+  }
+  const fb::ReplayRequest* req = fb::GetReplayRequest(buf.data());
+  if (req->version() != 1) {
+    return Status::invalid_argument("request version " + std::to_string(req->version()) +
+                                    " (this server speaks 1)");
+  }
+  Ask ask;
+  ask.tail.from_seq = req->from_seq();
+  ask.tail.from_ts_ns = req->from_seq() == 0 ? req->from_ts_ns() : 0;
+  ask.tail.follow = req->level() == fb::ReplayLevel::Durable ? Level::kDurable : Level::kWritten;
+  ask.to_seq = req->to_seq();
+  ask.to_ts = req->to_ts_ns();
+  ask.follow = req->follow();
+  if (req->streams() != nullptr && req->streams()->size() > 0) {
+    auto reader = Reader::open(dir);
+    if (!reader) return reader.status();
+    for (const auto* name : *req->streams()) {
+      auto id = (*reader)->stream_id(name->string_view());
+      if (!id) return id.status();
+      if (!*id) return Status::not_found("no stream '" + name->str() + "'");
+      ask.streams.insert(**id);
+    }
+    if (ask.streams.size() == 1) {
+      ask.tail.stream = req->streams()->Get(0)->str();
+      ask.streams.clear();
+    }
+  }
+  return ask;
+}
+
+bool ReplayServer::Impl::send_header(int fd, const std::string& error) {
+  uint64_t store_id = 0;
+  if (auto reader = Reader::open(dir)) {
+    if (auto st = (*reader)->stats()) store_id = st->store_id;
+  }
+  flatbuffers::FlatBufferBuilder b(256);
+  const auto err = error.empty() ? 0 : b.CreateString(error);
+  fb::ReplayHeaderBuilder h(b);
+  h.add_version(1);
+  h.add_store_id(store_id);
+  if (!error.empty()) h.add_error(err);
+  b.Finish(h.Finish());
+  uint8_t len[4];
+  put_u32(len, static_cast<uint32_t>(b.GetSize()));
+  iovec iov[2] = {{len, 4}, {b.GetBufferPointer(), b.GetSize()}};
+  msghdr m{};
+  m.msg_iov = iov;
+  m.msg_iovlen = 2;
+  return ::sendmsg(fd, &m, MSG_NOSIGNAL) == static_cast<ssize_t>(4 + b.GetSize());
+}
+
+void ReplayServer::Impl::send_error(int fd, const std::string& why) {
+  const std::string text = why.substr(0, kMaxErrorBytes);
+  uint8_t head[8];
+  put_u32(head, kError);
+  put_u32(head + 4, static_cast<uint32_t>(text.size()));
+  iovec iov[2] = {{head, 8}, {const_cast<char*>(text.data()), text.size()}};
+  msghdr m{};
+  m.msg_iov = iov;
+  m.msg_iovlen = 2;
+  (void)::sendmsg(fd, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
+bool ReplayServer::Impl::send_batch(int fd, std::vector<iovec>* iov, const Tailer& tail,
+                                    uint64_t last_seq) {
+  size_t first = 0;
+  while (first < iov->size()) {
+    msghdr m{};
+    m.msg_iov = iov->data() + first;
+    m.msg_iovlen = iov->size() - first;
+    const ssize_t w = ::sendmsg(fd, &m, MSG_NOSIGNAL);
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {  // SO_SNDTIMEO: still full
+      if (stop.load()) return false;
+      const uint64_t lag = tail.watermark() > last_seq ? tail.watermark() - last_seq : 0;
+      if (options.max_lag_records != 0 && lag > options.max_lag_records) {
+        ++lagging;
+        send_error(fd, "subscriber is " + std::to_string(lag) +
+                           " records behind the writer (more than the server's limit)");
+        return false;
+      }
+      continue;
+    }
+    if (w <= 0) return false;
+    size_t left = static_cast<size_t>(w);
+    bytes += left;
+    while (first < iov->size() && left >= (*iov)[first].iov_len) left -= (*iov)[first++].iov_len;
+    if (left > 0) {
+      (*iov)[first].iov_base = static_cast<char*>((*iov)[first].iov_base) + left;
+      (*iov)[first].iov_len -= left;
+    }
+  }
+  iov->clear();
+  return true;
+}
+
+void ReplayServer::Impl::stream(int fd, const Ask& ask) {
+  auto tail = Tailer::open(dir, ask.tail);
+  if (!tail) return send_error(fd, tail.status().to_string());
+  // Without follow the range ends at what is there now.
+  const uint64_t end = ask.follow ? UINT64_MAX : (*tail)->watermark();
+  const uint64_t last_wanted = ask.to_seq != 0 ? std::min(end, ask.to_seq) : end;
+  std::vector<iovec> iov;
+  size_t batch = 0;
+  uint64_t last_seq = 0, last_sent = 0;  // the last examined, the last sent
+  RecordView v;
+  while (!stop.load()) {
+    const bool idle = iov.empty();
+    const auto wait =
+        idle ? std::chrono::nanoseconds(options.heartbeat) : std::chrono::nanoseconds(0);
+    const bool got = (*tail)->next_seq() <= last_wanted && (*tail)->next(&v, wait);
+    if (got && v.seq() <= last_wanted) {
+      if ((ask.streams.empty() || ask.streams.count(v.stream())) &&
+          (ask.to_ts == 0 || v.ts_ns() <= ask.to_ts)) {
+        const auto f = v.frame();
+        auto* p = const_cast<std::byte*>(f.data());
+        if (!iov.empty() &&
+            static_cast<std::byte*>(iov.back().iov_base) + iov.back().iov_len == p) {
+          iov.back().iov_len += f.size();
+        } else {
+          iov.push_back({p, f.size()});
+        }
+        batch += f.size();
+        last_sent = v.seq();
+        ++frames;
+      }
+      last_seq = v.seq();
+      if (batch < kBatchBytes && iov.size() < kBatchIovecs) continue;
+    } else if (!(*tail)->status()) {
+      if (!iov.empty() && !send_batch(fd, &iov, **tail, last_seq)) return;
+      return send_error(fd, (*tail)->status().to_string());
+    }
+    if (!iov.empty()) {
+      if (!send_batch(fd, &iov, **tail, last_seq)) return;
+      batch = 0;
+      continue;
+    }
+    if ((*tail)->next_seq() > last_wanted) {  // the range is complete
+      uint8_t msg[12];
+      put_u32(msg, kEnd);
+      for (int i = 0; i < 8; ++i) msg[4 + i] = static_cast<uint8_t>(last_sent >> (8 * i));
+      (void)::send(fd, msg, sizeof msg, MSG_NOSIGNAL);
+      return;
+    }
+    uint8_t hb[4];
+    put_u32(hb, kHeartbeat);
+    if (!got && ::send(fd, hb, 4, MSG_NOSIGNAL) != 4) return;
+  }
+}
+
+void ReplayServer::Impl::serve(int fd) {
+  const timeval request_timeout{
+      static_cast<time_t>(options.request_timeout.count() / 1000),
+      static_cast<suseconds_t>(options.request_timeout.count() % 1000 * 1000)};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &request_timeout, sizeof request_timeout);
+  const timeval one_second{1, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &one_second, sizeof one_second);
+  auto ask = read_request(fd);
+  if (!ask) {
+    ++bad_requests;
+    std::fprintf(stderr, "reel serve: replay: closing a subscriber: %s\n",
+                 ask.status().message().c_str());
+    (void)send_header(fd, ask.status().message());
+    return;
+  }
+  if (!send_header(fd, "")) return;
+  stream(fd, *ask);
+}
+
+void ReplayServer::Impl::accept_loop() {
+  while (!stop.load()) {
+    pollfd p{listener, POLLIN, 0};
+    if (::poll(&p, 1, 100) <= 0) continue;
+    const int fd = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
+    if (fd < 0) continue;
+    ++subscribers;
+    std::lock_guard<std::mutex> guard(mu);
+    if (open.load() >= options.max_subscribers) {
+      ++refused;
+      ::close(fd);
+      continue;
+    }
+    for (auto it = sessions.begin(); it != sessions.end();) {  // reap finished ones
+      if (it->finished.load()) {
+        it->thread.join();
+        it = sessions.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    ++open;
+    fds.insert(fd);
+    Session& session = sessions.emplace_back();
+    session.thread = std::thread([this, fd, &session] {
+      const int one = 1;
+      ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+      serve(fd);
+      std::lock_guard<std::mutex> g(mu);
+      fds.erase(fd);
+      ::close(fd);
+      --open;
+      session.finished.store(true);
+    });
+  }
+}
+
+ReplayServer::ReplayServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+ReplayServer::~ReplayServer() {
+  impl_->stop.store(true);
+  if (impl_->acceptor.joinable()) impl_->acceptor.join();
+  {
+    std::lock_guard<std::mutex> guard(impl_->mu);
+    for (int fd : impl_->fds) ::shutdown(fd, SHUT_RDWR);  // wakes blocked sends and reads
+  }
+  for (auto& session : impl_->sessions) session.thread.join();
+  ::close(impl_->listener);
+}
+
+Result<std::unique_ptr<ReplayServer>> ReplayServer::start(const std::string& dir,
+                                                          const ReplayServerOptions& options) {
+  auto probe = Reader::open(dir);
+  if (!probe) return probe.status();
+  auto impl = std::make_unique<Impl>();
+  impl->dir = dir;
+  impl->options = options;
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return Status::from_errno("--replay: socket", errno);
+  const int one = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(options.port);
+  if (inet_pton(AF_INET, options.address.c_str(), &a.sin_addr) != 1) {
+    ::close(fd);
+    return Status::invalid_argument("--replay: bad address '" + options.address + "'");
+  }
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(fd, 64) != 0) {
+    const int err = errno;
+    ::close(fd);
+    return Status::from_errno(
+        "--replay: bind " + options.address + ":" + std::to_string(options.port), err);
+  }
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  impl->listener = fd;
+  impl->port = ntohs(a.sin_port);
+  Impl* raw = impl.get();
+  impl->acceptor = std::thread([raw] { raw->accept_loop(); });
+  return std::unique_ptr<ReplayServer>(new ReplayServer(std::move(impl)));
+}
+
+uint16_t ReplayServer::port() const {
+  return impl_->port;
+}
+
+ReplayServerCounts ReplayServer::counts() const {
+  ReplayServerCounts c;
+  c.subscribers = impl_->subscribers.load();
+  c.open = impl_->open.load();
+  c.refused = impl_->refused.load();
+  c.bad_requests = impl_->bad_requests.load();
+  c.lagging = impl_->lagging.load();
+  c.frames = impl_->frames.load();
+  c.bytes = impl_->bytes.load();
+  return c;
+}
+
+}  // namespace reel::replay

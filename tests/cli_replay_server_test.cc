@@ -1,0 +1,224 @@
+// The replay server (`reel serve --replay`) and its clients, with real
+// sockets and processes: history then live through `reel tail tcp://`; a
+// read-only server beside a writer in another process; frames on the wire
+// equal to the segment file's bytes; a server killed with SIGKILL and
+// restarted while a Subscriber follows (no gap, no duplicate); 20
+// subscribers at once; bad requests cost only their connection.
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <atomic>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "cli_util.h"
+#include "reel/reel.h"
+#include "serve_util.h"
+#include "test_util.h"
+
+namespace reel {
+namespace {
+
+std::string url(int port) {
+  return "tcp://127.0.0.1:" + std::to_string(port);
+}
+std::string addr(int port) {
+  return "127.0.0.1:" + std::to_string(port);
+}
+
+void send_datagrams(int port, int from, int to) {
+  sockaddr_in dst{};
+  const int fd = udp_to(port, &dst);
+  for (int i = from; i <= to; ++i) {
+    const std::string p = testing::numbered("d", i);
+    ASSERT_EQ(::sendto(fd, p.data(), p.size(), 0, reinterpret_cast<sockaddr*>(&dst), sizeof dst),
+              static_cast<ssize_t>(p.size()));
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+  }
+  ::close(fd);
+}
+
+TEST(CliReplayServer, RemoteTailShowsHistoryThenLive) {
+  testing::TempDir dir;
+  const std::string d = dir.path();
+  Server server;
+  start(&server, {"reel", "serve", d + "/S", "--udp", "127.0.0.1:0", "--replay", "127.0.0.1:0"},
+        d + "/out", d + "/err");
+  const int udp = server.port();
+  const int rp = server.number_after("replay on port");
+  ASSERT_GT(udp, 0);
+  ASSERT_GT(rp, 0) << testing::read_all(d + "/err");
+  send_datagrams(udp, 1, 50);
+  Server tail;  // reel tail tcp:// -f, another process
+  start(
+      &tail,
+      {REEL_BINARY, "tail", url(rp), "-f", "--from", "1", "--format", "payload", "--limit", "100"},
+      d + "/tail.out", d + "/tail.err");
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  send_datagrams(udp, 51, 100);
+  EXPECT_EQ(testing::wait_child(tail.pid, std::chrono::seconds(30)), 0)
+      << testing::read_all(d + "/tail.err");
+  tail.pid = -1;
+  std::string want;
+  for (int i = 1; i <= 100; ++i) want += testing::numbered("d", i) + "\n";
+  EXPECT_EQ(testing::read_all(d + "/tail.out"), want);
+  ASSERT_EQ(server.interrupt(), 0);
+  EXPECT_NE(testing::read_all(d + "/out").find("reel serve: replay: 1 subscribers"),
+            std::string::npos);
+}
+
+// A store written by the library, served by a read-only `reel serve
+// --replay` while a writer in another process keeps appending.
+TEST(CliReplayServer, AReadOnlyServerBesideAWriterSendsTheSegmentFilesBytes) {
+  testing::TempDir dir;
+  const std::string d = dir.path();
+  Server writer;
+  start(&writer, {"reel", "serve", d + "/S", "--udp", "127.0.0.1:0", "--segment-size", "4MiB"},
+        d + "/wout", d + "/werr");
+  const int udp = writer.port();
+  ASSERT_GT(udp, 0);
+  send_datagrams(udp, 1, 500);
+  Server replay;
+  start(&replay, {"reel", "serve", d + "/S", "--replay", "127.0.0.1:0"}, d + "/rout", d + "/rerr");
+  const int rp = replay.number_after("replay on port");
+  ASSERT_GT(rp, 0) << testing::read_all(d + "/rerr");
+  std::thread more([&] { send_datagrams(udp, 501, 1000); });
+  SubscribeOptions o;
+  o.from_seq = 1;
+  o.to_seq = 500;
+  auto sub = Subscriber::connect(addr(rp), o);
+  ASSERT_TRUE(sub) << sub.status().to_string();
+  std::string frames;
+  RecordView v;
+  uint64_t expect = 1;
+  while ((*sub)->next(&v, std::chrono::seconds(10))) {
+    ASSERT_EQ(v.seq(), expect++);
+    ASSERT_EQ(v.payload(), testing::numbered("d", static_cast<int>(v.seq())));
+    frames.append(reinterpret_cast<const char*>(v.frame().data()), v.frame().size());
+  }
+  more.join();
+  ASSERT_TRUE((*sub)->status()) << (*sub)->status().to_string();
+  EXPECT_TRUE((*sub)->done());
+  EXPECT_EQ(expect, 501u);
+  const std::string seg = testing::read_all(d + "/S/wal/00000000000000000001.seg");
+  const size_t at = seg.find(frames.substr(0, 64));
+  ASSERT_NE(at, std::string::npos);
+  EXPECT_TRUE(seg.compare(at, frames.size(), frames) == 0) << "frames differ from the file";
+  ASSERT_EQ(replay.interrupt(), 0);
+  ASSERT_EQ(writer.interrupt(), 0) << "the writer was disturbed by the read-only server";
+  EXPECT_NE(testing::read_all(d + "/wout").find("1000 records"), std::string::npos);
+}
+
+void build_store(const std::string& S, int records) {
+  auto store = Store::open(S);
+  ASSERT_TRUE(store);
+  for (int i = 1; i <= records; ++i) {
+    ASSERT_TRUE((*store)->append(i % 3 ? "a" : "b", testing::numbered("r", i)));
+  }
+  ASSERT_TRUE((*store)->close());
+}
+
+TEST(CliReplayServer, AFollowerResumesWithNoGapAfterTheServerIsKilledAndRestarted) {
+  testing::TempDir dir;
+  const std::string d = dir.path();
+  build_store(d + "/S", 50'000);
+  Server first;
+  start(&first, {"reel", "serve", d + "/S", "--replay", "127.0.0.1:0"}, d + "/o1", d + "/e1");
+  const int rp = first.number_after("replay on port");
+  ASSERT_GT(rp, 0) << testing::read_all(d + "/e1");
+  SubscribeOptions o;
+  o.from_seq = 1;
+  o.follow = true;
+  auto sub = Subscriber::connect(addr(rp), o);
+  ASSERT_TRUE(sub) << sub.status().to_string();
+  RecordView v;
+  uint64_t expect = 1;
+  Server second;
+  while (expect <= 50'000) {
+    ASSERT_TRUE((*sub)->next(&v, std::chrono::seconds(30)))
+        << "stuck after seq " << expect - 1 << ": " << (*sub)->status().to_string();
+    ASSERT_EQ(v.seq(), expect) << "a gap or a duplicate";
+    ASSERT_EQ(v.payload(), testing::numbered("r", static_cast<int>(expect)));
+    if (expect == 1000) {
+      ::kill(first.pid, SIGKILL);
+      ::waitpid(first.pid, nullptr, 0);
+      first.pid = -1;
+      start(&second, {"reel", "serve", d + "/S", "--replay", addr(rp)}, d + "/o2", d + "/e2");
+      ASSERT_EQ(second.number_after("replay on port"), rp) << testing::read_all(d + "/e2");
+    }
+    ++expect;
+  }
+  EXPECT_GE((*sub)->reconnects(), 1u);
+  ASSERT_EQ(second.interrupt(), 0);
+}
+
+TEST(CliReplayServer, TwentySubscribersGetTheirRangesAndBadRequestsCostOnlyThemselves) {
+  testing::TempDir dir;
+  const std::string d = dir.path();
+  build_store(d + "/S", 20'000);
+  Server server;
+  start(&server, {"reel", "serve", d + "/S", "--replay", "127.0.0.1:0"}, d + "/out", d + "/err");
+  const int rp = server.number_after("replay on port");
+  ASSERT_GT(rp, 0);
+  // Hostile clients first: garbage, an oversize request, silence.
+  const int garbage = connect_to(rp);
+  ASSERT_EQ(::send(garbage, "\x10\x00\x00\x00not a flatbuffer", 20, MSG_NOSIGNAL), 20);
+  const int oversize = connect_to(rp);
+  ASSERT_EQ(::send(oversize, "\xff\xff\xff\x00", 4, MSG_NOSIGNAL), 4);
+  const int silent = connect_to(rp);
+  SubscribeOptions bad;
+  bad.streams = {"nope"};
+  auto refused = Subscriber::connect(addr(rp), bad);
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.status().message().find("no stream 'nope'"), std::string::npos)
+      << refused.status().to_string();
+  std::vector<std::thread> threads;
+  std::atomic<int> ok{0};
+  for (int k = 0; k < 20; ++k) {
+    threads.emplace_back([&, k] {
+      SubscribeOptions o;
+      o.from_seq = 1 + static_cast<uint64_t>(k) * 900;
+      o.to_seq = o.from_seq + 1000 + static_cast<uint64_t>(k);
+      if (k % 2) o.streams = {"a"};
+      auto sub = Subscriber::connect(addr(rp), o);
+      if (!sub) return;
+      RecordView v;
+      uint64_t expect = o.from_seq, n = 0;
+      while ((*sub)->next(&v, std::chrono::seconds(30))) {
+        if (k % 2) {
+          while (expect % 3 == 0) ++expect;  // stream "a" skips every third seq
+        }
+        if (v.seq() != expect) return;
+        ++expect;
+        ++n;
+      }
+      if (k % 2) {
+        while (expect % 3 == 0) ++expect;  // the next "a" record is past the range
+      }
+      if ((*sub)->done() && (*sub)->status() && expect > o.to_seq && n > 0) ++ok;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(ok.load(), 20);
+  // The garbage client got an error header, then the server's close.
+  const timeval five{5, 0};
+  ::setsockopt(garbage, SOL_SOCKET, SO_RCVTIMEO, &five, sizeof five);
+  char buf[512];
+  ssize_t n = 0;
+  while ((n = ::recv(garbage, buf, sizeof buf, 0)) > 0) {
+  }
+  EXPECT_EQ(n, 0) << "the server did not close a client that sent garbage";
+  ::close(garbage);
+  ::close(oversize);
+  ::close(silent);
+  ASSERT_EQ(server.interrupt(), 0);
+  const std::string out = testing::read_all(d + "/out");
+  EXPECT_NE(out.find("bad requests"), std::string::npos) << out;
+}
+
+}  // namespace
+}  // namespace reel
