@@ -4,6 +4,7 @@
 // equal to the segment file's bytes; a server killed with SIGKILL and
 // restarted while a Subscriber follows (no gap, no duplicate); 20
 // subscribers at once; bad requests cost only their connection.
+#include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
 
@@ -17,6 +18,7 @@
 
 #include "cli_util.h"
 #include "reel/reel.h"
+#include "reel/replay_generated.h"
 #include "serve_util.h"
 #include "test_util.h"
 
@@ -218,6 +220,92 @@ TEST(CliReplayServer, TwentySubscribersGetTheirRangesAndBadRequestsCostOnlyThems
   ASSERT_EQ(server.interrupt(), 0);
   const std::string out = testing::read_all(d + "/out");
   EXPECT_NE(out.find("bad requests"), std::string::npos) << out;
+}
+
+// Found in review: a follower never noticed a silent server (no FIN: a
+// dead host); a resume could land on another store; to_ts with follow
+// never ended.
+TEST(CliReplayServer, ReviewFindings) {
+  testing::TempDir dir;
+  const std::string d = dir.path();
+  build_store(d + "/S1", 100);
+  build_store(d + "/S2", 100);
+  Server first;
+  start(&first, {"reel", "serve", d + "/S1", "--replay", "127.0.0.1:0"}, d + "/o1", d + "/e1");
+  const int rp = first.number_after("replay on port");
+  ASSERT_GT(rp, 0);
+  SubscribeOptions o;
+  o.follow = true;
+  o.to_ts_ns = 5;
+  auto refused = Subscriber::connect(addr(rp), o);
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.status().message().find("to_ts_ns with follow"), std::string::npos);
+  o.to_ts_ns = 0;
+  o.from_seq = 1;
+  auto sub = Subscriber::connect(addr(rp), o);
+  ASSERT_TRUE(sub);
+  RecordView v;
+  for (int i = 0; i < 100; ++i) ASSERT_TRUE((*sub)->next(&v, std::chrono::seconds(10)));
+  ::kill(first.pid, SIGKILL);
+  ::waitpid(first.pid, nullptr, 0);
+  first.pid = -1;
+  // Now another store answers on the same port: the follower must not
+  // resume there.
+  Server other;
+  start(&other, {"reel", "serve", d + "/S2", "--replay", addr(rp)}, d + "/o2", d + "/e2");
+  ASSERT_EQ(other.number_after("replay on port"), rp);
+  bool got = false;
+  for (int i = 0; i < 50 && (*sub)->status(); ++i)
+    got |= (*sub)->next(&v, std::chrono::milliseconds(200));
+  EXPECT_FALSE(got) << "resumed on another store at seq " << v.seq();
+  EXPECT_NE((*sub)->status().message().find("now serves another store"), std::string::npos)
+      << (*sub)->status().to_string();
+  ASSERT_EQ(other.interrupt(), 0);
+}
+
+// A server that answers the request, then goes silent without closing (a
+// dead host): the subscriber must give up on it and connect again.
+TEST(CliReplayServer, ASilentServerIsLeftAndConnectedAgain) {
+  uint16_t port = 0;
+  const int lfd = listen_loopback(&port);
+  ASSERT_GE(lfd, 0);
+  std::atomic<int> accepted{0};
+  std::vector<int> held;
+  std::thread fake([&] {
+    for (;;) {
+      pollfd p{lfd, POLLIN, 0};
+      if (::poll(&p, 1, 9000) <= 0) return;
+      const int fd = ::accept(lfd, nullptr, nullptr);
+      if (fd < 0) return;
+      ++accepted;
+      held.push_back(fd);
+      char req[4096];
+      (void)::recv(fd, req, sizeof req, 0);
+      flatbuffers::FlatBufferBuilder b;
+      fb::ReplayHeaderBuilder h(b);
+      h.add_version(1);
+      h.add_store_id(42);
+      b.Finish(h.Finish());
+      std::string msg(4, '\0');
+      for (int i = 0; i < 4; ++i) msg[i] = static_cast<char>(b.GetSize() >> (8 * i));
+      msg.append(reinterpret_cast<const char*>(b.GetBufferPointer()), b.GetSize());
+      (void)::send(fd, msg.data(), msg.size(), MSG_NOSIGNAL);  // then nothing, ever
+      if (accepted.load() >= 2) return;
+    }
+  });
+  SubscribeOptions o;
+  o.follow = true;
+  auto sub = Subscriber::connect("127.0.0.1:" + std::to_string(port), o);
+  ASSERT_TRUE(sub) << sub.status().to_string();
+  RecordView v;
+  const auto t0 = std::chrono::steady_clock::now();
+  while (accepted.load() < 2 && std::chrono::steady_clock::now() - t0 < std::chrono::seconds(9)) {
+    EXPECT_FALSE((*sub)->next(&v, std::chrono::milliseconds(200)));
+  }
+  EXPECT_GE(accepted.load(), 2) << "the subscriber stayed on a silent connection";
+  fake.join();
+  for (int fd : held) ::close(fd);
+  ::close(lfd);
 }
 
 }  // namespace

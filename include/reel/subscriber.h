@@ -28,9 +28,12 @@ namespace reel {
 
 struct SubscribeOptions {
   // Where to start: from_seq when > 0, else the first record with ts_ns >=
-  // from_ts_ns, else seq 1. Where to stop (inclusive): to_seq when > 0,
-  // to_ts_ns when > 0; without follow the range ends at what the store held
-  // when the server got the request.
+  // from_ts_ns, else seq 1. Where to stop (inclusive): to_seq when > 0;
+  // to_ts_ns when > 0 leaves out records after it (with follow it needs
+  // to_seq). Without follow the range ends at what the store held when the
+  // server got the request. A server silent for 5 s (it sends heartbeats
+  // every second) is taken for gone: reconnect. A server that answers with
+  // another store's id is not resumed from (kInvalidArgument).
   uint64_t from_seq = 0, from_ts_ns = 0, to_seq = 0, to_ts_ns = 0;
   bool follow = false;
   std::vector<std::string> streams;  // empty: every stream

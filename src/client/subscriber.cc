@@ -17,6 +17,7 @@ namespace reel {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+constexpr std::chrono::seconds kSilence{5};
 
 // Milliseconds left until `deadline` for poll(): -1 for none, at least 0.
 int ms_left(Clock::time_point deadline, bool none) {
@@ -36,6 +37,8 @@ struct Subscriber::Impl {
   Status status;
   bool done = false;
   uint64_t last_seq = 0, reconnects = 0;
+  uint64_t store_id = 0;  // of the first server answer: a resume must find the same store
+  Clock::time_point last_rx{};
 
   ~Impl() {
     if (fd >= 0) ::close(fd);
@@ -58,6 +61,7 @@ Status Subscriber::Impl::open_connection() {
   auto fd_or = client::connect_to(peer, options.connect_timeout);
   if (!fd_or) return fd_or.status();
   fd = *fd_or;
+  last_rx = Clock::now();
   flatbuffers::FlatBufferBuilder b(256);
   std::vector<flatbuffers::Offset<flatbuffers::String>> names;
   for (const auto& s : options.streams) names.push_back(b.CreateString(s));
@@ -73,6 +77,10 @@ Status Subscriber::Impl::open_connection() {
   r.add_level(options.level == Level::kDurable ? fb::ReplayLevel::Durable
                                                : fb::ReplayLevel::Written);
   fb::FinishReplayRequestBuffer(b, r.Finish());
+  if (b.GetSize() > replay::kMaxRequestBytes) {
+    return Status::invalid_argument(peer + ": the request (" + std::to_string(b.GetSize()) +
+                                    " bytes, the stream names) is over 64 KiB");
+  }
   std::vector<uint8_t> msg(4 + b.GetSize());
   replay::put_u32(msg.data(), static_cast<uint32_t>(b.GetSize()));
   std::memcpy(msg.data() + 4, b.GetBufferPointer(), b.GetSize());
@@ -102,6 +110,16 @@ Status Subscriber::Impl::read_header(Clock::time_point deadline) {
   if (h->error() != nullptr && h->error()->size() > 0) {
     return Status::invalid_argument(peer + ": " + h->error()->str());
   }
+  if (h->version() != 1) {
+    return Status::invalid_argument(peer + ": replay protocol version " +
+                                    std::to_string(h->version()) + " (this client speaks 1)");
+  }
+  if (store_id != 0 && h->store_id() != store_id) {
+    return Status::invalid_argument(
+        peer + ": now serves another store (id " + std::to_string(h->store_id()) + ", was " +
+        std::to_string(store_id) + "); not resuming after seq " + std::to_string(last_seq));
+  }
+  store_id = h->store_id();
   start += 4 + len;
   return Status::ok();
 }
@@ -114,14 +132,23 @@ Status Subscriber::Impl::fill(size_t need, Clock::time_point deadline, bool no_d
   }
   if (buf.size() < start + need) buf.resize(std::max<size_t>(start + need, 256 << 10));
   while (end - start < need) {
+    // The server speaks at least every second (heartbeats): silence this
+    // long means a dead peer or path, and a reconnect.
+    const auto silent_at = last_rx + kSilence;
+    const bool deadline_first = !no_deadline && deadline < silent_at;
     pollfd p{fd, POLLIN, 0};
-    const int rc = ::poll(&p, 1, ms_left(deadline, no_deadline));
-    if (rc == 0) return Status::busy(peer + ": nothing yet");
+    const int rc = ::poll(&p, 1, ms_left(deadline_first ? deadline : silent_at, false));
+    if (rc == 0 && deadline_first) return Status::busy(peer + ": nothing yet");
+    if (rc == 0 && Clock::now() >= silent_at) {
+      return Status::io_error(peer + ": silent for " + std::to_string(kSilence.count()) + " s");
+    }
+    if (rc == 0) continue;
     if (rc < 0 && errno == EINTR) continue;
     const ssize_t n = ::recv(fd, buf.data() + end, buf.size() - end, MSG_DONTWAIT);
     if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;
     if (n <= 0) return Status::io_error(peer + ": connection ended");
     end += static_cast<size_t>(n);
+    last_rx = Clock::now();
   }
   return Status::ok();
 }

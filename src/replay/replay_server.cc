@@ -1,9 +1,11 @@
 #include "replay/replay_server.h"
 
 #include <arpa/inet.h>
+#include <linux/sockios.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -26,10 +28,16 @@ namespace {
 constexpr size_t kBatchBytes = 1 << 20;
 constexpr size_t kBatchIovecs = 256;
 
-bool recv_all(int fd, uint8_t* p, size_t n) {
+// Reads n bytes by `deadline` (one deadline for the whole request: a
+// client trickling a byte at a time cannot hold a session).
+bool recv_all(int fd, uint8_t* p, size_t n, std::chrono::steady_clock::time_point deadline) {
   for (size_t at = 0; at < n;) {
-    const ssize_t r = ::recv(fd, p + at, n - at, 0);
-    if (r < 0 && errno == EINTR) continue;
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    pollfd pfd{fd, POLLIN, 0};
+    if (left.count() <= 0 || ::poll(&pfd, 1, static_cast<int>(left.count())) <= 0) return false;
+    const ssize_t r = ::recv(fd, p + at, n - at, MSG_DONTWAIT);
+    if (r < 0 && (errno == EINTR || errno == EAGAIN)) continue;
     if (r <= 0) return false;
     at += static_cast<size_t>(r);
   }
@@ -75,15 +83,18 @@ struct ReplayServer::Impl {
 };
 
 Result<Ask> ReplayServer::Impl::read_request(int fd) {
+  const auto deadline = std::chrono::steady_clock::now() + options.request_timeout;
   uint8_t len_bytes[4];
-  if (!recv_all(fd, len_bytes, 4)) return Status::invalid_argument("no request");
+  if (!recv_all(fd, len_bytes, 4, deadline)) return Status::invalid_argument("no request");
   const uint32_t len = get_u32(len_bytes);
   if (len == 0 || len > kMaxRequestBytes) {
     return Status::invalid_argument("request of " + std::to_string(len) + " bytes (at most " +
                                     std::to_string(kMaxRequestBytes) + ")");
   }
   std::vector<uint8_t> buf(len);
-  if (!recv_all(fd, buf.data(), len)) return Status::invalid_argument("request cut short");
+  if (!recv_all(fd, buf.data(), len, deadline)) {
+    return Status::invalid_argument("request cut short");
+  }
   flatbuffers::Verifier verifier(buf.data(), buf.size());
   if (!fb::VerifyReplayRequestBuffer(verifier)) {
     return Status::invalid_argument("request is not a ReplayRequest (schemas/replay.fbs)");
@@ -100,6 +111,9 @@ Result<Ask> ReplayServer::Impl::read_request(int fd) {
   ask.to_seq = req->to_seq();
   ask.to_ts = req->to_ts_ns();
   ask.follow = req->follow();
+  if (ask.follow && ask.to_ts != 0 && ask.to_seq == 0) {
+    return Status::invalid_argument("to_ts_ns with follow never ends: give to_seq, or no follow");
+  }
   if (req->streams() != nullptr && req->streams()->size() > 0) {
     auto reader = Reader::open(dir);
     if (!reader) return reader.status();
@@ -147,12 +161,13 @@ void ReplayServer::Impl::send_error(int fd, const std::string& why) {
   msghdr m{};
   m.msg_iov = iov;
   m.msg_iovlen = 2;
-  (void)::sendmsg(fd, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
+  (void)::sendmsg(fd, &m, MSG_NOSIGNAL);  // SO_SNDTIMEO bounds it; then the close
 }
 
 bool ReplayServer::Impl::send_batch(int fd, std::vector<iovec>* iov, const Tailer& tail,
                                     uint64_t last_seq) {
   size_t first = 0;
+  bool started = false;  // some of these bytes went out: no longer on a message boundary
   while (first < iov->size()) {
     msghdr m{};
     m.msg_iov = iov->data() + first;
@@ -164,13 +179,18 @@ bool ReplayServer::Impl::send_batch(int fd, std::vector<iovec>* iov, const Taile
       const uint64_t lag = tail.watermark() > last_seq ? tail.watermark() - last_seq : 0;
       if (options.max_lag_records != 0 && lag > options.max_lag_records) {
         ++lagging;
-        send_error(fd, "subscriber is " + std::to_string(lag) +
-                           " records behind the writer (more than the server's limit)");
+        // The reason goes out only between messages; inside a frame it
+        // would read as damage, so then the close alone tells.
+        if (!started) {
+          send_error(fd, "subscriber is " + std::to_string(lag) +
+                             " records behind the writer (more than the server's limit)");
+        }
         return false;
       }
       continue;
     }
     if (w <= 0) return false;
+    started = true;
     size_t left = static_cast<size_t>(w);
     bytes += left;
     while (first < iov->size() && left >= (*iov)[first].iov_len) left -= (*iov)[first++].iov_len;
@@ -228,20 +248,21 @@ void ReplayServer::Impl::stream(int fd, const Ask& ask) {
       uint8_t msg[12];
       put_u32(msg, kEnd);
       for (int i = 0; i < 8; ++i) msg[4 + i] = static_cast<uint8_t>(last_sent >> (8 * i));
-      (void)::send(fd, msg, sizeof msg, MSG_NOSIGNAL);
+      iov.push_back({msg, sizeof msg});
+      (void)send_batch(fd, &iov, **tail, last_seq);  // waits out a full socket like frames
       return;
     }
-    uint8_t hb[4];
-    put_u32(hb, kHeartbeat);
-    if (!got && ::send(fd, hb, 4, MSG_NOSIGNAL) != 4) return;
+    int unsent = 0;  // a heartbeat only when everything sent has left
+    if (!got && ::ioctl(fd, SIOCOUTQ, &unsent) == 0 && unsent == 0) {
+      uint8_t hb[4];
+      put_u32(hb, kHeartbeat);
+      iov.push_back({hb, 4});
+      if (!send_batch(fd, &iov, **tail, last_seq)) return;
+    }
   }
 }
 
 void ReplayServer::Impl::serve(int fd) {
-  const timeval request_timeout{
-      static_cast<time_t>(options.request_timeout.count() / 1000),
-      static_cast<suseconds_t>(options.request_timeout.count() % 1000 * 1000)};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &request_timeout, sizeof request_timeout);
   const timeval one_second{1, 0};
   ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &one_second, sizeof one_second);
   auto ask = read_request(fd);
@@ -250,6 +271,11 @@ void ReplayServer::Impl::serve(int fd) {
     std::fprintf(stderr, "reel serve: replay: closing a subscriber: %s\n",
                  ask.status().message().c_str());
     (void)send_header(fd, ask.status().message());
+    ::shutdown(fd, SHUT_WR);  // the header, then FIN; read what is left so no RST eats it
+    char sink[4096];
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+    while (recv_all(fd, reinterpret_cast<uint8_t*>(sink), 1, until)) {
+    }
     return;
   }
   if (!send_header(fd, "")) return;
@@ -261,7 +287,10 @@ void ReplayServer::Impl::accept_loop() {
     pollfd p{listener, POLLIN, 0};
     if (::poll(&p, 1, 100) <= 0) continue;
     const int fd = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
-    if (fd < 0) continue;
+    if (fd < 0) {  // out of descriptors, say: do not spin on a readable listener
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      continue;
+    }
     ++subscribers;
     std::lock_guard<std::mutex> guard(mu);
     if (open.load() >= options.max_subscribers) {
