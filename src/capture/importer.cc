@@ -11,11 +11,9 @@ std::string dst_stream_name(const Parsed& p) {
 }
 
 std::pair<const std::string*, StreamCounts*> Importer::stream_of(const Parsed& p) {
-  if (!options_.by_dst) {
-    auto it = counts_.streams.find(options_.stream);
-    if (it == counts_.streams.end())
-      it = counts_.streams.emplace(options_.stream, StreamCounts{}).first;
-    return {&it->first, &it->second};
+  if (!options_.by_dst) {  // one stream: its entry once, not a string lookup per packet
+    if (!single_) single_ = counts_.streams.try_emplace(options_.stream).first;
+    return {&(*single_)->first, &(*single_)->second};
   }
   std::string key(reinterpret_cast<const char*>(p.dst_addr), p.dst_addr_len);
   key += static_cast<char>(p.dst_port >> 8);

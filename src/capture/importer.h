@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <unordered_map>
 
@@ -55,6 +56,8 @@ class Importer {
   ImportCounts counts_;
   // by_dst: destination bytes + port -> the stream's entry in counts_.
   std::unordered_map<std::string, std::map<std::string, StreamCounts>::iterator> by_dst_;
+  // Otherwise the one stream's entry (map iterators stay valid).
+  std::optional<std::map<std::string, StreamCounts>::iterator> single_;
 };
 
 // The stream name --stream-by dst gives a parsed packet.
