@@ -31,6 +31,7 @@
 #include "bench_util.h"
 #include "capture/pcap_sink.h"
 #include "reel/reel.h"
+#include "tcp_baseline.h"
 
 namespace reel::bench {
 namespace {
@@ -120,54 +121,6 @@ double sendmmsg_baseline(uint16_t port, uint64_t records) {
   const double s = seconds_since(t0);
   ::close(fd);
   return static_cast<double>(records) / s;
-}
-
-// A listener whose thread receives and discards one connection.
-struct Drain {
-  int lfd = -1;
-  uint16_t port = 0;
-  std::thread t;
-  Drain() {
-    lfd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(lfd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    ::listen(lfd, 1);
-    socklen_t len = sizeof a;
-    ::getsockname(lfd, reinterpret_cast<sockaddr*>(&a), &len);
-    port = ntohs(a.sin_port);
-    t = std::thread([this] {
-      const int fd = ::accept(lfd, nullptr, nullptr);
-      std::vector<char> buf(1 << 20);
-      while (::recv(fd, buf.data(), buf.size(), 0) > 0) {
-      }
-      ::close(fd);
-    });
-  }
-  ~Drain() {
-    t.join();
-    ::close(lfd);
-  }
-};
-
-double raw_tcp_mb_s(uint64_t bytes) {
-  Drain drain;
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in to{};
-  to.sin_family = AF_INET;
-  to.sin_port = htons(drain.port);
-  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to) != 0) die("connect");
-  std::vector<char> buf(256 << 10, 'b');
-  const auto t0 = Clock::now();
-  for (uint64_t sent = 0; sent < bytes;) {
-    const ssize_t w = ::send(fd, buf.data(), std::min<uint64_t>(buf.size(), bytes - sent), 0);
-    if (w <= 0) die("send");
-    sent += static_cast<uint64_t>(w);
-  }
-  ::close(fd);
-  return static_cast<double>(bytes) / 1e6 / seconds_since(t0);
 }
 
 // Loopback TCP from `buf` in 256 KiB sends, with MSG_ZEROCOPY or not: MB/s,

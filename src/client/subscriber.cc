@@ -18,6 +18,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 constexpr std::chrono::seconds kSilence{5};
+constexpr size_t kBufferBytes = 1 << 20;  // what one recv may take
 
 // Milliseconds left until `deadline` for poll(): -1 for none, at least 0.
 int ms_left(Clock::time_point deadline, bool none) {
@@ -130,8 +131,19 @@ Status Subscriber::Impl::fill(size_t need, Clock::time_point deadline, bool no_d
     end -= start;
     start = 0;
   }
-  if (buf.size() < start + need) buf.resize(std::max<size_t>(start + need, 256 << 10));
+  if (buf.size() < start + need) buf.resize(std::max<size_t>(start + need, kBufferBytes));
   while (end - start < need) {
+    // Read first, wait only when nothing is there: one syscall a fill
+    // while the stream flows.
+    const ssize_t n = ::recv(fd, buf.data() + end, buf.size() - end, MSG_DONTWAIT);
+    if (n > 0) {
+      end += static_cast<size_t>(n);
+      last_rx = Clock::now();
+      continue;
+    }
+    if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+      return Status::io_error(peer + ": connection ended");
+    }
     // The server speaks at least every second (heartbeats): silence this
     // long means a dead peer or path, and a reconnect.
     const auto silent_at = last_rx + kSilence;
@@ -142,13 +154,6 @@ Status Subscriber::Impl::fill(size_t need, Clock::time_point deadline, bool no_d
     if (rc == 0 && Clock::now() >= silent_at) {
       return Status::io_error(peer + ": silent for " + std::to_string(kSilence.count()) + " s");
     }
-    if (rc == 0) continue;
-    if (rc < 0 && errno == EINTR) continue;
-    const ssize_t n = ::recv(fd, buf.data() + end, buf.size() - end, MSG_DONTWAIT);
-    if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;
-    if (n <= 0) return Status::io_error(peer + ": connection ended");
-    end += static_cast<size_t>(n);
-    last_rx = Clock::now();
   }
   return Status::ok();
 }
@@ -213,8 +218,9 @@ bool Subscriber::next(RecordView* out, std::chrono::nanoseconds timeout) {
   Impl& m = *impl_;
   if (!m.status || m.done) return false;
   const bool no_deadline = timeout.count() < 0;
-  const auto deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(
-                                           no_deadline ? timeout * 0 : timeout);
+  const auto deadline = no_deadline
+                            ? Clock::time_point{}
+                            : Clock::now() + std::chrono::duration_cast<Clock::duration>(timeout);
   for (;;) {
     if (m.fd < 0) {  // reconnecting
       if (Status s = m.open_connection(); !s) {

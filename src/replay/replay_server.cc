@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -20,6 +21,7 @@
 #include "reel/reader.h"
 #include "reel/replay_generated.h"
 #include "reel/tailer.h"
+#include "replay/frame_sender.h"
 #include "replay/wire.h"
 
 namespace reel::replay {
@@ -78,7 +80,8 @@ struct ReplayServer::Impl {
   void send_error(int fd, const std::string& why);
   // Sends the iovecs in full; false when the subscriber is gone, too far
   // behind (then it was told), or the server stops.
-  bool send_batch(int fd, std::vector<iovec>* iov, const Tailer& tail, uint64_t last_seq);
+  bool send_batch(int fd, FrameSender* sender, std::vector<iovec>* iov, const Tailer& tail,
+                  uint64_t last_seq);
   void stream(int fd, const Ask& ask);
 };
 
@@ -164,48 +167,47 @@ void ReplayServer::Impl::send_error(int fd, const std::string& why) {
   (void)::sendmsg(fd, &m, MSG_NOSIGNAL);  // SO_SNDTIMEO bounds it; then the close
 }
 
-bool ReplayServer::Impl::send_batch(int fd, std::vector<iovec>* iov, const Tailer& tail,
-                                    uint64_t last_seq) {
-  size_t first = 0;
+bool ReplayServer::Impl::send_batch(int fd, FrameSender* sender, std::vector<iovec>* iov,
+                                    const Tailer& tail, uint64_t last_seq) {
+  size_t batch = 0;
+  for (const iovec& v : *iov) batch += v.iov_len;
   bool started = false;  // some of these bytes went out: no longer on a message boundary
-  while (first < iov->size()) {
-    msghdr m{};
-    m.msg_iov = iov->data() + first;
-    m.msg_iovlen = iov->size() - first;
-    const ssize_t w = ::sendmsg(fd, &m, MSG_NOSIGNAL);
-    if (w < 0 && errno == EINTR) continue;
-    if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {  // SO_SNDTIMEO: still full
-      if (stop.load()) return false;
-      const uint64_t lag = tail.watermark() > last_seq ? tail.watermark() - last_seq : 0;
-      if (options.max_lag_records != 0 && lag > options.max_lag_records) {
-        ++lagging;
-        // The reason goes out only between messages; inside a frame it
-        // would read as damage, so then the close alone tells.
-        if (!started) {
-          send_error(fd, "subscriber is " + std::to_string(lag) +
-                             " records behind the writer (more than the server's limit)");
-        }
-        return false;
+  for (;;) {
+    const auto outcome = sender->send(iov, &started, std::chrono::seconds(1));
+    if (outcome == FrameSender::Outcome::kSent) break;
+    if (outcome == FrameSender::Outcome::kGone || stop.load()) return false;
+    // Stalled: the subscriber reads slower than it is sent to.
+    const uint64_t lag = tail.watermark() > last_seq ? tail.watermark() - last_seq : 0;
+    if (options.max_lag_records != 0 && lag > options.max_lag_records) {
+      ++lagging;
+      std::fprintf(stderr, "reel serve: replay: disconnecting a subscriber %llu records behind\n",
+                   static_cast<unsigned long long>(lag));
+      // The reason goes out only between messages; inside a frame it would
+      // read as damage, so then the close alone tells.
+      if (!started) {
+        send_error(fd, "subscriber is " + std::to_string(lag) +
+                           " records behind the writer (more than the server's limit of " +
+                           std::to_string(options.max_lag_records) + ")");
       }
-      continue;
-    }
-    if (w <= 0) return false;
-    started = true;
-    size_t left = static_cast<size_t>(w);
-    bytes += left;
-    while (first < iov->size() && left >= (*iov)[first].iov_len) left -= (*iov)[first++].iov_len;
-    if (left > 0) {
-      (*iov)[first].iov_base = static_cast<char*>((*iov)[first].iov_base) + left;
-      (*iov)[first].iov_len -= left;
+      return false;
     }
   }
-  iov->clear();
+  bytes += batch;
   return true;
 }
 
 void ReplayServer::Impl::stream(int fd, const Ask& ask) {
   auto tail = Tailer::open(dir, ask.tail);
   if (!tail) return send_error(fd, tail.status().to_string());
+  // Control messages go out by zero copy too: their bytes must stay put
+  // until the kernel is done with them, so they outlive the sender.
+  static const uint8_t kHeartbeatBytes[4] = {0x01, 0xFF, 0xFF, 0xFF};
+  static_assert(kHeartbeat == 0xFFFFFF01u);
+  uint8_t end_msg[12];
+  // Declared after the Tailer, so destroyed (and drained: zero-copy sends
+  // read the mapping until the kernel lets go) while the mapping lives.
+  auto sender = FrameSender::make(fd, options.send_mode);
+  if (!sender) return send_error(fd, sender.status().to_string());
   // Without follow the range ends at what is there now.
   const uint64_t end = ask.follow ? UINT64_MAX : (*tail)->watermark();
   const uint64_t last_wanted = ask.to_seq != 0 ? std::min(end, ask.to_seq) : end;
@@ -236,28 +238,26 @@ void ReplayServer::Impl::stream(int fd, const Ask& ask) {
       last_seq = v.seq();
       if (batch < kBatchBytes && iov.size() < kBatchIovecs) continue;
     } else if (!(*tail)->status()) {
-      if (!iov.empty() && !send_batch(fd, &iov, **tail, last_seq)) return;
+      if (!iov.empty() && !send_batch(fd, sender->get(), &iov, **tail, last_seq)) return;
       return send_error(fd, (*tail)->status().to_string());
     }
     if (!iov.empty()) {
-      if (!send_batch(fd, &iov, **tail, last_seq)) return;
+      if (!send_batch(fd, sender->get(), &iov, **tail, last_seq)) return;
       batch = 0;
       continue;
     }
     if ((*tail)->next_seq() > last_wanted) {  // the range is complete
-      uint8_t msg[12];
-      put_u32(msg, kEnd);
-      for (int i = 0; i < 8; ++i) msg[4 + i] = static_cast<uint8_t>(last_sent >> (8 * i));
-      iov.push_back({msg, sizeof msg});
-      (void)send_batch(fd, &iov, **tail, last_seq);  // waits out a full socket like frames
+      put_u32(end_msg, kEnd);
+      for (int i = 0; i < 8; ++i) end_msg[4 + i] = static_cast<uint8_t>(last_sent >> (8 * i));
+      iov.push_back({end_msg, sizeof end_msg});
+      (void)send_batch(fd, sender->get(), &iov, **tail,
+                       last_seq);  // waits out a full socket like frames
       return;
     }
     int unsent = 0;  // a heartbeat only when everything sent has left
     if (!got && ::ioctl(fd, SIOCOUTQ, &unsent) == 0 && unsent == 0) {
-      uint8_t hb[4];
-      put_u32(hb, kHeartbeat);
-      iov.push_back({hb, 4});
-      if (!send_batch(fd, &iov, **tail, last_seq)) return;
+      iov.push_back({const_cast<uint8_t*>(kHeartbeatBytes), sizeof kHeartbeatBytes});
+      if (!send_batch(fd, sender->get(), &iov, **tail, last_seq)) return;
     }
   }
 }
@@ -310,8 +310,11 @@ void ReplayServer::Impl::accept_loop() {
     fds.insert(fd);
     Session& session = sessions.emplace_back();
     session.thread = std::thread([this, fd, &session] {
+      ::pthread_setname_np(::pthread_self(), "reel-replay");
       const int one = 1;
       ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+      const int sndbuf = 4 << 20;
+      ::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
       serve(fd);
       std::lock_guard<std::mutex> g(mu);
       fds.erase(fd);

@@ -27,6 +27,7 @@
 #include <string>
 
 #include "reel/status.h"
+#include "replay/frame_sender.h"
 
 namespace reel::replay {
 
@@ -37,6 +38,7 @@ struct ReplayServerOptions {
   std::chrono::milliseconds heartbeat{1000};  // sent when nothing new for this long
   uint64_t max_lag_records = 50'000'000;      // 0: never disconnect a slow subscriber
   std::chrono::milliseconds request_timeout{5000};
+  SendMode send_mode = SendMode::kUring;
 };
 
 struct ReplayServerCounts {

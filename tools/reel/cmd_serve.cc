@@ -257,6 +257,15 @@ Result<std::unique_ptr<replay::ReplayServer>> start_replay(const Args& args,
   replay::ReplayServerOptions o;
   o.address = at->address;
   o.port = at->port;
+  auto send = replay::parse_send_mode(args.get("--replay-send"));
+  if (!send) return Status::invalid_argument("bad --replay-send: " + send.status().message());
+  o.send_mode = *send;
+  auto lag = parse_u64(args.get("--replay-max-lag"));
+  if (!lag) {
+    return Status::invalid_argument("bad --replay-max-lag '" + args.get("--replay-max-lag") +
+                                    "' (a record count; 0: never)");
+  }
+  o.max_lag_records = *lag;
   auto server = replay::ReplayServer::start(dir, o);
   if (server) {
     std::fprintf(stderr, "reel serve: replay on port %u\n", (*server)->port());
@@ -320,7 +329,9 @@ int run_serve(const Args& args) {
     auto r = start_replay(args, dir);
     if (!r) {
       (void)(*store)->close();
-      return fail("serve", r.status());
+      return r.status().code() == Code::kInvalidArgument
+                 ? usage_error("serve", r.status().message())
+                 : fail("serve", r.status());
     }
     replay = std::move(*r);
   }
@@ -389,6 +400,11 @@ const Command kServeCommand{
        "serve the store's records to subscribers (reel::Subscriber, reel tail tcp://); "
        "alone, read-only beside a writer in any process",
        ""},
+      {"--replay-send", "copy|uring|zc",
+       "how frames leave the mapping: sendmsg, io_uring send, or io_uring zero-copy send", "uring"},
+      {"--replay-max-lag", "N",
+       "disconnect a subscriber that stops reading while more than N records behind (0: never)",
+       "50000000"},
       {"--metrics", "[ADDR:]PORT", "serve the same as Prometheus text at GET /metrics", ""}},
      "SPEC (where the feed's own sequence number is, kept as the record's source_seq): none,\n"
      "moldudp64, or OFFSET:u32be|u64be|u32le|u64le. The stream defaults to the endpoint's\n"

@@ -1,0 +1,196 @@
+#include "replay/frame_sender.h"
+
+#include <liburing.h>
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+
+namespace reel::replay {
+namespace {
+
+// sendmsg(2) from the caller's thread, waiting for room with poll.
+class CopySender final : public FrameSender {
+ public:
+  explicit CopySender(int fd) : fd_(fd) {}
+
+  Outcome send(std::vector<iovec>* iov, bool* started, std::chrono::milliseconds stall) override {
+    size_t first = 0;
+    while (first < iov->size()) {
+      msghdr m{};
+      m.msg_iov = iov->data() + first;
+      m.msg_iovlen = iov->size() - first;
+      const ssize_t w = ::sendmsg(fd_, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (w < 0 && errno == EINTR) continue;
+      if (w < 0 && errno == EAGAIN) {
+        pollfd p{fd_, POLLOUT, 0};
+        const int rc = ::poll(&p, 1, static_cast<int>(stall.count()));
+        if (rc == 0) {
+          iov->erase(iov->begin(), iov->begin() + static_cast<ptrdiff_t>(first));
+          return Outcome::kStalled;
+        }
+        continue;
+      }
+      if (w <= 0) return Outcome::kGone;
+      *started = true;
+      advance(iov, &first, static_cast<size_t>(w));
+    }
+    iov->clear();
+    return Outcome::kSent;
+  }
+
+  bool drain(std::chrono::milliseconds) override { return true; }
+
+ private:
+  int fd_;
+};
+
+// io_uring SENDMSG or SENDMSG_ZC, one request in flight. With zero copy
+// each send's completion says (IORING_CQE_F_MORE) that a notification
+// will follow once the kernel lets go of the pages.
+class UringSender final : public FrameSender {
+ public:
+  UringSender(int fd, bool zero_copy) : fd_(fd), zero_copy_(zero_copy) {}
+
+  Status init() {
+    const int rc = io_uring_queue_init(8, &ring_, 0);
+    if (rc < 0) return Status::from_errno("replay: io_uring_queue_init", -rc);
+    ready_ = true;
+    return Status::ok();
+  }
+
+  ~UringSender() override {
+    if (!ready_) return;
+    if (in_flight_) {  // a stalled send: take it back
+      io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
+      io_uring_prep_cancel64(sqe, kSend, 0);
+      io_uring_sqe_set_data64(sqe, kCancel);
+      io_uring_submit(&ring_);
+    }
+    (void)drain(std::chrono::seconds(5));
+    io_uring_queue_exit(&ring_);
+  }
+
+  Outcome send(std::vector<iovec>* iov, bool* started, std::chrono::milliseconds stall) override {
+    for (;;) {
+      if (iov->empty()) return Outcome::kSent;
+      if (!in_flight_) submit(iov);
+      int res = 0;
+      const int rc = wait_send(stall, &res);
+      if (rc == -ETIME) return Outcome::kStalled;
+      if (rc < 0) return Outcome::kGone;
+      if (res == -EINTR || res == -EAGAIN) continue;
+      if (res <= 0) return Outcome::kGone;
+      *started = true;
+      size_t first = 0;
+      advance(iov, &first, static_cast<size_t>(res));
+      iov->erase(iov->begin(), iov->begin() + static_cast<ptrdiff_t>(first));
+    }
+  }
+
+  bool drain(std::chrono::milliseconds limit) override {
+    const auto until = std::chrono::steady_clock::now() + limit;
+    while (in_flight_ || notifications_ > 0) {
+      const auto left = until - std::chrono::steady_clock::now();
+      if (left <= std::chrono::nanoseconds(0)) return false;
+      int res = 0;
+      if (reap(std::chrono::duration_cast<std::chrono::milliseconds>(left), &res) == -ETIME) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+ private:
+  static constexpr uint64_t kSend = 1, kCancel = 2;
+
+  void submit(std::vector<iovec>* iov) {
+    msg_ = msghdr{};
+    msg_.msg_iov = iov->data();
+    msg_.msg_iovlen = iov->size();
+    io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
+    if (zero_copy_) {
+      io_uring_prep_sendmsg_zc(sqe, fd_, &msg_, MSG_NOSIGNAL);
+    } else {
+      io_uring_prep_sendmsg(sqe, fd_, &msg_, MSG_NOSIGNAL);
+    }
+    io_uring_sqe_set_data64(sqe, kSend);
+    io_uring_submit(&ring_);
+    in_flight_ = true;
+  }
+
+  // Reaps completions until the send's own; its result in *res.
+  int wait_send(std::chrono::milliseconds stall, int* res) {
+    while (in_flight_) {
+      const int rc = reap(stall, res);
+      if (rc < 0) return rc;
+    }
+    return 0;
+  }
+
+  // Takes one completion (waiting at most `wait`): a send's result clears
+  // in_flight_ and lands in *res; a notification counts down.
+  int reap(std::chrono::milliseconds wait, int* res) {
+    __kernel_timespec ts{wait.count() / 1000, (wait.count() % 1000) * 1'000'000};
+    io_uring_cqe* cqe = nullptr;
+    const int rc = io_uring_wait_cqe_timeout(&ring_, &cqe, &ts);
+    if (rc == -EINTR) return 0;
+    if (rc < 0) return rc;
+    if (cqe->user_data == kSend) {
+      if (cqe->flags & IORING_CQE_F_NOTIF) {
+        --notifications_;
+      } else {
+        in_flight_ = false;
+        *res = cqe->res;
+        if (cqe->flags & IORING_CQE_F_MORE) ++notifications_;
+      }
+    }
+    io_uring_cqe_seen(&ring_, cqe);
+    return 0;
+  }
+
+  int fd_;
+  bool zero_copy_;
+  bool ready_ = false, in_flight_ = false;
+  int notifications_ = 0;  // zero-copy sends whose pages the kernel still holds
+  io_uring ring_{};
+  msghdr msg_{};
+};
+
+}  // namespace
+
+const char* send_mode_name(SendMode mode) {
+  switch (mode) {
+    case SendMode::kCopy:
+      return "copy";
+    case SendMode::kUring:
+      return "uring";
+    case SendMode::kZeroCopy:
+      return "zc";
+  }
+  return "?";
+}
+
+Result<SendMode> parse_send_mode(const std::string& text) {
+  if (text == "copy") return SendMode::kCopy;
+  if (text == "uring") return SendMode::kUring;
+  if (text == "zc") return SendMode::kZeroCopy;
+  return Status::invalid_argument("send mode '" + text + "' (copy, uring or zc)");
+}
+
+Result<std::unique_ptr<FrameSender>> FrameSender::make(int fd, SendMode mode) {
+  if (mode == SendMode::kCopy) return std::unique_ptr<FrameSender>(new CopySender(fd));
+  auto s = std::make_unique<UringSender>(fd, mode == SendMode::kZeroCopy);
+  if (Status st = s->init(); !st) return st;
+  return std::unique_ptr<FrameSender>(std::move(s));
+}
+
+void FrameSender::advance(std::vector<iovec>* iov, size_t* first, size_t n) {
+  while (*first < iov->size() && n >= (*iov)[*first].iov_len) n -= (*iov)[(*first)++].iov_len;
+  if (n > 0) {
+    (*iov)[*first].iov_base = static_cast<char*>((*iov)[*first].iov_base) + n;
+    (*iov)[*first].iov_len -= n;
+  }
+}
+
+}  // namespace reel::replay
