@@ -45,9 +45,12 @@ class CopySender final : public FrameSender {
   int fd_;
 };
 
-// io_uring SENDMSG or SENDMSG_ZC, one request in flight. With zero copy
-// each send's completion says (IORING_CQE_F_MORE) that a notification
-// will follow once the kernel lets go of the pages.
+// io_uring SENDMSG or SENDMSG_ZC, MSG_DONTWAIT: a full socket completes
+// the request with -EAGAIN (it is not left waiting in the ring), and
+// poll(2) waits for room. So no request is in flight when send() returns:
+// the caller may change or drop the iovecs. With zero copy each send's
+// completion says (IORING_CQE_F_MORE) that a notification will follow once
+// the kernel lets go of the pages; drain() waits for those.
 class UringSender final : public FrameSender {
  public:
   UringSender(int fd, bool zero_copy) : fd_(fd), zero_copy_(zero_copy) {}
@@ -61,74 +64,67 @@ class UringSender final : public FrameSender {
 
   ~UringSender() override {
     if (!ready_) return;
-    if (in_flight_) {  // a stalled send: take it back
-      io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
-      io_uring_prep_cancel64(sqe, kSend, 0);
-      io_uring_sqe_set_data64(sqe, kCancel);
-      io_uring_submit(&ring_);
-    }
     (void)drain(std::chrono::seconds(5));
     io_uring_queue_exit(&ring_);
   }
 
   Outcome send(std::vector<iovec>* iov, bool* started, std::chrono::milliseconds stall) override {
-    for (;;) {
-      if (iov->empty()) return Outcome::kSent;
-      if (!in_flight_) submit(iov);
-      int res = 0;
-      const int rc = wait_send(stall, &res);
-      if (rc == -ETIME) return Outcome::kStalled;
-      if (rc < 0) return Outcome::kGone;
-      if (res == -EINTR || res == -EAGAIN) continue;
+    while (!iov->empty()) {
+      const int res = send_once(iov);
+      if (res == -EAGAIN) {
+        pollfd p{fd_, POLLOUT, 0};
+        const int rc = ::poll(&p, 1, static_cast<int>(stall.count()));
+        if (rc == 0) return Outcome::kStalled;
+        continue;
+      }
+      if (res == -EINTR) continue;
       if (res <= 0) return Outcome::kGone;
       *started = true;
       size_t first = 0;
       advance(iov, &first, static_cast<size_t>(res));
       iov->erase(iov->begin(), iov->begin() + static_cast<ptrdiff_t>(first));
     }
+    return Outcome::kSent;
   }
 
   bool drain(std::chrono::milliseconds limit) override {
     const auto until = std::chrono::steady_clock::now() + limit;
-    while (in_flight_ || notifications_ > 0) {
-      const auto left = until - std::chrono::steady_clock::now();
-      if (left <= std::chrono::nanoseconds(0)) return false;
+    while (notifications_ > 0) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          until - std::chrono::steady_clock::now());
+      if (left.count() <= 0) return false;
       int res = 0;
-      if (reap(std::chrono::duration_cast<std::chrono::milliseconds>(left), &res) == -ETIME) {
-        return false;
-      }
+      if (reap(left, &res) < 0) return false;
     }
     return true;
   }
 
  private:
-  static constexpr uint64_t kSend = 1, kCancel = 2;
+  static constexpr uint64_t kSend = 1;
 
-  void submit(std::vector<iovec>* iov) {
-    msg_ = msghdr{};
-    msg_.msg_iov = iov->data();
-    msg_.msg_iovlen = iov->size();
+  // One request for all of *iov; its result (bytes, or -errno).
+  int send_once(std::vector<iovec>* iov) {
+    msghdr m{};
+    m.msg_iov = iov->data();
+    m.msg_iovlen = iov->size();
     io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
     if (zero_copy_) {
-      io_uring_prep_sendmsg_zc(sqe, fd_, &msg_, MSG_NOSIGNAL);
+      io_uring_prep_sendmsg_zc(sqe, fd_, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
     } else {
-      io_uring_prep_sendmsg(sqe, fd_, &msg_, MSG_NOSIGNAL);
+      io_uring_prep_sendmsg(sqe, fd_, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
     }
     io_uring_sqe_set_data64(sqe, kSend);
-    io_uring_submit(&ring_);
+    if (const int rc = io_uring_submit(&ring_); rc < 0) return rc;
     in_flight_ = true;
-  }
-
-  // Reaps completions until the send's own; its result in *res.
-  int wait_send(std::chrono::milliseconds stall, int* res) {
+    int res = 0;
     while (in_flight_) {
-      const int rc = reap(stall, res);
+      const int rc = reap(std::chrono::seconds(30), &res);  // completes at once: DONTWAIT
       if (rc < 0) return rc;
     }
-    return 0;
+    return res;
   }
 
-  // Takes one completion (waiting at most `wait`): a send's result clears
+  // Takes one completion (waiting at most `wait`): the send's result clears
   // in_flight_ and lands in *res; a notification counts down.
   int reap(std::chrono::milliseconds wait, int* res) {
     __kernel_timespec ts{wait.count() / 1000, (wait.count() % 1000) * 1'000'000};
@@ -136,14 +132,12 @@ class UringSender final : public FrameSender {
     const int rc = io_uring_wait_cqe_timeout(&ring_, &cqe, &ts);
     if (rc == -EINTR) return 0;
     if (rc < 0) return rc;
-    if (cqe->user_data == kSend) {
-      if (cqe->flags & IORING_CQE_F_NOTIF) {
-        --notifications_;
-      } else {
-        in_flight_ = false;
-        *res = cqe->res;
-        if (cqe->flags & IORING_CQE_F_MORE) ++notifications_;
-      }
+    if (cqe->flags & IORING_CQE_F_NOTIF) {
+      --notifications_;
+    } else {
+      in_flight_ = false;
+      *res = cqe->res;
+      if (cqe->flags & IORING_CQE_F_MORE) ++notifications_;
     }
     io_uring_cqe_seen(&ring_, cqe);
     return 0;
@@ -154,7 +148,6 @@ class UringSender final : public FrameSender {
   bool ready_ = false, in_flight_ = false;
   int notifications_ = 0;  // zero-copy sends whose pages the kernel still holds
   io_uring ring_{};
-  msghdr msg_{};
 };
 
 }  // namespace

@@ -40,7 +40,8 @@ class FrameSender {
   enum class Outcome {
     kSent,     // all of *iov went out (and *iov is cleared)
     kStalled,  // nothing went out for `stall`: the peer reads slower than
-               // it is sent to; call again to go on (*iov holds the rest)
+               // it is sent to; *iov holds the rest (nothing of it is in
+               // flight: call again with it, or with other bytes)
     kGone,     // the connection failed or was shut down
   };
   // Sends *iov in full, advancing it as bytes go. *started turns true once

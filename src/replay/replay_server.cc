@@ -23,12 +23,29 @@
 #include "reel/tailer.h"
 #include "replay/frame_sender.h"
 #include "replay/wire.h"
+#include "wal/frame_format.h"
 
 namespace reel::replay {
 namespace {
 
 constexpr size_t kBatchBytes = 1 << 20;
 constexpr size_t kBatchIovecs = 256;
+constexpr int kLagGraceSeconds = 10;
+
+size_t iov_bytes(const std::vector<iovec>& iov) {
+  size_t n = 0;
+  for (const iovec& v : iov) n += v.iov_len;
+  return n;
+}
+
+// The length of the message (a stored frame, a heartbeat or the end marker)
+// that starts at `p` in a batch this server built.
+size_t message_bytes(const uint8_t* p) {
+  const uint32_t word = get_u32(p);
+  if (word == kHeartbeat) return 4;
+  if (word == kEnd) return 12;
+  return wal::frame_bytes_for_body(word);
+}
 
 // Reads n bytes by `deadline` (one deadline for the whole request: a
 // client trickling a byte at a time cannot hold a session).
@@ -80,8 +97,12 @@ struct ReplayServer::Impl {
   void send_error(int fd, const std::string& why);
   // Sends the iovecs in full; false when the subscriber is gone, too far
   // behind (then it was told), or the server stops.
-  bool send_batch(int fd, FrameSender* sender, std::vector<iovec>* iov, const Tailer& tail,
+  bool send_batch(FrameSender* sender, std::vector<iovec>* iov, const Tailer& tail,
                   uint64_t last_seq);
+  // Sends what is left of the message a lagging subscriber is inside, then
+  // the reason it is disconnected.
+  void end_lagging(FrameSender* sender, const std::vector<iovec>& whole, std::vector<iovec>* rest,
+                   const std::string& why);
   void stream(int fd, const Ask& ask);
 };
 
@@ -167,10 +188,10 @@ void ReplayServer::Impl::send_error(int fd, const std::string& why) {
   (void)::sendmsg(fd, &m, MSG_NOSIGNAL);  // SO_SNDTIMEO bounds it; then the close
 }
 
-bool ReplayServer::Impl::send_batch(int fd, FrameSender* sender, std::vector<iovec>* iov,
+bool ReplayServer::Impl::send_batch(FrameSender* sender, std::vector<iovec>* iov,
                                     const Tailer& tail, uint64_t last_seq) {
-  size_t batch = 0;
-  for (const iovec& v : *iov) batch += v.iov_len;
+  const std::vector<iovec> whole = *iov;
+  const size_t batch = iov_bytes(whole);
   bool started = false;  // some of these bytes went out: no longer on a message boundary
   for (;;) {
     const auto outcome = sender->send(iov, &started, std::chrono::seconds(1));
@@ -182,18 +203,53 @@ bool ReplayServer::Impl::send_batch(int fd, FrameSender* sender, std::vector<iov
       ++lagging;
       std::fprintf(stderr, "reel serve: replay: disconnecting a subscriber %llu records behind\n",
                    static_cast<unsigned long long>(lag));
-      // The reason goes out only between messages; inside a frame it would
-      // read as damage, so then the close alone tells.
-      if (!started) {
-        send_error(fd, "subscriber is " + std::to_string(lag) +
-                           " records behind the writer (more than the server's limit of " +
-                           std::to_string(options.max_lag_records) + ")");
-      }
+      end_lagging(sender, whole, iov,
+                  "subscriber is " + std::to_string(lag) +
+                      " records behind the writer (more than the server's limit of " +
+                      std::to_string(options.max_lag_records) + ")");
       return false;
     }
   }
   bytes += batch;
   return true;
+}
+
+void ReplayServer::Impl::end_lagging(FrameSender* sender, const std::vector<iovec>& whole,
+                                     std::vector<iovec>* rest, const std::string& why) {
+  // The reason may only go out between messages (inside a frame it would
+  // read as damage): first the rest of the message the stream is inside.
+  const size_t sent = iov_bytes(whole) - iov_bytes(*rest);
+  size_t boundary = 0;  // of the first message ending at or after `sent`
+  for (const iovec& v : whole) {
+    const auto* p = static_cast<const uint8_t*>(v.iov_base);
+    for (size_t at = 0; at < v.iov_len && boundary < sent;) {
+      const size_t n = message_bytes(p + at);
+      at += n;
+      boundary += n;
+    }
+    if (boundary >= sent) break;
+  }
+  std::vector<iovec> part;
+  for (size_t want = boundary - sent; want > 0 && part.size() < rest->size();) {
+    iovec v = (*rest)[part.size()];
+    v.iov_len = std::min(v.iov_len, want);
+    want -= v.iov_len;
+    part.push_back(v);
+  }
+  const std::string text = why.substr(0, kMaxErrorBytes);
+  uint8_t head[8];
+  put_u32(head, kError);
+  put_u32(head + 4, static_cast<uint32_t>(text.size()));
+  part.push_back({head, sizeof head});
+  part.push_back({const_cast<char*>(text.data()), text.size()});
+  // A subscriber that reads again within the grace gets the reason; one
+  // that does not is closed without it (the log above has it).
+  bool started = false;
+  for (int waited = 0; waited < kLagGraceSeconds && !stop.load(); ++waited) {
+    const auto outcome = sender->send(&part, &started, std::chrono::seconds(1));
+    if (outcome != FrameSender::Outcome::kStalled) break;
+  }
+  (void)sender->drain(std::chrono::seconds(5));  // `text` and `head` die here
 }
 
 void ReplayServer::Impl::stream(int fd, const Ask& ask) {
@@ -238,11 +294,11 @@ void ReplayServer::Impl::stream(int fd, const Ask& ask) {
       last_seq = v.seq();
       if (batch < kBatchBytes && iov.size() < kBatchIovecs) continue;
     } else if (!(*tail)->status()) {
-      if (!iov.empty() && !send_batch(fd, sender->get(), &iov, **tail, last_seq)) return;
+      if (!iov.empty() && !send_batch(sender->get(), &iov, **tail, last_seq)) return;
       return send_error(fd, (*tail)->status().to_string());
     }
     if (!iov.empty()) {
-      if (!send_batch(fd, sender->get(), &iov, **tail, last_seq)) return;
+      if (!send_batch(sender->get(), &iov, **tail, last_seq)) return;
       batch = 0;
       continue;
     }
@@ -250,14 +306,14 @@ void ReplayServer::Impl::stream(int fd, const Ask& ask) {
       put_u32(end_msg, kEnd);
       for (int i = 0; i < 8; ++i) end_msg[4 + i] = static_cast<uint8_t>(last_sent >> (8 * i));
       iov.push_back({end_msg, sizeof end_msg});
-      (void)send_batch(fd, sender->get(), &iov, **tail,
+      (void)send_batch(sender->get(), &iov, **tail,
                        last_seq);  // waits out a full socket like frames
       return;
     }
     int unsent = 0;  // a heartbeat only when everything sent has left
     if (!got && ::ioctl(fd, SIOCOUTQ, &unsent) == 0 && unsent == 0) {
       iov.push_back({const_cast<uint8_t*>(kHeartbeatBytes), sizeof kHeartbeatBytes});
-      if (!send_batch(fd, sender->get(), &iov, **tail, last_seq)) return;
+      if (!send_batch(sender->get(), &iov, **tail, last_seq)) return;
     }
   }
 }

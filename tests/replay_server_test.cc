@@ -1,0 +1,211 @@
+// The replay server in-process, beside a live writer: each way of sending
+// (copy, io_uring, io_uring zero copy) puts the segment file's bytes on the
+// wire exactly, to a client that reads slowly; a subscriber that stops
+// reading holds up neither ingest nor another subscriber, and later gets
+// every record; one past the lag limit is told why and closed.
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <string>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "client/connect.h"
+#include "reel/reel.h"
+#include "reel/replay_generated.h"
+#include "replay/replay_server.h"
+#include "replay/wire.h"
+#include "test_util.h"
+#include "wal/frame_format.h"
+
+namespace reel {
+namespace {
+
+using namespace std::chrono_literals;
+
+std::string addr(uint16_t port) {
+  return "127.0.0.1:" + std::to_string(port);
+}
+
+std::unique_ptr<replay::ReplayServer> serve(const std::string& dir,
+                                            replay::ReplayServerOptions o = {}) {
+  o.address = "127.0.0.1";
+  auto server = replay::ReplayServer::start(dir, o);
+  EXPECT_TRUE(server) << server.status().to_string();
+  return server ? std::move(*server) : nullptr;
+}
+
+// A raw client's request for every record from seq 1, without follow.
+std::string request_all() {
+  flatbuffers::FlatBufferBuilder b;
+  fb::ReplayRequestBuilder r(b);
+  r.add_version(1);
+  r.add_from_seq(1);
+  fb::FinishReplayRequestBuffer(b, r.Finish());
+  std::string msg(4, '\0');
+  replay::put_u32(reinterpret_cast<uint8_t*>(msg.data()), static_cast<uint32_t>(b.GetSize()));
+  msg.append(reinterpret_cast<const char*>(b.GetBufferPointer()), b.GetSize());
+  return msg;
+}
+
+// Everything the server sends until it closes; the first reads are small
+// and slow, so the server's sends stall and go out in pieces.
+std::string read_to_end(int fd) {
+  std::string got;
+  char buf[64 << 10];
+  for (int i = 0;; ++i) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 30'000) <= 0) break;
+    const ssize_t n = ::recv(fd, buf, i < 20 ? 4096 : sizeof buf, 0);
+    if (n <= 0) break;
+    got.append(buf, static_cast<size_t>(n));
+    if (i < 20) std::this_thread::sleep_for(20ms);
+  }
+  return got;
+}
+
+class SendModes : public ::testing::TestWithParam<replay::SendMode> {};
+
+TEST_P(SendModes, TheBytesOnTheWireAreTheSegmentFilesBytes) {
+  testing::TempDir dir;
+  const std::string S = dir.path() + "/S";
+  {
+    StoreOptions so;
+    so.segment_bytes_max = 8 << 20;  // one segment holds them all
+    auto store = Store::open(S, so);
+    ASSERT_TRUE(store);
+    for (int i = 1; i <= 3000; ++i) {  // 1 to 3000 bytes: ~4.5 MB, frames of every padding
+      ASSERT_TRUE((*store)->append("s", std::string(static_cast<size_t>(i), 'a' + i % 26)));
+    }
+    ASSERT_TRUE((*store)->close());
+  }
+  replay::ReplayServerOptions o;
+  o.send_mode = GetParam();
+  auto server = serve(S, o);
+  ASSERT_TRUE(server);
+  auto connected = client::connect_to(addr(server->port()), 5s);
+  ASSERT_TRUE(connected);
+  const int fd = *connected;
+  const std::string req = request_all();
+  ASSERT_EQ(::send(fd, req.data(), req.size(), MSG_NOSIGNAL), static_cast<ssize_t>(req.size()));
+  const std::string got = read_to_end(fd);
+  ::close(fd);
+  ASSERT_GT(got.size(), 4u);
+  const uint32_t header = replay::get_u32(reinterpret_cast<const uint8_t*>(got.data()));
+  ASSERT_GT(got.size(), 4 + header + 12);
+  const std::string frames = got.substr(4 + header, got.size() - 4 - header - 12);
+  const std::string end = got.substr(got.size() - 12);
+  EXPECT_EQ(replay::get_u32(reinterpret_cast<const uint8_t*>(end.data())), replay::kEnd);
+  EXPECT_EQ(end.substr(4), std::string("\xb8\x0b\0\0\0\0\0\0", 8)) << "last seq 3000";
+  // Judged by the file, not by our decoder: the frames are one run of the
+  // segment's bytes, starting at its first frame and ending at its last.
+  const std::string seg = testing::read_all(S + "/wal/00000000000000000001.seg");
+  const size_t at = seg.find(frames.substr(0, 256));
+  ASSERT_NE(at, std::string::npos);
+  EXPECT_TRUE(seg.compare(at, frames.size(), frames) == 0) << "frames differ from the file";
+  EXPECT_EQ(seg.find_first_not_of('\0', at + frames.size()), std::string::npos)
+      << "the file has bytes after what was sent";
+  EXPECT_EQ(server->counts().frames, 3000u);
+}
+
+INSTANTIATE_TEST_SUITE_P(AllModes, SendModes,
+                         ::testing::Values(replay::SendMode::kCopy, replay::SendMode::kUring,
+                                           replay::SendMode::kZeroCopy),
+                         [](const auto& info) { return replay::send_mode_name(info.param); });
+
+// Record i's payload: its number, padded to 300 bytes.
+std::string payload_of(uint64_t i) {
+  std::string p = testing::numbered("p", i);
+  p.resize(300, '.');
+  return p;
+}
+
+// Reads `n` records from seq 1 in order; false on a gap or a stall.
+::testing::AssertionResult read_all_of(Subscriber* sub, uint64_t n) {
+  RecordView v;
+  for (uint64_t expect = 1; expect <= n; ++expect) {
+    if (!sub->next(&v, 30s)) {
+      return ::testing::AssertionFailure()
+             << "stuck after seq " << expect - 1 << ": " << sub->status().to_string();
+    }
+    if (v.seq() != expect || v.payload() != payload_of(expect)) {
+      return ::testing::AssertionFailure() << "seq " << v.seq() << " where " << expect;
+    }
+  }
+  return ::testing::AssertionSuccess();
+}
+
+TEST(ReplayServer, ASubscriberThatStopsReadingHoldsUpNeitherIngestNorOthers) {
+  testing::TempDir dir;
+  const std::string S = dir.path() + "/S";
+  auto store = Store::open(S);
+  ASSERT_TRUE(store);
+  auto server = serve(S);
+  ASSERT_TRUE(server);
+  SubscribeOptions o;
+  o.from_seq = 1;
+  o.follow = true;
+  auto stopped = Subscriber::connect(addr(server->port()), o);  // never read until the end
+  auto reading = Subscriber::connect(addr(server->port()), o);
+  ASSERT_TRUE(stopped && reading);
+  constexpr uint64_t kRecords = 200'000;  // ~60 MB: far past what socket buffers hold
+  ::testing::AssertionResult reader_ok = ::testing::AssertionFailure();
+  std::thread reader([&] { reader_ok = read_all_of(reading->get(), kRecords); });
+  const auto t0 = std::chrono::steady_clock::now();
+  for (uint64_t i = 1; i <= kRecords; ++i) ASSERT_TRUE((*store)->append("s", payload_of(i)));
+  ASSERT_TRUE((*store)->flush());
+  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::printf("ingest with a stopped subscriber: %.0f records/s\n", kRecords / s);
+  reader.join();
+  EXPECT_TRUE(reader_ok) << "the reading subscriber was held up or lost records";
+  EXPECT_EQ(server->counts().lagging, 0u);
+  // Now it reads: everything, in order, from the mapping.
+  EXPECT_TRUE(read_all_of(stopped->get(), kRecords));
+  server.reset();
+  ASSERT_TRUE((*store)->close());
+}
+
+TEST(ReplayServer, ASubscriberPastTheLagLimitIsToldWhyAndClosed) {
+  testing::TempDir dir;
+  const std::string S = dir.path() + "/S";
+  auto store = Store::open(S);
+  ASSERT_TRUE(store);
+  replay::ReplayServerOptions ro;
+  ro.max_lag_records = 1000;
+  auto server = serve(S, ro);
+  ASSERT_TRUE(server);
+  SubscribeOptions o;
+  o.from_seq = 1;
+  o.follow = true;
+  auto lagging = Subscriber::connect(addr(server->port()), o);
+  ASSERT_TRUE(lagging);
+  std::string payload(1000, 'x');
+  for (int i = 1; i <= 50'000; ++i) ASSERT_TRUE((*store)->append("s", payload));  // ~50 MB
+  ASSERT_TRUE((*store)->flush());
+  for (int i = 0; i < 100 && server->counts().lagging == 0; ++i) std::this_thread::sleep_for(100ms);
+  ASSERT_EQ(server->counts().lagging, 1u);
+  RecordView v;
+  uint64_t expect = 1;
+  while ((*lagging)->next(&v, 10s)) ASSERT_EQ(v.seq(), expect++) << "a gap before the close";
+  EXPECT_GT(expect, 1u);
+  EXPECT_NE((*lagging)->status().message().find("records behind the writer"), std::string::npos)
+      << (*lagging)->status().to_string() << " after seq " << expect - 1 << ", "
+      << (*lagging)->reconnects() << " reconnects";
+  // A new subscriber is served as before.
+  auto fresh = Subscriber::connect(addr(server->port()), o);
+  ASSERT_TRUE(fresh);
+  for (int i = 1; i <= 50'000; ++i) {
+    ASSERT_TRUE((*fresh)->next(&v, 30s));
+    ASSERT_EQ(v.seq(), static_cast<uint64_t>(i));
+  }
+  server.reset();
+  ASSERT_TRUE((*store)->close());
+}
+
+}  // namespace
+}  // namespace reel
