@@ -124,6 +124,43 @@ void build_store(const std::string& S, int records) {
   ASSERT_TRUE((*store)->close());
 }
 
+// Every read `reel cat` does on a store gives the same output from
+// tcp://, the store served by `reel serve --replay`.
+TEST(CliReplayServer, RemoteCatPrintsWhatLocalCatPrints) {
+  testing::TempDir dir;
+  const std::string d = dir.path();
+  {
+    auto store = Store::open(d + "/S");
+    ASSERT_TRUE(store);
+    for (int i = 1; i <= 300; ++i) {
+      AppendOptions ao;
+      ao.ts_ns = 1'795'000'000'000'000'000ull + static_cast<uint64_t>(i) * 1'000'000;
+      ASSERT_TRUE((*store)->append(i % 3 ? "a" : "b", testing::numbered("r", i), ao));
+    }
+    ASSERT_TRUE((*store)->close());
+  }
+  Server server;
+  start(&server, {"reel", "serve", d + "/S", "--replay", "127.0.0.1:0"}, d + "/out", d + "/err");
+  const int rp = server.number_after("replay on port");
+  ASSERT_GT(rp, 0) << testing::read_all(d + "/err");
+  for (const std::string args :
+       {"", " --from 17 --to 42", " --stream b", " --stream a --from 100 --limit 7",
+        " --from 2026-11-18T11:06:40.050Z --to 2026-11-18T11:06:40.090Z",
+        " --stream b --from 2026-11-18T11:06:40.100Z --format payload", " --format hex --to 5",
+        " --from 290 --to 1000 --format payload"}) {
+    const CliRun local = reel("cat " + d + "/S" + args);
+    const CliRun remote = reel("cat " + url(rp) + args);
+    ASSERT_EQ(local.exit_code, 0) << args << ": " << local.err;
+    EXPECT_EQ(remote.exit_code, 0) << args << ": " << remote.err;
+    EXPECT_GT(count_lines(local.out), 0) << args;
+    EXPECT_EQ(remote.out, local.out) << args;
+  }
+  const CliRun unknown = reel("cat " + url(rp) + " --stream nope");
+  EXPECT_EQ(unknown.exit_code, 1);
+  EXPECT_NE(unknown.err.find("no stream 'nope'"), std::string::npos) << unknown.err;
+  ASSERT_EQ(server.interrupt(), 0);
+}
+
 TEST(CliReplayServer, AFollowerResumesWithNoGapAfterTheServerIsKilledAndRestarted) {
   testing::TempDir dir;
   const std::string d = dir.path();

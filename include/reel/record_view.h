@@ -38,6 +38,15 @@ class RecordView {
     return {reinterpret_cast<const std::byte*>(frame_), frame_bytes_};
   }
   bool valid() const { return record_ != nullptr; }
+  // The same record read from a copy of its frame at `frame` (frame().size()
+  // bytes, as aligned as malloc's): for keeping a record past its view's
+  // lifetime.
+  RecordView rebased(const std::byte* frame) const {
+    const auto* f = reinterpret_cast<const uint8_t*>(frame);
+    return RecordView(f, frame_bytes_,
+                      reinterpret_cast<const fb::Record*>(
+                          f + (reinterpret_cast<const uint8_t*>(record_) - frame_)));
+  }
 
  private:
   static std::string_view bytes_of(const flatbuffers::Vector<uint8_t>* v) {
