@@ -207,5 +207,45 @@ TEST(ReplayServer, ASubscriberPastTheLagLimitIsToldWhyAndClosed) {
   ASSERT_TRUE((*store)->close());
 }
 
+// A paced request: records leave no earlier than their recorded spacing
+// over the speed, and a gap longer than the subscriber's silence limit is
+// filled with heartbeats (no reconnect).
+TEST(ReplayServer, APacedRequestKeepsTheRecordedPaceAndHeartbeatsThroughGaps) {
+  testing::TempDir dir;
+  const std::string S = dir.path() + "/S";
+  constexpr uint64_t kBase = 1'795'000'000'000'000'000ull;
+  std::vector<uint64_t> ts;
+  for (int i = 0; i < 40; ++i) ts.push_back(kBase + static_cast<uint64_t>(i) * 20'000'000);
+  ts.push_back(ts.back() + 6'000'000'000ull);  // 6 s: past the 5 s silence limit at speed 1
+  {
+    auto store = Store::open(S);
+    ASSERT_TRUE(store);
+    for (uint64_t t : ts) {
+      AppendOptions ao;
+      ao.ts_ns = t;
+      ASSERT_TRUE((*store)->append("s", "x", ao));
+    }
+    ASSERT_TRUE((*store)->close());
+  }
+  auto server = serve(S);
+  ASSERT_TRUE(server);
+  SubscribeOptions o;
+  o.from_seq = 1;
+  o.speed = 1;
+  auto sub = Subscriber::connect(addr(server->port()), o);
+  ASSERT_TRUE(sub);
+  std::vector<std::chrono::steady_clock::time_point> at;
+  RecordView v;
+  while ((*sub)->next(&v, 10s)) at.push_back(std::chrono::steady_clock::now());
+  ASSERT_TRUE((*sub)->done()) << (*sub)->status().to_string();
+  ASSERT_EQ(at.size(), ts.size());
+  for (size_t i = 1; i < at.size(); ++i) {
+    const auto recorded = std::chrono::nanoseconds(ts[i] - ts[0]);
+    EXPECT_GE(at[i] - at[0], recorded - 2ms) << "record " << i + 1 << " left early";
+  }
+  EXPECT_LT(at.back() - at[0], std::chrono::nanoseconds(ts.back() - ts[0]) + 3s);
+  EXPECT_EQ((*sub)->reconnects(), 0u) << "the paced gap had no heartbeats";
+}
+
 }  // namespace
 }  // namespace reel

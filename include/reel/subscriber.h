@@ -38,6 +38,10 @@ struct SubscribeOptions {
   bool follow = false;
   std::vector<std::string> streams;  // empty: every stream
   Level level = Level::kWritten;     // kDurable: only fdatasync'd records
+  // 0: as fast as it reads. > 0: the server sends the records paced by their
+  // ts_ns at this multiple of the recorded pace (1: as recorded; after a
+  // reconnect the pace starts again from the next record).
+  double speed = 0;
   bool reconnect = true;
   std::chrono::milliseconds connect_timeout{5000};
 };

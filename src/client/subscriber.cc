@@ -10,8 +10,8 @@
 
 #include "client/connect.h"
 #include "reel/replay_generated.h"
+#include "replay/protocol.h"
 #include "replay/wire.h"
-#include "wal/frame.h"
 
 namespace reel {
 namespace {
@@ -77,6 +77,7 @@ Status Subscriber::Impl::open_connection() {
   if (!names.empty()) r.add_streams(streams);
   r.add_level(options.level == Level::kDurable ? fb::ReplayLevel::Durable
                                                : fb::ReplayLevel::Written);
+  r.add_speed(options.speed);
   fb::FinishReplayRequestBuffer(b, r.Finish());
   if (b.GetSize() > replay::kMaxRequestBytes) {
     return Status::invalid_argument(peer + ": the request (" + std::to_string(b.GetSize()) +
@@ -103,24 +104,19 @@ Status Subscriber::Impl::read_header(Clock::time_point deadline) {
     return Status::corruption(peer + ": bad replay header length " + std::to_string(len));
   }
   if (Status s = fill(4 + len, deadline, false); !s) return Status::io_error(peer + ": no header");
-  flatbuffers::Verifier v(&buf[start + 4], len);
-  if (!v.VerifyBuffer<fb::ReplayHeader>(nullptr)) {
-    return Status::corruption(peer + ": the replay header is not a ReplayHeader");
-  }
-  const auto* h = flatbuffers::GetRoot<fb::ReplayHeader>(&buf[start + 4]);
-  if (h->error() != nullptr && h->error()->size() > 0) {
-    return Status::invalid_argument(peer + ": " + h->error()->str());
-  }
-  if (h->version() != 1) {
+  auto h = replay::parse_header({&buf[start + 4], len});
+  if (!h) return Status::corruption(peer + ": " + h.status().message());
+  if (!h->error.empty()) return Status::invalid_argument(peer + ": " + h->error);
+  if (h->version != 1) {
     return Status::invalid_argument(peer + ": replay protocol version " +
-                                    std::to_string(h->version()) + " (this client speaks 1)");
+                                    std::to_string(h->version) + " (this client speaks 1)");
   }
-  if (store_id != 0 && h->store_id() != store_id) {
+  if (store_id != 0 && h->store_id != store_id) {
     return Status::invalid_argument(
-        peer + ": now serves another store (id " + std::to_string(h->store_id()) + ", was " +
+        peer + ": now serves another store (id " + std::to_string(h->store_id) + ", was " +
         std::to_string(store_id) + "); not resuming after seq " + std::to_string(last_seq));
   }
-  store_id = h->store_id();
+  store_id = h->store_id;
   start += 4 + len;
   return Status::ok();
 }
@@ -161,45 +157,30 @@ Status Subscriber::Impl::fill(size_t need, Clock::time_point deadline, bool no_d
 Status Subscriber::Impl::take(RecordView* out, bool* got, Clock::time_point deadline,
                               bool no_deadline) {
   *got = false;
-  if (Status s = fill(4, deadline, no_deadline); !s) return s;
-  const uint32_t word = replay::get_u32(&buf[start]);
-  if (word == replay::kHeartbeat) {
-    start += 4;
-    return Status::ok();
+  for (;;) {
+    auto m = replay::parse_message({buf.data() + start, end - start}, last_seq);
+    if (!m) return Status::corruption(peer + ": " + m.status().message());
+    using Kind = replay::Message::Kind;
+    if (m->kind == Kind::kNeedMore) {
+      if (Status s = fill(m->bytes, deadline, no_deadline); !s) return s;
+      continue;
+    }
+    start += m->bytes;
+    switch (m->kind) {
+      case Kind::kFrame:
+        *out = m->record;
+        last_seq = out->seq();
+        *got = true;
+        return Status::ok();
+      case Kind::kEnd:
+        done = true;
+        return Status::ok();
+      case Kind::kError:
+        return Status::failed(peer + ": " + m->error);
+      default:
+        return Status::ok();  // a heartbeat
+    }
   }
-  if (word == replay::kEnd) {
-    if (Status s = fill(12, deadline, no_deadline); !s) return s;
-    start += 12;
-    done = true;
-    return Status::ok();
-  }
-  if (word == replay::kError) {
-    if (Status s = fill(8, deadline, no_deadline); !s) return s;
-    const uint32_t len = std::min(replay::get_u32(&buf[start + 4]), replay::kMaxErrorBytes);
-    if (Status s = fill(8 + len, deadline, no_deadline); !s) return s;
-    return Status::failed(peer + ": " +
-                          std::string(reinterpret_cast<const char*>(&buf[start + 8]), len));
-  }
-  if (word == 0 || word > wal::kMaxFrameBodyBytes) {
-    return Status::corruption(peer + ": after seq " + std::to_string(last_seq) +
-                              ": not a frame (length word " + std::to_string(word) + ")");
-  }
-  const size_t total = wal::frame_bytes_for_body(word);
-  if (Status s = fill(total, deadline, no_deadline); !s) return s;
-  wal::DecodedFrame f;
-  const std::span<const uint8_t> bytes(&buf[start], total);
-  const uint32_t segment_no = replay::get_u32(&buf[start + wal::kFrameSegmentNoOffset]);
-  const wal::FrameStatus fs = wal::decode_frame(bytes, segment_no, &f, wal::BodyCheck::kVerify);
-  if (fs != wal::FrameStatus::kOk || f.seq <= last_seq) {
-    return Status::corruption(
-        peer + ": frame after seq " + std::to_string(last_seq) + ": " +
-        (fs != wal::FrameStatus::kOk ? wal::frame_status_name(fs) : "seq out of order"));
-  }
-  *out = RecordView(f.data, f.frame_bytes, f.record);
-  last_seq = f.seq;
-  start += total;
-  *got = true;
-  return Status::ok();
 }
 
 Subscriber::Subscriber(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}

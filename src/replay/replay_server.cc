@@ -22,6 +22,8 @@
 #include "reel/replay_generated.h"
 #include "reel/tailer.h"
 #include "replay/frame_sender.h"
+#include "replay/pacer.h"
+#include "replay/protocol.h"
 #include "replay/wire.h"
 #include "wal/frame_format.h"
 
@@ -63,15 +65,39 @@ bool recv_all(int fd, uint8_t* p, size_t n, std::chrono::steady_clock::time_poin
   return true;
 }
 
-// What one subscriber asked for, checked.
-struct Ask {
-  Tailer::Options tail;
-  std::set<uint32_t> streams;  // several streams: filtered here; empty: no filter
-  uint64_t to_seq = 0, to_ts = 0;
-  bool follow = false;
-};
-
 }  // namespace
+
+// Control messages go out by zero copy too: their bytes must stay put
+// until the kernel is done with them.
+const uint8_t kHeartbeatBytes[4] = {0x01, 0xFF, 0xFF, 0xFF};
+static_assert(kHeartbeat == 0xFFFFFF01u);
+
+// One subscriber's outgoing stream: the batch of frames being gathered
+// (iovecs into the Tailer's mapping) and what was sent.
+struct Outgoing {
+  Outgoing(int f, FrameSender* s, const Tailer* t) : fd(f), sender(s), tail(t) {}
+  int fd;
+  FrameSender* sender;
+  const Tailer* tail;
+  std::vector<iovec> iov;
+  size_t batch = 0;
+  uint64_t last_seq = 0, last_sent = 0;  // the last examined, the last sent
+  uint8_t end_msg[12] = {};              // lives as long as the sender (zero copy)
+
+  // Frames that lie next to each other in a segment join one iovec.
+  void add(const RecordView& v) {
+    const auto f = v.frame();
+    auto* p = const_cast<std::byte*>(f.data());
+    if (!iov.empty() && static_cast<std::byte*>(iov.back().iov_base) + iov.back().iov_len == p) {
+      iov.back().iov_len += f.size();
+    } else {
+      iov.push_back({p, f.size()});
+    }
+    batch += f.size();
+    last_sent = v.seq();
+  }
+  bool full() const { return batch >= kBatchBytes || iov.size() >= kBatchIovecs; }
+};
 
 struct ReplayServer::Impl {
   std::string dir;
@@ -97,8 +123,12 @@ struct ReplayServer::Impl {
   void send_error(int fd, const std::string& why);
   // Sends the iovecs in full; false when the subscriber is gone, too far
   // behind (then it was told), or the server stops.
-  bool send_batch(FrameSender* sender, std::vector<iovec>* iov, const Tailer& tail,
-                  uint64_t last_seq);
+  bool send_batch(Outgoing* out);
+  // A heartbeat, unless bytes sent before are still queued.
+  bool heartbeat(Outgoing* out);
+  // With a paced request: waits until the record stamped `ts_ns` is due
+  // (the gathered batch goes out first), sending heartbeats in long gaps.
+  bool pace(Outgoing* out, Pacer* pacer, uint64_t ts_ns);
   // Sends what is left of the message a lagging subscriber is inside, then
   // the reason it is disconnected.
   void end_lagging(FrameSender* sender, const std::vector<iovec>& whole, std::vector<iovec>* rest,
@@ -119,40 +149,15 @@ Result<Ask> ReplayServer::Impl::read_request(int fd) {
   if (!recv_all(fd, buf.data(), len, deadline)) {
     return Status::invalid_argument("request cut short");
   }
-  flatbuffers::Verifier verifier(buf.data(), buf.size());
-  if (!fb::VerifyReplayRequestBuffer(verifier)) {
-    return Status::invalid_argument("request is not a ReplayRequest (schemas/replay.fbs)");
-  }
-  const fb::ReplayRequest* req = fb::GetReplayRequest(buf.data());
-  if (req->version() != 1) {
-    return Status::invalid_argument("request version " + std::to_string(req->version()) +
-                                    " (this server speaks 1)");
-  }
-  Ask ask;
-  ask.tail.from_seq = req->from_seq();
-  ask.tail.from_ts_ns = req->from_seq() == 0 ? req->from_ts_ns() : 0;
-  ask.tail.follow = req->level() == fb::ReplayLevel::Durable ? Level::kDurable : Level::kWritten;
-  ask.to_seq = req->to_seq();
-  ask.to_ts = req->to_ts_ns();
-  ask.follow = req->follow();
-  if (ask.follow && ask.to_ts != 0 && ask.to_seq == 0) {
-    return Status::invalid_argument("to_ts_ns with follow never ends: give to_seq, or no follow");
-  }
-  if (req->streams() != nullptr && req->streams()->size() > 0) {
-    auto reader = Reader::open(dir);
-    if (!reader) return reader.status();
-    for (const auto* name : *req->streams()) {
-      auto id = (*reader)->stream_id(name->string_view());
-      if (!id) return id.status();
-      if (!*id) return Status::not_found("no stream '" + name->str() + "'");
-      ask.streams.insert(**id);
+  std::unique_ptr<Reader> reader;  // opened when a stream is named
+  return parse_request(buf, [&](std::string_view name) -> Result<std::optional<uint32_t>> {
+    if (!reader) {
+      auto r = Reader::open(dir);
+      if (!r) return r.status();
+      reader = std::move(*r);
     }
-    if (ask.streams.size() == 1) {
-      ask.tail.stream = req->streams()->Get(0)->str();
-      ask.streams.clear();
-    }
-  }
-  return ask;
+    return reader->stream_id(name);
+  });
 }
 
 bool ReplayServer::Impl::send_header(int fd, const std::string& error) {
@@ -188,8 +193,11 @@ void ReplayServer::Impl::send_error(int fd, const std::string& why) {
   (void)::sendmsg(fd, &m, MSG_NOSIGNAL);  // SO_SNDTIMEO bounds it; then the close
 }
 
-bool ReplayServer::Impl::send_batch(FrameSender* sender, std::vector<iovec>* iov,
-                                    const Tailer& tail, uint64_t last_seq) {
+bool ReplayServer::Impl::send_batch(Outgoing* out) {
+  FrameSender* sender = out->sender;
+  std::vector<iovec>* iov = &out->iov;
+  const Tailer& tail = *out->tail;
+  const uint64_t last_seq = out->last_seq;
   const std::vector<iovec> whole = *iov;
   const size_t batch = iov_bytes(whole);
   bool started = false;  // some of these bytes went out: no longer on a message boundary
@@ -211,6 +219,7 @@ bool ReplayServer::Impl::send_batch(FrameSender* sender, std::vector<iovec>* iov
     }
   }
   bytes += batch;
+  out->batch = 0;
   return true;
 }
 
@@ -255,66 +264,68 @@ void ReplayServer::Impl::end_lagging(FrameSender* sender, const std::vector<iove
 void ReplayServer::Impl::stream(int fd, const Ask& ask) {
   auto tail = Tailer::open(dir, ask.tail);
   if (!tail) return send_error(fd, tail.status().to_string());
-  // Control messages go out by zero copy too: their bytes must stay put
-  // until the kernel is done with them, so they outlive the sender.
-  static const uint8_t kHeartbeatBytes[4] = {0x01, 0xFF, 0xFF, 0xFF};
-  static_assert(kHeartbeat == 0xFFFFFF01u);
-  uint8_t end_msg[12];
   // Declared after the Tailer, so destroyed (and drained: zero-copy sends
   // read the mapping until the kernel lets go) while the mapping lives.
   auto sender = FrameSender::make(fd, options.send_mode);
   if (!sender) return send_error(fd, sender.status().to_string());
+  Outgoing out{fd, sender->get(), tail->get()};
+  std::optional<Pacer> pacer;
+  if (ask.speed > 0) pacer.emplace(ask.speed, 0, mono_ns(), 0);  // sleeps only: no spinning
   // Without follow the range ends at what is there now.
   const uint64_t end = ask.follow ? UINT64_MAX : (*tail)->watermark();
   const uint64_t last_wanted = ask.to_seq != 0 ? std::min(end, ask.to_seq) : end;
-  std::vector<iovec> iov;
-  size_t batch = 0;
-  uint64_t last_seq = 0, last_sent = 0;  // the last examined, the last sent
   RecordView v;
   while (!stop.load()) {
-    const bool idle = iov.empty();
     const auto wait =
-        idle ? std::chrono::nanoseconds(options.heartbeat) : std::chrono::nanoseconds(0);
+        out.iov.empty() ? std::chrono::nanoseconds(options.heartbeat) : std::chrono::nanoseconds(0);
     const bool got = (*tail)->next_seq() <= last_wanted && (*tail)->next(&v, wait);
     if (got && v.seq() <= last_wanted) {
       if ((ask.streams.empty() || ask.streams.count(v.stream())) &&
           (ask.to_ts == 0 || v.ts_ns() <= ask.to_ts)) {
-        const auto f = v.frame();
-        auto* p = const_cast<std::byte*>(f.data());
-        if (!iov.empty() &&
-            static_cast<std::byte*>(iov.back().iov_base) + iov.back().iov_len == p) {
-          iov.back().iov_len += f.size();
-        } else {
-          iov.push_back({p, f.size()});
-        }
-        batch += f.size();
-        last_sent = v.seq();
+        if (pacer && !pace(&out, &*pacer, v.ts_ns())) return;
+        out.add(v);
         ++frames;
       }
-      last_seq = v.seq();
-      if (batch < kBatchBytes && iov.size() < kBatchIovecs) continue;
+      out.last_seq = v.seq();
+      if (!out.full() && !pacer) continue;
     } else if (!(*tail)->status()) {
-      if (!iov.empty() && !send_batch(sender->get(), &iov, **tail, last_seq)) return;
+      if (!out.iov.empty() && !send_batch(&out)) return;
       return send_error(fd, (*tail)->status().to_string());
     }
-    if (!iov.empty()) {
-      if (!send_batch(sender->get(), &iov, **tail, last_seq)) return;
-      batch = 0;
+    if (!out.iov.empty()) {
+      if (!send_batch(&out)) return;
       continue;
     }
     if ((*tail)->next_seq() > last_wanted) {  // the range is complete
-      put_u32(end_msg, kEnd);
-      for (int i = 0; i < 8; ++i) end_msg[4 + i] = static_cast<uint8_t>(last_sent >> (8 * i));
-      iov.push_back({end_msg, sizeof end_msg});
-      (void)send_batch(sender->get(), &iov, **tail,
-                       last_seq);  // waits out a full socket like frames
+      put_u32(out.end_msg, kEnd);
+      for (int i = 0; i < 8; ++i)
+        out.end_msg[4 + i] = static_cast<uint8_t>(out.last_sent >> (8 * i));
+      out.iov.push_back({out.end_msg, sizeof out.end_msg});
+      (void)send_batch(&out);  // waits out a full socket like frames
       return;
     }
-    int unsent = 0;  // a heartbeat only when everything sent has left
-    if (!got && ::ioctl(fd, SIOCOUTQ, &unsent) == 0 && unsent == 0) {
-      iov.push_back({const_cast<uint8_t*>(kHeartbeatBytes), sizeof kHeartbeatBytes});
-      if (!send_batch(sender->get(), &iov, **tail, last_seq)) return;
-    }
+    if (!got && !heartbeat(&out)) return;
+  }
+}
+
+bool ReplayServer::Impl::heartbeat(Outgoing* out) {
+  int unsent = 0;  // a heartbeat only when everything sent has left
+  if (::ioctl(out->fd, SIOCOUTQ, &unsent) != 0 || unsent != 0) return true;
+  out->iov.push_back({const_cast<uint8_t*>(kHeartbeatBytes), sizeof kHeartbeatBytes});
+  return send_batch(out);
+}
+
+bool ReplayServer::Impl::pace(Outgoing* out, Pacer* pacer, uint64_t ts_ns) {
+  const uint64_t due = pacer->due(ts_ns);
+  if (!pacer->must_wait(due)) return true;
+  if (!out->iov.empty() && !send_batch(out)) return false;  // what is due leaves first
+  const auto beat = static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(options.heartbeat).count());
+  for (;;) {  // a long gap: heartbeats meanwhile, or the subscriber takes us for gone
+    const uint64_t next_beat = mono_ns() + beat;
+    if (!pacer->wait_until(std::min(due, next_beat), stop)) return false;
+    if (!pacer->must_wait(due)) return true;
+    if (!heartbeat(out)) return false;
   }
 }
 
