@@ -10,7 +10,8 @@
 // sink; how late each record left (after the sink returned) is measured.
 //
 // Records are read in place from the store's mapping: a sink gets views
-// whose bytes stay valid until run() returns, so it may hold several (to
+// whose bytes stay valid until run() returns (from a remote store: until
+// the flush() after them returns, see open()), so it may hold several (to
 // send them in one batch) until flush(). The store may be written while it
 // is replayed: the replay covers what the reader saw when the run started
 // (each stream's cursor is one snapshot).
@@ -24,6 +25,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -71,7 +73,12 @@ struct ReplayStats {
 class REEL_EXPORT Replayer {
  public:
   // Opens `dir` read-only and checks the options: a stream that does not
-  // exist is kNotFound, a speed <= 0 kInvalidArgument.
+  // exist is kNotFound, a speed <= 0 kInvalidArgument. `dir` may be
+  // tcp://HOST:PORT, a `reel serve --replay` endpoint: then each loop asks
+  // it for the range, the records come in seq order (the order they were
+  // stored) rather than merged by time, each still paced by its ts_ns, and
+  // a sink's views stay valid only until its next flush() (which comes at
+  // least every 64 records, flat out too).
   static Result<std::unique_ptr<Replayer>> open(const std::string& dir,
                                                 const ReplayOptions& options);
   ~Replayer();
@@ -87,6 +94,8 @@ class REEL_EXPORT Replayer {
   // run() returns at once.
   void stop();
 
+  // The replayed store's streams by id (remote: as the server told).
+  const std::map<uint32_t, std::string>& stream_names() const;
   ReplayStats stats() const;
   // Records sent so far by the run in progress (any thread).
   uint64_t progress() const;

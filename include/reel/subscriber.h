@@ -16,6 +16,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -65,6 +66,8 @@ class REEL_EXPORT Subscriber {
   const Status& status() const;
   uint64_t last_seq() const;  // of the last record delivered (0: none)
   uint64_t reconnects() const;
+  // The store's streams by id, as the server last told (at each connect).
+  const std::map<uint32_t, std::string>& stream_names() const;
 
   struct Impl;
 

@@ -39,6 +39,7 @@ struct Subscriber::Impl {
   bool done = false;
   uint64_t last_seq = 0, reconnects = 0;
   uint64_t store_id = 0;  // of the first server answer: a resume must find the same store
+  std::map<uint32_t, std::string> stream_names;
   Clock::time_point last_rx{};
 
   ~Impl() {
@@ -117,6 +118,7 @@ Status Subscriber::Impl::read_header(Clock::time_point deadline) {
         std::to_string(store_id) + "); not resuming after seq " + std::to_string(last_seq));
   }
   store_id = h->store_id;
+  for (auto& [id, name] : h->streams) stream_names[id] = std::move(name);
   start += 4 + len;
   return Status::ok();
 }
@@ -239,6 +241,9 @@ const Status& Subscriber::status() const {
 }
 uint64_t Subscriber::last_seq() const {
   return impl_->last_seq;
+}
+const std::map<uint32_t, std::string>& Subscriber::stream_names() const {
+  return impl_->stream_names;
 }
 uint64_t Subscriber::reconnects() const {
   return impl_->reconnects;

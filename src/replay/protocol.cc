@@ -58,6 +58,11 @@ Result<Header> parse_header(std::span<const uint8_t> body) {
   out.version = h->version();
   out.store_id = h->store_id();
   if (h->error() != nullptr) out.error = h->error()->str();
+  if (h->streams() != nullptr) {
+    for (const auto* s : *h->streams()) {
+      out.streams[s->id()] = s->name() != nullptr ? s->name()->str() : std::string();
+    }
+  }
   return out;
 }
 

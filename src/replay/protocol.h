@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <set>
 #include <span>
@@ -46,7 +47,8 @@ Result<Ask> parse_request(std::span<const uint8_t> body, const StreamLookup& loo
 struct Header {
   uint32_t version = 0;
   uint64_t store_id = 0;
-  std::string error;  // the server's refusal; empty when served
+  std::string error;                        // the server's refusal; empty when served
+  std::map<uint32_t, std::string> streams;  // id -> name
 };
 // The header body (after its length word).
 Result<Header> parse_header(std::span<const uint8_t> body);

@@ -162,15 +162,23 @@ Result<Ask> ReplayServer::Impl::read_request(int fd) {
 
 bool ReplayServer::Impl::send_header(int fd, const std::string& error) {
   uint64_t store_id = 0;
+  std::vector<StreamInfo> streams;
   if (auto reader = Reader::open(dir)) {
     if (auto st = (*reader)->stats()) store_id = st->store_id;
+    if (auto all = (*reader)->streams(); all && error.empty()) streams = std::move(*all);
   }
   flatbuffers::FlatBufferBuilder b(256);
   const auto err = error.empty() ? 0 : b.CreateString(error);
+  std::vector<flatbuffers::Offset<fb::ReplayStream>> table;
+  for (const auto& s : streams) {
+    table.push_back(fb::CreateReplayStream(b, s.id, b.CreateString(s.name)));
+  }
+  const auto names = b.CreateVector(table);
   fb::ReplayHeaderBuilder h(b);
   h.add_version(1);
   h.add_store_id(store_id);
   if (!error.empty()) h.add_error(err);
+  h.add_streams(names);
   b.Finish(h.Finish());
   uint8_t len[4];
   put_u32(len, static_cast<uint32_t>(b.GetSize()));

@@ -4,10 +4,13 @@
 #include <time.h>
 
 #include <algorithm>
+#include <cstring>
+#include <map>
 #include <queue>
 #include <random>
 
 #include "reel/reader.h"
+#include "reel/subscriber.h"
 #include "replay/pacer.h"
 
 namespace reel {
@@ -66,18 +69,82 @@ constexpr uint64_t kBehindNs = 20'000;
 
 struct Replayer::Impl {
   ReplayOptions options;
-  std::unique_ptr<Reader> reader;
-  std::vector<std::string> streams;  // the ones replayed
+  std::unique_ptr<Reader> reader;     // a local store, or
+  std::string remote;                 // HOST:PORT of a reel serve --replay endpoint
+  std::unique_ptr<Subscriber> first;  // remote: the connection open() made, for loop 1
+  std::vector<std::string> streams;   // the ones replayed
+  std::map<uint32_t, std::string> names;
   std::atomic<bool> stop{false};
   std::atomic<uint64_t> sent{0};
   ReplayStats stats;
 
   Result<std::vector<Lane>> open_lanes();
+  Result<std::unique_ptr<Subscriber>> subscribe();
   // One pass over the range. Its first record is due at `anchor` (waited
-  // for, flat out too), or, when 0, as soon as the cursors are open: the
-  // time opening them takes must not make the first record alone late.
+  // for, flat out too), or, when 0, as soon as the source is open: the
+  // time opening it takes must not make the first record alone late.
   Status one_loop(ReplaySink* sink, uint64_t anchor, LateSamples* late);
+  Status one_remote_loop(ReplaySink* sink, uint64_t anchor, LateSamples* late);
 };
+
+namespace {
+
+// Hands records to a sink when they are due (or flat out): paced records
+// leave at once when on time, and in batches while the replay runs behind.
+class Dispatch {
+ public:
+  Dispatch(const ReplayOptions& o, const std::atomic<bool>& stop, ReplaySink* sink,
+           LateSamples* late, uint64_t anchor)
+      : o_(o),
+        stop_(stop),
+        sink_(sink),
+        late_(late),
+        pacer_(o.speed, o.max_gap_ns, anchor, o.spin_ns) {}
+
+  // Waits until `r` is due and hands it over; *stopped when stop() came
+  // meanwhile (then `r` was not sent).
+  Status send(const RecordView& r, bool* stopped) {
+    uint64_t due = 0;
+    if (!o_.max) {
+      due = pacer_.due(r.ts_ns());
+      if (pacer_.must_wait(due)) {
+        if (Status s = flush(); !s) return s;
+        if (!pacer_.wait_until(due, stop_)) {
+          *stopped = true;
+          return Status::ok();
+        }
+      }
+    }
+    if (Status s = sink_->send(r, due); !s) return s;
+    ++held_;
+    if (!o_.max) {
+      unsent_.push_back(due);
+      // On time: out now. Behind: batch until caught up (or 64 held).
+      if (replay::late_ns(due) < kBehindNs || unsent_.size() >= kMaxUnsent) return flush();
+    }
+    return Status::ok();
+  }
+  Status flush() {
+    Status s = sink_->flush();
+    for (uint64_t due : unsent_) late_->add(replay::late_ns(due));
+    unsent_.clear();
+    held_ = 0;
+    return s;
+  }
+  // Records handed over since the last flush.
+  size_t held() const { return held_; }
+
+ private:
+  const ReplayOptions& o_;
+  const std::atomic<bool>& stop_;
+  ReplaySink* sink_;
+  LateSamples* late_;
+  replay::Pacer pacer_;
+  std::vector<uint64_t> unsent_;
+  size_t held_ = 0;
+};
+
+}  // namespace
 
 Result<std::vector<Lane>> Replayer::Impl::open_lanes() {
   std::vector<Lane> lanes;
@@ -90,6 +157,7 @@ Result<std::vector<Lane>> Replayer::Impl::open_lanes() {
 }
 
 Status Replayer::Impl::one_loop(ReplaySink* sink, uint64_t anchor, LateSamples* late) {
+  if (!remote.empty()) return one_remote_loop(sink, anchor, late);
   auto lanes = open_lanes();
   if (!lanes) return lanes.status();
   HeadOrder order{&*lanes};
@@ -112,37 +180,14 @@ Status Replayer::Impl::one_loop(ReplaySink* sink, uint64_t anchor, LateSamples* 
   } else if (!replay::Pacer(1, 0, anchor, options.spin_ns).wait_until(anchor, stop)) {
     return Status::ok();  // stopped while waiting for --start-at
   }
-  replay::Pacer pacer(options.speed, options.max_gap_ns, anchor, options.spin_ns);
-  // Paced records handed to the sink since its last flush: when the replay
-  // runs behind, records leave in batches; each one's lateness is taken
-  // when its batch has left.
-  std::vector<uint64_t> unsent;
-  auto flush = [&]() -> Status {
-    Status s = sink->flush();
-    for (uint64_t due : unsent) late->add(replay::late_ns(due));
-    unsent.clear();
-    return s;
-  };
+  Dispatch out(options, stop, sink, late, anchor);
   while (!heads.empty() && !stop.load(std::memory_order_relaxed)) {
     const size_t i = heads.top();
     heads.pop();
     const RecordView& r = (*lanes)[i].head;
-    uint64_t due = 0;
-    if (!options.max) {
-      due = pacer.due(r.ts_ns());
-      if (pacer.must_wait(due)) {
-        if (Status s = flush(); !s) return s;
-        if (!pacer.wait_until(due, stop)) break;
-      }
-    }
-    if (Status s = sink->send(r, due); !s) return s;
-    if (!options.max) {
-      unsent.push_back(due);
-      // On time: out now. Behind: batch until caught up (or 64 held).
-      if (replay::late_ns(due) < kBehindNs || unsent.size() >= kMaxUnsent) {
-        if (Status s = flush(); !s) return s;
-      }
-    }
+    bool stopped = false;
+    if (Status s = out.send(r, &stopped); !s) return s;
+    if (stopped) break;
     ++stats.records;
     stats.bytes += r.payload().size();
     sent.store(stats.records, std::memory_order_relaxed);
@@ -150,7 +195,58 @@ Status Replayer::Impl::one_loop(ReplaySink* sink, uint64_t anchor, LateSamples* 
     // with the reader); the lane moves on to its next record.
     if (Status s = advance(i); !s) return s;
   }
-  return flush();
+  return out.flush();
+}
+
+Result<std::unique_ptr<Subscriber>> Replayer::Impl::subscribe() {
+  SubscribeOptions o;
+  o.from_seq = options.from_seq > 1 ? options.from_seq : 0;
+  o.to_seq = options.to_seq == UINT64_MAX ? 0 : options.to_seq;
+  o.from_ts_ns = o.from_seq == 0 ? options.from_ts_ns : 0;
+  o.to_ts_ns = options.to_ts_ns == UINT64_MAX ? 0 : options.to_ts_ns;
+  o.streams = options.streams;
+  o.reconnect = false;  // a range: a broken connection is an error
+  return Subscriber::connect(remote, o);
+}
+
+// From a remote store the records come in seq order (the order they were
+// stored), each paced by its ts_ns. Their bytes are copies (a Subscriber's
+// views last only until its next read), kept until the sink has flushed
+// them: every 64 records flat out.
+Status Replayer::Impl::one_remote_loop(ReplaySink* sink, uint64_t anchor, LateSamples* late) {
+  std::unique_ptr<Subscriber> sub = std::move(first);
+  if (!sub) {
+    auto again = subscribe();
+    if (!again) return again.status();
+    sub = std::move(*again);
+  }
+  if (anchor == 0) {
+    anchor = replay::mono_ns();
+  } else if (!replay::Pacer(1, 0, anchor, options.spin_ns).wait_until(anchor, stop)) {
+    return Status::ok();
+  }
+  Dispatch out(options, stop, sink, late, anchor);
+  std::vector<std::unique_ptr<std::byte[]>> held;
+  RecordView v;
+  while (!stop.load(std::memory_order_relaxed) && sub->next(&v, std::chrono::seconds(-1))) {
+    if (v.ts_ns() < options.from_ts_ns || v.ts_ns() > options.to_ts_ns) continue;
+    auto copy = std::make_unique<std::byte[]>(v.frame().size());
+    std::memcpy(copy.get(), v.frame().data(), v.frame().size());
+    const RecordView r = v.rebased(copy.get());
+    held.push_back(std::move(copy));
+    bool stopped = false;
+    if (Status s = out.send(r, &stopped); !s) return s;
+    if (stopped) break;
+    ++stats.records;
+    stats.bytes += r.payload().size();
+    sent.store(stats.records, std::memory_order_relaxed);
+    if (out.held() == 0 || out.held() >= kMaxUnsent) {
+      if (Status s = out.flush(); !s) return s;
+      held.clear();
+    }
+  }
+  if (!sub->status()) return sub->status();
+  return out.flush();
 }
 
 Replayer::Replayer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -161,6 +257,16 @@ Result<std::unique_ptr<Replayer>> Replayer::open(const std::string& dir,
   if (!options.max && !(options.speed > 0)) {
     return Status::invalid_argument("speed must be more than 0");
   }
+  if (dir.rfind("tcp://", 0) == 0) {
+    auto impl = std::make_unique<Impl>();
+    impl->options = options;
+    impl->remote = dir.substr(6);
+    auto sub = impl->subscribe();  // the server judges the range and the streams
+    if (!sub) return sub.status();
+    impl->names = (*sub)->stream_names();
+    impl->first = std::move(*sub);
+    return std::unique_ptr<Replayer>(new Replayer(std::move(impl)));
+  }
   auto reader = Reader::open(dir, options.reader);
   if (!reader) return reader.status();
   auto impl = std::make_unique<Impl>();
@@ -170,6 +276,7 @@ Result<std::unique_ptr<Replayer>> Replayer::open(const std::string& dir,
     auto all = impl->reader->streams();
     if (!all) return all.status();
     for (const auto& s : *all) impl->streams.push_back(s.name);
+    for (const auto& s : *all) impl->names[s.id] = s.name;
   } else {
     for (const auto& name : options.streams) {
       if (std::find(impl->streams.begin(), impl->streams.end(), name) != impl->streams.end()) {
@@ -179,6 +286,7 @@ Result<std::unique_ptr<Replayer>> Replayer::open(const std::string& dir,
       if (!id) return id.status();
       if (!*id) return Status::not_found(dir + ": no stream '" + name + "'");
       impl->streams.push_back(name);
+      impl->names[**id] = name;
     }
   }
   return std::unique_ptr<Replayer>(new Replayer(std::move(impl)));
@@ -223,6 +331,10 @@ Status Replayer::run(const std::function<Status(const RecordView&, uint64_t due_
 
 void Replayer::stop() {
   impl_->stop.store(true);
+}
+
+const std::map<uint32_t, std::string>& Replayer::stream_names() const {
+  return impl_->names;
 }
 
 ReplayStats Replayer::stats() const {

@@ -77,17 +77,10 @@ bool has_scheme(const std::string& dest) {
 }
 
 // Builds the sinks of every --out; a stream named in one must exist.
-Status open_sinks(const Args& args, const std::string& dir, Printer* printer, Fanout* out) {
-  auto reader = Reader::open(dir);
-  if (!reader) return reader.status();
-  auto streams = (*reader)->streams();
-  if (!streams) return streams.status();
-  std::map<uint32_t, std::string> names;
+Status open_sinks(const Args& args, const std::string& dir,
+                  const std::map<uint32_t, std::string>& names, Printer* printer, Fanout* out) {
   std::map<std::string, uint32_t> ids;
-  for (const auto& s : *streams) {
-    names[s.id] = s.name;
-    ids[s.name] = s.id;
-  }
+  for (const auto& [id, name] : names) ids[name] = id;
   for (std::string dest : args.all("--out")) {
     uint32_t stream = 0;
     if (!has_scheme(dest)) {
@@ -194,7 +187,7 @@ int run_replay(const Args& args) {
   auto replayer = Replayer::open(dir, *o);
   if (!replayer) return fail("replay", replayer.status());
   Fanout out;
-  if (Status s = open_sinks(args, dir, &printer, &out); !s) {
+  if (Status s = open_sinks(args, dir, (*replayer)->stream_names(), &printer, &out); !s) {
     return s.code() == Code::kInvalidArgument ? usage_error("replay", s.message())
                                               : fail("replay", s);
   }
@@ -249,7 +242,10 @@ const Command kReplayCommand{
      "Record i is due at start + (ts_i - ts_first) / speed, scheduled against one absolute\n"
      "start (no drift over hours); the replayer sleeps until shortly before, then spins.\n"
      "Payloads go out byte for byte from the store's mapping. SIGINT stops the replay\n"
-     "(exit 130; a second one ends the process at once)."},
+     "(exit 130; a second one ends the process at once).\n"
+     "STORE may be tcp://HOST:PORT, a `reel serve --replay` endpoint: the range is read\n"
+     "over the network in seq order (the order it was stored), each record still paced\n"
+     "by its ts_ns here."},
     run_replay};
 
 }  // namespace reel::cli
