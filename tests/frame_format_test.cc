@@ -258,6 +258,25 @@ TEST(FrameFormat, TrustedChecksumStillBoundsChecksTheOffsets) {
   EXPECT_EQ(d.record->seq(), 1u);
 }
 
+// Leaving the checksum to a later checker (the replay server's
+// subscribers): a payload bit flip passes, but the verifier still rejects a
+// body whose offsets point anywhere, and the header is still checked.
+TEST(FrameFormat, LeavingTheChecksumStillVerifiesTheBody) {
+  auto frame = encode(example_fields());
+  DecodedFrame d;
+  auto payload_flip = frame;
+  payload_flip[frame.size() - 20] ^= 0x01;
+  EXPECT_NE(decode_frame(payload_flip, 0, &d), FrameStatus::kOk);
+  EXPECT_EQ(decode_frame(payload_flip, 0, &d, BodyCheck::kVerifyLeaveChecksum), FrameStatus::kOk);
+  for (uint32_t root : {0xFFFFFFF8u, 0x7FFFFFFCu, 0x1000u, 0x10u}) {
+    auto bad = frame;
+    encode_fixed32(bad.data() + kFrameBodyOffset, root);  // no reseal: the CRC is not read
+    EXPECT_EQ(decode_frame(bad, 0, &d, BodyCheck::kVerifyLeaveChecksum), FrameStatus::kBadRecord)
+        << root;
+  }
+  EXPECT_EQ(decode_frame(frame, 5, &d, BodyCheck::kVerifyLeaveChecksum), FrameStatus::kBadHeader);
+}
+
 TEST(FrameFormat, HeaderSeqMustMatchRecordSeq) {
   auto frame = encode(example_fields());
   encode_fixed64(frame.data() + kFrameSeqOffset, 2);

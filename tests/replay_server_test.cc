@@ -207,6 +207,43 @@ TEST(ReplayServer, ASubscriberPastTheLagLimitIsToldWhyAndClosed) {
   ASSERT_TRUE((*store)->close());
 }
 
+// The server leaves each frame's CRC32C to its subscribers (they check
+// every frame): a payload damaged on disk reaches the subscriber, which
+// stops there with the seq; every record before it arrives intact.
+TEST(ReplayServer, APayloadDamagedOnDiskIsCaughtByTheSubscriber) {
+  testing::TempDir dir;
+  const std::string S = dir.path() + "/S";
+  {
+    StoreOptions so;
+    so.segment_bytes_max = 1 << 20;
+    auto store = Store::open(S, so);
+    ASSERT_TRUE(store);
+    for (uint64_t i = 1; i <= 100; ++i) ASSERT_TRUE((*store)->append("s", payload_of(i)));
+    ASSERT_TRUE((*store)->close());
+  }
+  const std::string seg = S + "/wal/00000000000000000001.seg";
+  std::string bytes = testing::read_all(seg);
+  const size_t at = bytes.find(payload_of(60));
+  ASSERT_NE(at, std::string::npos);
+  bytes[at + 100] ^= 0x20;  // one bit of record 60's payload
+  testing::write_all(seg, bytes);
+  auto server = serve(S);
+  ASSERT_TRUE(server);
+  SubscribeOptions o;
+  o.from_seq = 1;
+  auto sub = Subscriber::connect(addr(server->port()), o);
+  ASSERT_TRUE(sub);
+  RecordView v;
+  uint64_t got = 0;
+  while ((*sub)->next(&v, 10s)) {
+    ASSERT_EQ(v.payload(), payload_of(++got));
+  }
+  EXPECT_EQ(got, 59u);
+  EXPECT_EQ((*sub)->status().code(), Code::kCorruption) << (*sub)->status().to_string();
+  EXPECT_NE((*sub)->status().message().find("after seq 59"), std::string::npos)
+      << (*sub)->status().to_string();
+}
+
 // A paced request: records leave no earlier than their recorded spacing
 // over the speed, and a gap longer than the subscriber's silence limit is
 // filled with heartbeats (no reconnect).

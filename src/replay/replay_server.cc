@@ -270,7 +270,9 @@ void ReplayServer::Impl::end_lagging(FrameSender* sender, const std::vector<iove
 }
 
 void ReplayServer::Impl::stream(int fd, const Ask& ask) {
-  auto tail = Tailer::open(dir, ask.tail);
+  Tailer::Options to = ask.tail;
+  to.reader.leave_checksums = true;  // every subscriber checks each frame's CRC32C itself
+  auto tail = Tailer::open(dir, to);
   if (!tail) return send_error(fd, tail.status().to_string());
   // Declared after the Tailer, so destroyed (and drained: zero-copy sends
   // read the mapping until the kernel lets go) while the mapping lives.

@@ -33,6 +33,7 @@ struct REEL_INTERNAL Reader::Impl {
   store::PositionCache positions;  // the index's seq -> position entries, in memory
 
   wal::BodyCheck body_check() const {
+    if (options.leave_checksums) return wal::BodyCheck::kVerifyLeaveChecksum;
     return options.verify_records ? wal::BodyCheck::kVerify : wal::BodyCheck::kTrustChecksum;
   }
   // Opens the head file and the index if they were not there before.

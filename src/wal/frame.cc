@@ -186,7 +186,7 @@ FrameStatus decode_frame(std::span<const uint8_t> buf, uint32_t segment_no, Deco
   if (body > kMaxFrameBodyBytes || body < 8) return FrameStatus::kBadLength;
   const size_t total = frame_bytes_for_body(body);
   if (total > buf.size()) return FrameStatus::kTruncated;
-  if (!checksum_verified &&
+  if (!checksum_verified && check != BodyCheck::kVerifyLeaveChecksum &&
       frame_checksum(body, p, total) != decode_fixed32(p + kFrameChecksumOffset)) {
     return FrameStatus::kBadChecksum;
   }
@@ -198,7 +198,7 @@ FrameStatus decode_frame(std::span<const uint8_t> buf, uint32_t segment_no, Deco
   }
   const uint64_t seq = decode_fixed64(p + kFrameSeqOffset);
   const uint8_t* body_ptr = p + kFrameBodyOffset;
-  if (check == BodyCheck::kVerify) {
+  if (check != BodyCheck::kTrustChecksum) {
     flatbuffers::Verifier verifier(body_ptr, body);
     if (!reel::fb::VerifyRecordBuffer(verifier)) return FrameStatus::kBadRecord;
   } else if (!offsets_in_body(body_ptr, body)) {

@@ -78,7 +78,7 @@ SegmentScanner::Step SegmentScanner::fault_at(uint64_t offset, std::string what)
 
 FrameStatus SegmentScanner::decode_at(uint64_t offset, DecodedFrame* frame) {
   bool verified = false;
-  if (mode_ == ScanMode::kFast) {
+  if (mode_ == ScanMode::kFast && check_ != BodyCheck::kVerifyLeaveChecksum) {
     if (checked_next_ >= checked_count_ || checked_[checked_next_] != offset) {
       checked_count_ = frames_checked_ahead(segment_, offset, checked_, kCheckedAhead);
       checked_next_ = 0;
