@@ -13,11 +13,15 @@
 //   live latency: Store::append here to Subscriber::next in another process
 //     (the server runs in the writer's process, as with `reel serve --udp
 //     ... --replay`), p50/p99, beside a Tailer's wake-up latency in another
-//     process for the same appends.
+//     process for the same appends;
+//   ingest beside a stalled subscriber: 2M 100-byte appends to a served
+//     store while a subscriber process follows and never reads, against the
+//     same appends with no subscriber.
 //
 // Usage: reel_replay_server_bench [--mib N] [--payload BYTES] [--fanout N]
-//                                 [--live N] [--rounds N]
+//                                 [--live N] [--rounds N] [--ingest N]
 #include <fcntl.h>
+#include <signal.h>
 #include <spawn.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -257,19 +261,66 @@ int live_child(const std::string& how, const std::string& where, uint64_t n,
   return 0;
 }
 
+void wait_ready(const std::string& path) {
+  for (int i = 0; i < 1000 && !std::filesystem::exists(path); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  if (!std::filesystem::exists(path)) die("a live reader did not start");
+}
+
+// Child: follows from seq 1 and never reads (its socket fills, the server
+// stalls on it); touches `ready` once connected, then waits to be killed.
+int stall_child(const std::string& at, const std::string& ready) {
+  SubscribeOptions o;
+  o.from_seq = 1;
+  o.follow = true;
+  auto sub = Subscriber::connect(at, o);
+  if (!sub) die(sub.status().to_string());
+  std::ofstream(ready).put('1');
+  for (;;) ::pause();
+}
+
+// Appends `n` 100-byte records as fast as it can to a fresh store served
+// by a ReplayServer, with or without a subscriber (another process) that
+// stopped reading: records/s.
+double ingest_rate(const std::string& self, const std::string& dir, uint64_t n, bool stalled) {
+  std::filesystem::remove_all(dir);
+  auto store = Store::open(dir);
+  if (!store) die(store.status().to_string());
+  replay::ReplayServerOptions o;
+  o.address = "127.0.0.1";
+  auto server = replay::ReplayServer::start(dir, o);
+  if (!server) die(server.status().to_string());
+  pid_t kid = -1;
+  if (stalled) {
+    const std::string ready = dir + ".ready";
+    std::filesystem::remove(ready);
+    kid = spawn_self(self, {"--stall", "127.0.0.1:" + std::to_string((*server)->port()), ready});
+    wait_ready(ready);
+  }
+  std::string p(100, 'i');
+  const auto t0 = Clock::now();
+  for (uint64_t i = 0; i < n; ++i) {
+    std::memcpy(p.data(), &i, sizeof i);
+    if (!(*store)->append("ingest", p)) die("append");
+  }
+  if (Status st = (*store)->flush(); !st) die(st.to_string());
+  const double rate = static_cast<double>(n) / seconds_since(t0);
+  if (kid > 0) {
+    ::kill(kid, SIGKILL);
+    ::waitpid(kid, nullptr, 0);
+  }
+  server->reset();
+  (void)(*store)->close();
+  return rate;
+}
+
 std::vector<double> read_doubles(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
   std::vector<double> v;
   double d = 0;
   while (f.read(reinterpret_cast<char*>(&d), sizeof d)) v.push_back(d);
   return v;
-}
-
-void wait_ready(const std::string& path) {
-  for (int i = 0; i < 1000 && !std::filesystem::exists(path); ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  if (!std::filesystem::exists(path)) die("a live reader did not start");
 }
 
 // Appends `n` 64-byte records at `rate`/s, each carrying its append time,
@@ -316,6 +367,7 @@ struct Config {
   int fanout = 10;
   uint64_t live = 20000;
   int rounds = 3;
+  uint64_t ingest = 2'000'000;
 };
 
 Config parse(int argc, char** argv) {
@@ -412,6 +464,21 @@ void run(const std::string& self, const Config& c) {
   l.baseline_name = "Tailer wake-up";
   l.baseline_latencies_ns = tail;
   rows.push_back(l);
+  {  // Ingest beside a subscriber that stopped reading, against none.
+    double alone = 0, beside = 0;
+    for (int round = 0; round < c.rounds; ++round) {
+      alone = std::max(alone, ingest_rate(self, root + "/ingest", c.ingest, false));
+      beside = std::max(beside, ingest_rate(self, root + "/ingest", c.ingest, true));
+    }
+    Row r;
+    r.name = "ingest, a subscriber stopped";
+    r.records = c.ingest;
+    r.bytes = c.ingest * 100;
+    r.seconds = static_cast<double>(c.ingest) / beside;
+    r.baseline_name = "ingest, no subscriber";
+    r.baseline_records_s = alone;
+    rows.push_back(r);
+  }
   print_table(rows);
   std::printf("\n");
   for (const auto& line : cpu_lines) std::printf("%s\n", line.c_str());
@@ -427,6 +494,7 @@ int main(int argc, char** argv) {
   if (argc == 3 && std::string(argv[1]) == "--sink") {
     return sink_child(static_cast<uint16_t>(std::strtoul(argv[2], nullptr, 10)));
   }
+  if (argc == 4 && std::string(argv[1]) == "--stall") return stall_child(argv[2], argv[3]);
   if (argc == 4 && std::string(argv[1]) == "--read") {
     return read_child(argv[2], std::strtoull(argv[3], nullptr, 10));
   }

@@ -155,6 +155,11 @@ TEST(CliReplayServer, RemoteCatPrintsWhatLocalCatPrints) {
     EXPECT_GT(count_lines(local.out), 0) << args;
     EXPECT_EQ(remote.out, local.out) << args;
   }
+  for (const std::string empty : {" --to 0", " --from 9 --to 3"}) {  // local prints nothing too
+    const CliRun r = reel("cat " + url(rp) + empty);
+    EXPECT_EQ(r.exit_code, 0) << empty << ": " << r.err;
+    EXPECT_EQ(r.out, reel("cat " + d + "/S" + empty).out) << empty;
+  }
   const CliRun unknown = reel("cat " + url(rp) + " --stream nope");
   EXPECT_EQ(unknown.exit_code, 1);
   EXPECT_NE(unknown.err.find("no stream 'nope'"), std::string::npos) << unknown.err;

@@ -207,6 +207,102 @@ TEST(ReplayServer, ASubscriberPastTheLagLimitIsToldWhyAndClosed) {
   ASSERT_TRUE((*store)->close());
 }
 
+// Found in review: the lag limit disconnected a slow reader of a range
+// (a paced reel replay tcp://, a pager); it is for live followers only.
+TEST(ReplayServer, ASlowReaderOfARangeIsNotDisconnectedForLag) {
+  testing::TempDir dir;
+  const std::string S = dir.path() + "/S";
+  {
+    auto store = Store::open(S);
+    ASSERT_TRUE(store);
+    for (uint64_t i = 1; i <= 30'000; ++i) ASSERT_TRUE((*store)->append("s", payload_of(i)));
+    ASSERT_TRUE((*store)->close());
+  }
+  replay::ReplayServerOptions ro;
+  ro.max_lag_records = 1000;
+  auto server = serve(S, ro);
+  ASSERT_TRUE(server);
+  SubscribeOptions o;
+  o.from_seq = 1;
+  auto sub = Subscriber::connect(addr(server->port()), o);
+  ASSERT_TRUE(sub);
+  RecordView v;
+  ASSERT_TRUE((*sub)->next(&v, 10s));
+  std::this_thread::sleep_for(2500ms);  // the server stalls on a full socket, far from the end
+  uint64_t n = 1;
+  while ((*sub)->next(&v, 10s)) ASSERT_EQ(v.seq(), ++n);
+  EXPECT_TRUE((*sub)->done()) << (*sub)->status().to_string();
+  EXPECT_EQ(n, 30'000u);
+  EXPECT_EQ(server->counts().lagging, 0u);
+}
+
+// Found in review: the header's stream table could pass the 64 KiB that
+// the client allowed a header, and every connection failed.
+TEST(ReplayServer, AStoreWithThousandsOfStreamsIsServed) {
+  testing::TempDir dir;
+  const std::string S = dir.path() + "/S";
+  {
+    auto store = Store::open(S);
+    ASSERT_TRUE(store);
+    for (int i = 1; i <= 3000; ++i) {
+      ASSERT_TRUE(
+          (*store)->append(testing::numbered("a-rather-long-stream-name-for-feed-", i), "x"));
+    }
+    ASSERT_TRUE((*store)->close());
+  }
+  auto server = serve(S);
+  ASSERT_TRUE(server);
+  SubscribeOptions o;
+  o.from_seq = 1;
+  auto sub = Subscriber::connect(addr(server->port()), o);
+  ASSERT_TRUE(sub) << sub.status().to_string();
+  EXPECT_EQ((*sub)->stream_names().size(), 3000u);
+  RecordView v;
+  ASSERT_TRUE((*sub)->next(&v, 10s));
+  EXPECT_EQ((*sub)->stream_names().at(v.stream()), "a-rather-long-stream-name-for-feed-1");
+}
+
+// Found in review: with a filter over several streams, records of other
+// streams kept the server from ever being idle, so no heartbeat went out
+// and the follower took it for gone every 5 s.
+TEST(ReplayServer, AFollowerOfQuietStreamsGetsHeartbeatsWhileOthersAreBusy) {
+  testing::TempDir dir;
+  const std::string S = dir.path() + "/S";
+  auto store = Store::open(S);
+  ASSERT_TRUE(store);
+  ASSERT_TRUE((*store)->append("a", "first"));
+  ASSERT_TRUE((*store)->append("b", "second"));
+  ASSERT_TRUE((*store)->flush());  // indexed: the server finds the streams by name
+  auto server = serve(S);
+  ASSERT_TRUE(server);
+  SubscribeOptions o;
+  o.from_seq = 1;
+  o.follow = true;
+  o.streams = {"a", "b"};
+  auto sub = Subscriber::connect(addr(server->port()), o);
+  ASSERT_TRUE(sub);
+  RecordView v;
+  ASSERT_TRUE((*sub)->next(&v, 10s));
+  ASSERT_TRUE((*sub)->next(&v, 10s));
+  std::atomic<bool> busy{true};
+  std::thread other([&] {  // stream c, never asked for, flowing for 7 s
+    const auto until = std::chrono::steady_clock::now() + 7s;
+    while (std::chrono::steady_clock::now() < until) {
+      (void)(*store)->append("c", "noise");
+      std::this_thread::sleep_for(20us);
+    }
+    busy = false;
+  });
+  while (busy.load()) EXPECT_FALSE((*sub)->next(&v, 200ms)) << "got a record of stream c";
+  other.join();
+  EXPECT_EQ((*sub)->reconnects(), 0u) << "no heartbeat while other streams flowed";
+  ASSERT_TRUE((*store)->append("b", "third"));
+  ASSERT_TRUE((*sub)->next(&v, 10s));
+  EXPECT_EQ(v.payload(), "third");
+  server.reset();
+  ASSERT_TRUE((*store)->close());
+}
+
 // The server leaves each frame's CRC32C to its subscribers (they check
 // every frame): a payload damaged on disk reaches the subscriber, which
 // stops there with the seq; every record before it arrives intact.
@@ -269,6 +365,9 @@ TEST(ReplayServer, APacedRequestKeepsTheRecordedPaceAndHeartbeatsThroughGaps) {
   SubscribeOptions o;
   o.from_seq = 1;
   o.speed = 1;
+  // The server's pace starts when it has the request, after this: measured
+  // from here, a record can be late (a busy machine) but never early.
+  const auto t0 = std::chrono::steady_clock::now();
   auto sub = Subscriber::connect(addr(server->port()), o);
   ASSERT_TRUE(sub);
   std::vector<std::chrono::steady_clock::time_point> at;
@@ -278,9 +377,9 @@ TEST(ReplayServer, APacedRequestKeepsTheRecordedPaceAndHeartbeatsThroughGaps) {
   ASSERT_EQ(at.size(), ts.size());
   for (size_t i = 1; i < at.size(); ++i) {
     const auto recorded = std::chrono::nanoseconds(ts[i] - ts[0]);
-    EXPECT_GE(at[i] - at[0], recorded - 2ms) << "record " << i + 1 << " left early";
+    EXPECT_GE(at[i] - t0, recorded) << "record " << i + 1 << " left early";
   }
-  EXPECT_LT(at.back() - at[0], std::chrono::nanoseconds(ts.back() - ts[0]) + 3s);
+  EXPECT_LT(at.back() - t0, std::chrono::nanoseconds(ts.back() - ts[0]) + 3s);
   EXPECT_EQ((*sub)->reconnects(), 0u) << "the paced gap had no heartbeats";
 }
 

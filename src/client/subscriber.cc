@@ -101,7 +101,7 @@ Status Subscriber::Impl::open_connection() {
 Status Subscriber::Impl::read_header(Clock::time_point deadline) {
   if (Status s = fill(4, deadline, false); !s) return Status::io_error(peer + ": no answer");
   const uint32_t len = replay::get_u32(&buf[start]);
-  if (len == 0 || len > replay::kMaxRequestBytes) {
+  if (len == 0 || len > replay::kMaxHeaderBytes) {
     return Status::corruption(peer + ": bad replay header length " + std::to_string(len));
   }
   if (Status s = fill(4 + len, deadline, false); !s) return Status::io_error(peer + ": no header");

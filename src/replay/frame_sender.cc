@@ -4,7 +4,9 @@
 #include <poll.h>
 #include <sys/socket.h>
 
+#include <atomic>
 #include <cerrno>
+#include <cstdio>
 
 namespace reel::replay {
 namespace {
@@ -56,7 +58,13 @@ class UringSender final : public FrameSender {
   UringSender(int fd, bool zero_copy) : fd_(fd), zero_copy_(zero_copy) {}
 
   Status init() {
-    const int rc = io_uring_queue_init(8, &ring_, 0);
+    // Room for many notifications: zero-copy pages stay the kernel's until
+    // the peer acknowledges them, so unreaped notifications pile up while
+    // it is slow.
+    io_uring_params p{};
+    p.flags = IORING_SETUP_CQSIZE;
+    p.cq_entries = 1024;
+    const int rc = io_uring_queue_init_params(8, &ring_, &p);
     if (rc < 0) return Status::from_errno("replay: io_uring_queue_init", -rc);
     ready_ = true;
     return Status::ok();
@@ -104,6 +112,7 @@ class UringSender final : public FrameSender {
 
   // One request for all of *iov; its result (bytes, or -errno).
   int send_once(std::vector<iovec>* iov) {
+    reap_ready();  // notifications that came meanwhile: keep the queue clear
     msghdr m{};
     m.msg_iov = iov->data();
     m.msg_iovlen = iov->size();
@@ -122,6 +131,14 @@ class UringSender final : public FrameSender {
       if (rc < 0) return rc;
     }
     return res;
+  }
+
+  void reap_ready() {
+    io_uring_cqe* cqe = nullptr;
+    while (io_uring_peek_cqe(&ring_, &cqe) == 0) {
+      if (cqe->flags & IORING_CQE_F_NOTIF) --notifications_;
+      io_uring_cqe_seen(&ring_, cqe);
+    }
   }
 
   // Takes one completion (waiting at most `wait`): the send's result clears
@@ -174,7 +191,16 @@ Result<SendMode> parse_send_mode(const std::string& text) {
 Result<std::unique_ptr<FrameSender>> FrameSender::make(int fd, SendMode mode) {
   if (mode == SendMode::kCopy) return std::unique_ptr<FrameSender>(new CopySender(fd));
   auto s = std::make_unique<UringSender>(fd, mode == SendMode::kZeroCopy);
-  if (Status st = s->init(); !st) return st;
+  if (Status st = s->init(); !st) {
+    // io_uring refused (a seccomp filter, a locked-down kernel): serve by
+    // plain sendmsg rather than refuse every subscriber.
+    static std::atomic<bool> said{false};
+    if (!said.exchange(true)) {
+      std::fprintf(stderr, "reel serve: replay: %s; sending with sendmsg instead\n",
+                   st.to_string().c_str());
+    }
+    return std::unique_ptr<FrameSender>(new CopySender(fd));
+  }
   return std::unique_ptr<FrameSender>(std::move(s));
 }
 

@@ -67,22 +67,25 @@ bool recv_all(int fd, uint8_t* p, size_t n, std::chrono::steady_clock::time_poin
 
 }  // namespace
 
-// Control messages go out by zero copy too: their bytes must stay put
-// until the kernel is done with them.
 const uint8_t kHeartbeatBytes[4] = {0x01, 0xFF, 0xFF, 0xFF};
 static_assert(kHeartbeat == 0xFFFFFF01u);
 
 // One subscriber's outgoing stream: the batch of frames being gathered
 // (iovecs into the Tailer's mapping) and what was sent.
 struct Outgoing {
-  Outgoing(int f, FrameSender* s, const Tailer* t) : fd(f), sender(s), tail(t) {}
+  Outgoing(int f, FrameSender* s, FrameSender* c, const Tailer* t, bool follows)
+      : fd(f), sender(s), control(c), tail(t), follow(follows) {}
   int fd;
-  FrameSender* sender;
+  FrameSender* sender;   // frames, from the mapping (maybe zero copy)
+  FrameSender* control;  // heartbeats, the end marker, errors: copied into the
+                         // socket (sendmsg), so their bytes may live anywhere
   const Tailer* tail;
+  bool follow;  // a live follower: the lag limit applies
   std::vector<iovec> iov;
   size_t batch = 0;
   uint64_t last_seq = 0, last_sent = 0;  // the last examined, the last sent
-  uint8_t end_msg[12] = {};              // lives as long as the sender (zero copy)
+  uint64_t examined = 0;                 // records looked at, filtered ones too
+  std::chrono::steady_clock::time_point last_out = std::chrono::steady_clock::now();
 
   // Frames that lie next to each other in a segment join one iovec.
   void add(const RecordView& v) {
@@ -123,7 +126,7 @@ struct ReplayServer::Impl {
   void send_error(int fd, const std::string& why);
   // Sends the iovecs in full; false when the subscriber is gone, too far
   // behind (then it was told), or the server stops.
-  bool send_batch(Outgoing* out);
+  bool send_batch(Outgoing* out, bool control = false);
   // A heartbeat, unless bytes sent before are still queued.
   bool heartbeat(Outgoing* out);
   // With a paced request: waits until the record stamped `ts_ns` is due
@@ -131,8 +134,7 @@ struct ReplayServer::Impl {
   bool pace(Outgoing* out, Pacer* pacer, uint64_t ts_ns);
   // Sends what is left of the message a lagging subscriber is inside, then
   // the reason it is disconnected.
-  void end_lagging(FrameSender* sender, const std::vector<iovec>& whole, std::vector<iovec>* rest,
-                   const std::string& why);
+  void end_lagging(Outgoing* out, const std::vector<iovec>& whole, const std::string& why);
   void stream(int fd, const Ask& ask);
 };
 
@@ -201,8 +203,8 @@ void ReplayServer::Impl::send_error(int fd, const std::string& why) {
   (void)::sendmsg(fd, &m, MSG_NOSIGNAL);  // SO_SNDTIMEO bounds it; then the close
 }
 
-bool ReplayServer::Impl::send_batch(Outgoing* out) {
-  FrameSender* sender = out->sender;
+bool ReplayServer::Impl::send_batch(Outgoing* out, bool control) {
+  FrameSender* sender = control ? out->control : out->sender;
   std::vector<iovec>* iov = &out->iov;
   const Tailer& tail = *out->tail;
   const uint64_t last_seq = out->last_seq;
@@ -213,13 +215,14 @@ bool ReplayServer::Impl::send_batch(Outgoing* out) {
     const auto outcome = sender->send(iov, &started, std::chrono::seconds(1));
     if (outcome == FrameSender::Outcome::kSent) break;
     if (outcome == FrameSender::Outcome::kGone || stop.load()) return false;
-    // Stalled: the subscriber reads slower than it is sent to.
+    // Stalled: the subscriber reads slower than it is sent to. Only a live
+    // follower can lag: a range is the subscriber's to read at its pace.
     const uint64_t lag = tail.watermark() > last_seq ? tail.watermark() - last_seq : 0;
-    if (options.max_lag_records != 0 && lag > options.max_lag_records) {
+    if (out->follow && options.max_lag_records != 0 && lag > options.max_lag_records) {
       ++lagging;
       std::fprintf(stderr, "reel serve: replay: disconnecting a subscriber %llu records behind\n",
                    static_cast<unsigned long long>(lag));
-      end_lagging(sender, whole, iov,
+      end_lagging(out, whole,
                   "subscriber is " + std::to_string(lag) +
                       " records behind the writer (more than the server's limit of " +
                       std::to_string(options.max_lag_records) + ")");
@@ -228,11 +231,13 @@ bool ReplayServer::Impl::send_batch(Outgoing* out) {
   }
   bytes += batch;
   out->batch = 0;
+  out->last_out = std::chrono::steady_clock::now();
   return true;
 }
 
-void ReplayServer::Impl::end_lagging(FrameSender* sender, const std::vector<iovec>& whole,
-                                     std::vector<iovec>* rest, const std::string& why) {
+void ReplayServer::Impl::end_lagging(Outgoing* out, const std::vector<iovec>& whole,
+                                     const std::string& why) {
+  const std::vector<iovec>* rest = &out->iov;
   // The reason may only go out between messages (inside a frame it would
   // read as damage): first the rest of the message the stream is inside.
   const size_t sent = iov_bytes(whole) - iov_bytes(*rest);
@@ -257,16 +262,19 @@ void ReplayServer::Impl::end_lagging(FrameSender* sender, const std::vector<iove
   uint8_t head[8];
   put_u32(head, kError);
   put_u32(head + 4, static_cast<uint32_t>(text.size()));
-  part.push_back({head, sizeof head});
-  part.push_back({const_cast<char*>(text.data()), text.size()});
-  // A subscriber that reads again within the grace gets the reason; one
-  // that does not is closed without it (the log above has it).
+  std::vector<iovec> reason = {{head, sizeof head}, {const_cast<char*>(text.data()), text.size()}};
+  // A subscriber that reads again within the grace gets the rest of its
+  // message, then the reason; one that does not is closed without it (the
+  // log has it). The reason is copied into the socket (control).
   bool started = false;
   for (int waited = 0; waited < kLagGraceSeconds && !stop.load(); ++waited) {
-    const auto outcome = sender->send(&part, &started, std::chrono::seconds(1));
-    if (outcome != FrameSender::Outcome::kStalled) break;
+    const bool rest_left = !part.empty();
+    FrameSender* via = rest_left ? out->sender : out->control;
+    const auto outcome = via->send(rest_left ? &part : &reason, &started, std::chrono::seconds(1));
+    if (outcome == FrameSender::Outcome::kGone) break;
+    if (outcome == FrameSender::Outcome::kSent && !rest_left) break;
+    if (outcome == FrameSender::Outcome::kSent) waited = -1;  // the reason gets its own grace
   }
-  (void)sender->drain(std::chrono::seconds(5));  // `text` and `head` die here
 }
 
 void ReplayServer::Impl::stream(int fd, const Ask& ask) {
@@ -278,7 +286,9 @@ void ReplayServer::Impl::stream(int fd, const Ask& ask) {
   // read the mapping until the kernel lets go) while the mapping lives.
   auto sender = FrameSender::make(fd, options.send_mode);
   if (!sender) return send_error(fd, sender.status().to_string());
-  Outgoing out{fd, sender->get(), tail->get()};
+  auto control = FrameSender::make(fd, SendMode::kCopy);
+  if (!control) return send_error(fd, control.status().to_string());
+  Outgoing out{fd, sender->get(), control->get(), tail->get(), ask.follow};
   std::optional<Pacer> pacer;
   if (ask.speed > 0) pacer.emplace(ask.speed, 0, mono_ns(), 0);  // sleeps only: no spinning
   // Without follow the range ends at what is there now.
@@ -297,6 +307,13 @@ void ReplayServer::Impl::stream(int fd, const Ask& ask) {
         ++frames;
       }
       out.last_seq = v.seq();
+      // Records another subscriber wants (a filter) can flow for long: the
+      // heartbeat still goes out when nothing did for a while.
+      if (out.iov.empty() && (++out.examined & 4095) == 0 &&
+          std::chrono::steady_clock::now() - out.last_out >= options.heartbeat &&
+          !heartbeat(&out)) {
+        return;
+      }
       if (!out.full() && !pacer) continue;
     } else if (!(*tail)->status()) {
       if (!out.iov.empty() && !send_batch(&out)) return;
@@ -307,11 +324,11 @@ void ReplayServer::Impl::stream(int fd, const Ask& ask) {
       continue;
     }
     if ((*tail)->next_seq() > last_wanted) {  // the range is complete
-      put_u32(out.end_msg, kEnd);
-      for (int i = 0; i < 8; ++i)
-        out.end_msg[4 + i] = static_cast<uint8_t>(out.last_sent >> (8 * i));
-      out.iov.push_back({out.end_msg, sizeof out.end_msg});
-      (void)send_batch(&out);  // waits out a full socket like frames
+      uint8_t end_msg[12];
+      put_u32(end_msg, kEnd);
+      for (int i = 0; i < 8; ++i) end_msg[4 + i] = static_cast<uint8_t>(out.last_sent >> (8 * i));
+      out.iov.push_back({end_msg, sizeof end_msg});
+      (void)send_batch(&out, true);  // waits out a full socket like frames
       return;
     }
     if (!got && !heartbeat(&out)) return;
@@ -322,7 +339,7 @@ bool ReplayServer::Impl::heartbeat(Outgoing* out) {
   int unsent = 0;  // a heartbeat only when everything sent has left
   if (::ioctl(out->fd, SIOCOUTQ, &unsent) != 0 || unsent != 0) return true;
   out->iov.push_back({const_cast<uint8_t*>(kHeartbeatBytes), sizeof kHeartbeatBytes});
-  return send_batch(out);
+  return send_batch(out, true);
 }
 
 bool ReplayServer::Impl::pace(Outgoing* out, Pacer* pacer, uint64_t ts_ns) {

@@ -72,7 +72,10 @@ struct Replayer::Impl {
   std::unique_ptr<Reader> reader;     // a local store, or
   std::string remote;                 // HOST:PORT of a reel serve --replay endpoint
   std::unique_ptr<Subscriber> first;  // remote: the connection open() made, for loop 1
-  std::vector<std::string> streams;   // the ones replayed
+  // Remote: copies of the records handed to the sink since its last good
+  // flush (its views point here); kept past an error, while the sink lives.
+  std::vector<std::unique_ptr<std::byte[]>> held;
+  std::vector<std::string> streams;  // the ones replayed
   std::map<uint32_t, std::string> names;
   std::atomic<bool> stop{false};
   std::atomic<uint64_t> sent{0};
@@ -214,6 +217,9 @@ Result<std::unique_ptr<Subscriber>> Replayer::Impl::subscribe() {
 // views last only until its next read), kept until the sink has flushed
 // them: every 64 records flat out.
 Status Replayer::Impl::one_remote_loop(ReplaySink* sink, uint64_t anchor, LateSamples* late) {
+  if (options.to_seq < options.from_seq || options.to_ts_ns < options.from_ts_ns) {
+    return Status::ok();  // an empty range (to_seq 0 would mean "no end" on the wire)
+  }
   std::unique_ptr<Subscriber> sub = std::move(first);
   if (!sub) {
     auto again = subscribe();
@@ -226,9 +232,13 @@ Status Replayer::Impl::one_remote_loop(ReplaySink* sink, uint64_t anchor, LateSa
     return Status::ok();
   }
   Dispatch out(options, stop, sink, late, anchor);
-  std::vector<std::unique_ptr<std::byte[]>> held;
   RecordView v;
-  while (!stop.load(std::memory_order_relaxed) && sub->next(&v, std::chrono::seconds(-1))) {
+  while (!stop.load(std::memory_order_relaxed)) {
+    // A bounded wait, so stop() is seen while the server is quiet.
+    if (!sub->next(&v, std::chrono::milliseconds(100))) {
+      if (sub->done() || !sub->status()) break;
+      continue;
+    }
     if (v.ts_ns() < options.from_ts_ns || v.ts_ns() > options.to_ts_ns) continue;
     auto copy = std::make_unique<std::byte[]>(v.frame().size());
     std::memcpy(copy.get(), v.frame().data(), v.frame().size());
@@ -245,8 +255,10 @@ Status Replayer::Impl::one_remote_loop(ReplaySink* sink, uint64_t anchor, LateSa
       held.clear();
     }
   }
+  Status flushed = out.flush();  // what arrived before an error still goes out
+  if (flushed) held.clear();
   if (!sub->status()) return sub->status();
-  return out.flush();
+  return flushed;
 }
 
 Replayer::Replayer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}

@@ -23,6 +23,8 @@ inline constexpr uint32_t kEnd = 0xFFFFFF02u;
 inline constexpr uint32_t kError = 0xFFFFFF03u;
 inline constexpr uint32_t kMaxRequestBytes = 64 << 10;
 inline constexpr uint32_t kMaxErrorBytes = 4096;
+// The header carries the store's stream table: room for a great many.
+inline constexpr uint32_t kMaxHeaderBytes = 16 << 20;
 
 inline void put_u32(uint8_t* p, uint32_t v) {
   for (int i = 0; i < 4; ++i) p[i] = static_cast<uint8_t>(v >> (8 * i));

@@ -30,6 +30,7 @@ Result<std::unique_ptr<Reader>> open_reader(const std::string& dir) {
 // order here, as the local time indexes give it.
 int run_remote_cat(const Args& args, Bound from, Bound to, bool by_time, uint64_t limit) {
   const std::string url = args.positional(0);
+  if (from.value > to.value) return kExitOk;  // empty (to 0 would mean "no end" on the wire)
   SubscribeOptions o;
   o.reconnect = false;  // a range: a broken connection is an error, not a wait
   if (by_time) {
@@ -262,8 +263,9 @@ const Command kCatCommand{
       {"--limit", "N", "print at most N records", ""}},
      "json is rendered through the reflection schema kept in STORE/schemas/record.bfbs.\n"
      "STORE may be tcp://HOST:PORT, a `reel serve --replay` endpoint: the same range,\n"
-     "read over the network (a time range starts at the first record at or after --from\n"
-     "in seq order, and is printed in time order)."},
+     "read over the network. A time range is printed in time order; it starts at the seq\n"
+     "of the earliest record at or after --from, so a record stored before that seq with\n"
+     "a later time (out of time order) is not in it, where the local time index has it."},
     run_cat};
 
 const Command kGetCommand{{"get",
