@@ -68,6 +68,17 @@ double process_cpu_seconds() {
   return s(u.ru_utime) + s(u.ru_stime);
 }
 
+// A ReplayServer on 127.0.0.1 for `dir`, sending by `mode`.
+std::unique_ptr<replay::ReplayServer> serve(const std::string& dir,
+                                            replay::SendMode mode = replay::SendMode::kUring) {
+  replay::ReplayServerOptions o;
+  o.address = "127.0.0.1";
+  o.send_mode = mode;
+  auto server = replay::ReplayServer::start(dir, o);
+  if (!server) die(server.status().to_string());
+  return std::move(*server);
+}
+
 // Runs this binary with `args`; returns the pid.
 pid_t spawn_self(const std::string& self, const std::vector<std::string>& args) {
   std::vector<std::string> all{self};
@@ -165,16 +176,10 @@ std::vector<std::pair<char*, size_t>> map_segments(const std::string& wal, uint6
 // With `wal` set, the bytes are the store's segment files, mapped: the
 // same cold bytes the server sends, with no store in the way.
 Sent raw_to_process(const std::string& self, uint64_t bytes, const std::string& wal = "") {
-  const int lfd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(lfd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  ::listen(lfd, 1);
-  socklen_t len = sizeof a;
-  ::getsockname(lfd, reinterpret_cast<sockaddr*>(&a), &len);
+  uint16_t port = 0;
+  const int lfd = listen_loopback(&port);
   const auto t0 = Clock::now();
-  const pid_t kid = spawn_self(self, {"--sink", std::to_string(ntohs(a.sin_port))});
+  const pid_t kid = spawn_self(self, {"--sink", std::to_string(port)});
   const int fd = ::accept(lfd, nullptr, nullptr);
   std::vector<char> buf(256 << 10, 'b');
   std::vector<std::pair<char*, size_t>> maps;
@@ -206,12 +211,8 @@ Sent raw_to_process(const std::string& self, uint64_t bytes, const std::string& 
 // this process sending by `mode`.
 Sent history(const std::string& self, const std::string& dir, replay::SendMode mode, int n,
              uint64_t records) {
-  replay::ReplayServerOptions o;
-  o.address = "127.0.0.1";
-  o.send_mode = mode;
-  auto server = replay::ReplayServer::start(dir, o);
-  if (!server) die(server.status().to_string());
-  const std::string at = "127.0.0.1:" + std::to_string((*server)->port());
+  auto server = serve(dir, mode);
+  const std::string at = "127.0.0.1:" + std::to_string(server->port());
   const double cpu0 = process_cpu_seconds();
   const auto t0 = Clock::now();
   std::vector<pid_t> kids;
@@ -221,7 +222,7 @@ Sent history(const std::string& self, const std::string& dir, replay::SendMode m
   Sent s;
   s.seconds = seconds_since(t0);
   s.cpu_s = process_cpu_seconds() - cpu0;
-  s.bytes = (*server)->counts().bytes;
+  s.bytes = server->counts().bytes;
   return s;
 }
 
@@ -287,15 +288,12 @@ double ingest_rate(const std::string& self, const std::string& dir, uint64_t n, 
   std::filesystem::remove_all(dir);
   auto store = Store::open(dir);
   if (!store) die(store.status().to_string());
-  replay::ReplayServerOptions o;
-  o.address = "127.0.0.1";
-  auto server = replay::ReplayServer::start(dir, o);
-  if (!server) die(server.status().to_string());
+  auto server = serve(dir);
   pid_t kid = -1;
   if (stalled) {
     const std::string ready = dir + ".ready";
     std::filesystem::remove(ready);
-    kid = spawn_self(self, {"--stall", "127.0.0.1:" + std::to_string((*server)->port()), ready});
+    kid = spawn_self(self, {"--stall", "127.0.0.1:" + std::to_string(server->port()), ready});
     wait_ready(ready);
   }
   std::string p(100, 'i');
@@ -310,7 +308,7 @@ double ingest_rate(const std::string& self, const std::string& dir, uint64_t n, 
     ::kill(kid, SIGKILL);
     ::waitpid(kid, nullptr, 0);
   }
-  server->reset();
+  server.reset();
   (void)(*store)->close();
   return rate;
 }
@@ -332,14 +330,10 @@ std::pair<std::vector<double>, std::vector<double>> live(const std::string& self
                                                          uint64_t rate) {
   auto store = Store::open(dir);
   if (!store) die(store.status().to_string());
-  replay::ReplayServerOptions o;
-  o.address = "127.0.0.1";
-  auto server = replay::ReplayServer::start(dir, o);
-  if (!server) die(server.status().to_string());
+  auto server = serve(dir);
   const std::string sub_out = dir + "/../live-sub.bin", tail_out = dir + "/../live-tail.bin";
-  const pid_t sub = spawn_self(
-      self,
-      {"--live-sub", "127.0.0.1:" + std::to_string((*server)->port()), std::to_string(n), sub_out});
+  const pid_t sub = spawn_self(self, {"--live-sub", "127.0.0.1:" + std::to_string(server->port()),
+                                      std::to_string(n), sub_out});
   const pid_t tail = spawn_self(self, {"--live-tail", dir, std::to_string(n), tail_out});
   wait_ready(sub_out + ".ready");
   wait_ready(tail_out + ".ready");
@@ -356,7 +350,7 @@ std::pair<std::vector<double>, std::vector<double>> live(const std::string& self
   }
   wait_ok(sub);
   wait_ok(tail);
-  server->reset();
+  server.reset();
   (void)(*store)->close();
   return {read_doubles(sub_out), read_doubles(tail_out)};
 }
@@ -385,6 +379,8 @@ Config parse(int argc, char** argv) {
       c.live = v;
     else if (a == "--rounds")
       c.rounds = static_cast<int>(std::max<uint64_t>(1, v));
+    else if (a == "--ingest")
+      c.ingest = std::max<uint64_t>(1, v);
     else
       die("unknown flag " + a);
   }

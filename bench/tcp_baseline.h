@@ -17,21 +17,27 @@
 
 namespace reel::bench {
 
+// A TCP listener on 127.0.0.1 at a port the kernel picks (*port).
+inline int listen_loopback(uint16_t* port) {
+  const int lfd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(lfd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  ::listen(lfd, 1);
+  socklen_t len = sizeof a;
+  ::getsockname(lfd, reinterpret_cast<sockaddr*>(&a), &len);
+  *port = ntohs(a.sin_port);
+  return lfd;
+}
+
 // A listener whose thread receives and discards one connection.
 struct Drain {
   int lfd = -1;
   uint16_t port = 0;
   std::thread t;
   Drain() {
-    lfd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(lfd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    ::listen(lfd, 1);
-    socklen_t len = sizeof a;
-    ::getsockname(lfd, reinterpret_cast<sockaddr*>(&a), &len);
-    port = ntohs(a.sin_port);
+    lfd = listen_loopback(&port);
     t = std::thread([this] {
       const int fd = ::accept(lfd, nullptr, nullptr);
       std::vector<char> buf(1 << 20);

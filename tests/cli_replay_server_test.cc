@@ -124,24 +124,31 @@ void build_store(const std::string& S, int records) {
   ASSERT_TRUE((*store)->close());
 }
 
+// D/S: `n` records "r<i>", every `b_every`-th in stream b and the others in
+// a, `step_ns` apart from 2026-11-18T11:06:40Z; served read-only by `reel
+// serve --replay` (its port; 0 when it did not start).
+int serve_timed_store(Server* server, const std::string& d, int n, int b_every, uint64_t step_ns) {
+  {
+    auto store = Store::open(d + "/S");
+    if (!store) return 0;
+    for (int i = 1; i <= n; ++i) {
+      AppendOptions ao;
+      ao.ts_ns = 1'795'000'000'000'000'000ull + static_cast<uint64_t>(i) * step_ns;
+      if (!(*store)->append(i % b_every ? "a" : "b", testing::numbered("r", i), ao)) return 0;
+    }
+    if (!(*store)->close()) return 0;
+  }
+  start(server, {"reel", "serve", d + "/S", "--replay", "127.0.0.1:0"}, d + "/out", d + "/err");
+  return server->number_after("replay on port");
+}
+
 // Every read `reel cat` does on a store gives the same output from
 // tcp://, the store served by `reel serve --replay`.
 TEST(CliReplayServer, RemoteCatPrintsWhatLocalCatPrints) {
   testing::TempDir dir;
   const std::string d = dir.path();
-  {
-    auto store = Store::open(d + "/S");
-    ASSERT_TRUE(store);
-    for (int i = 1; i <= 300; ++i) {
-      AppendOptions ao;
-      ao.ts_ns = 1'795'000'000'000'000'000ull + static_cast<uint64_t>(i) * 1'000'000;
-      ASSERT_TRUE((*store)->append(i % 3 ? "a" : "b", testing::numbered("r", i), ao));
-    }
-    ASSERT_TRUE((*store)->close());
-  }
   Server server;
-  start(&server, {"reel", "serve", d + "/S", "--replay", "127.0.0.1:0"}, d + "/out", d + "/err");
-  const int rp = server.number_after("replay on port");
+  const int rp = serve_timed_store(&server, d, 300, 3, 1'000'000);
   ASSERT_GT(rp, 0) << testing::read_all(d + "/err");
   for (const std::string args :
        {"", " --from 17 --to 42", " --stream b", " --stream a --from 100 --limit 7",
@@ -173,19 +180,8 @@ TEST(CliReplayServer, RemoteCatPrintsWhatLocalCatPrints) {
 TEST(CliReplayServer, RemoteReplayGivesWhatLocalReplayGives) {
   testing::TempDir dir;
   const std::string d = dir.path();
-  {
-    auto store = Store::open(d + "/S");
-    ASSERT_TRUE(store);
-    for (int i = 1; i <= 400; ++i) {
-      AppendOptions ao;
-      ao.ts_ns = 1'795'000'000'000'000'000ull + static_cast<uint64_t>(i) * 100'000;
-      ASSERT_TRUE((*store)->append(i % 4 ? "a" : "b", testing::numbered("r", i), ao));
-    }
-    ASSERT_TRUE((*store)->close());
-  }
   Server server;
-  start(&server, {"reel", "serve", d + "/S", "--replay", "127.0.0.1:0"}, d + "/out", d + "/err");
-  const int rp = server.number_after("replay on port");
+  const int rp = serve_timed_store(&server, d, 400, 4, 100'000);
   ASSERT_GT(rp, 0) << testing::read_all(d + "/err");
   for (const std::string args :
        {" --out - --max --format json", " --out b=- --max",

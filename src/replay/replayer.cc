@@ -83,6 +83,11 @@ struct Replayer::Impl {
 
   Result<std::vector<Lane>> open_lanes();
   Result<std::unique_ptr<Subscriber>> subscribe();
+  void count(const RecordView& r) {  // one more record sent
+    ++stats.records;
+    stats.bytes += r.payload().size();
+    sent.store(stats.records, std::memory_order_relaxed);
+  }
   // One pass over the range. Its first record is due at `anchor` (waited
   // for, flat out too), or, when 0, as soon as the source is open: the
   // time opening it takes must not make the first record alone late.
@@ -191,9 +196,7 @@ Status Replayer::Impl::one_loop(ReplaySink* sink, uint64_t anchor, LateSamples* 
     bool stopped = false;
     if (Status s = out.send(r, &stopped); !s) return s;
     if (stopped) break;
-    ++stats.records;
-    stats.bytes += r.payload().size();
-    sent.store(stats.records, std::memory_order_relaxed);
+    count(r);
     // The sink copied the view (three pointers into the mapping, which lives
     // with the reader); the lane moves on to its next record.
     if (Status s = advance(i); !s) return s;
@@ -247,9 +250,7 @@ Status Replayer::Impl::one_remote_loop(ReplaySink* sink, uint64_t anchor, LateSa
     bool stopped = false;
     if (Status s = out.send(r, &stopped); !s) return s;
     if (stopped) break;
-    ++stats.records;
-    stats.bytes += r.payload().size();
-    sent.store(stats.records, std::memory_order_relaxed);
+    count(r);
     if (out.held() == 0 || out.held() >= kMaxUnsent) {
       if (Status s = out.flush(); !s) return s;
       held.clear();
