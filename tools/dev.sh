@@ -23,6 +23,8 @@ PACKAGES=(
   clang libclang-rt-14-dev clang-format
   # real network clients and judges for the ingest and replay tests (issue 9)
   libpcap-dev socat netcat-openbsd tcpreplay tshark tcpdump iproute2
+  # the durable-path benchmark's peers (issue 12); never linked into libreel
+  libsqlite3-dev librocksdb-dev
 )
 
 log() { printf '\n== %s\n' "$*"; }
