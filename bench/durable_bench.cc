@@ -14,7 +14,7 @@
 //     bytes + one fdatasync; the target is 5M records/s.
 //
 // Usage: reel_durable_bench [--dir DIR] [--records N] [--singles N]
-//                           [--stream N]
+//                           [--stream N] [--only reel|LMDB|SQLite|RocksDB]
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
@@ -35,7 +35,7 @@ struct Contender {
   Make make;
 };
 
-std::vector<Contender> contenders() {
+std::vector<Contender> all_contenders() {
   return {
       {"reel", [](const std::string& d) { return std::make_unique<ReelPeer>(d); }},
       {"LMDB", [](const std::string& d) { return std::make_unique<LmdbPeer>(d); }},
@@ -43,6 +43,16 @@ std::vector<Contender> contenders() {
       {"RocksDB", [](const std::string& d) { return std::make_unique<RocksPeer>(d); }},
       {"raw write+fdatasync", [](const std::string& d) { return std::make_unique<RawPeer>(d); }},
   };
+}
+
+// Every contender, or only the one named (the raw floor stays: it is the
+// baseline of the synced singles).
+std::vector<Contender> contenders(const std::string& only) {
+  std::vector<Contender> v;
+  for (auto& c : all_contenders()) {
+    if (only.empty() || c.name == only || c.name.rfind("raw", 0) == 0) v.push_back(c);
+  }
+  return v;
 }
 
 std::string fresh(const std::string& root, const std::string& name) {
@@ -121,6 +131,7 @@ double median3(const std::function<double()>& f) {
 struct Config {
   std::string dir = "/var/tmp/reel-durable-bench";
   uint64_t records = 1'000'000, singles = 10'000, stream = 5'000'000;
+  std::string only;  // one contender's rows (for profiling)
 };
 
 Config parse(int argc, char** argv) {
@@ -133,10 +144,12 @@ Config parse(int argc, char** argv) {
       c.records = std::strtoull(v.c_str(), nullptr, 10);
     } else if (a == "--singles") {
       c.singles = std::strtoull(v.c_str(), nullptr, 10);
+    } else if (a == "--only") {
+      c.only = v;
     } else if (a == "--stream") {
       c.stream = std::strtoull(v.c_str(), nullptr, 10);
     } else {
-      peer_die("unknown flag " + a + " (--dir, --records, --singles, --stream)");
+      peer_die("unknown flag " + a + " (--dir, --records, --singles, --stream, --only)");
     }
   }
   return c;
@@ -153,7 +166,7 @@ int main(int argc, char** argv) {
   // Batched durable commits: reel's row is judged against LMDB's.
   double lmdb_rate = 0;
   std::vector<Row> batched;
-  for (const auto& k : contenders()) {
+  for (const auto& k : contenders(c.only)) {
     std::printf("batched: %s...\n", k.name.c_str());
     std::fflush(stdout);
     Row r;
@@ -164,12 +177,14 @@ int main(int argc, char** argv) {
     if (k.name == "LMDB") lmdb_rate = static_cast<double>(c.records) / r.seconds;
     batched.push_back(r);
   }
-  batched[0].baseline_name = "LMDB";
+  if (lmdb_rate > 0 && batched[0].name == "batched 1000: reel") {
+    batched[0].baseline_name = "LMDB";
+  }
   batched[0].baseline_records_s = lmdb_rate;
   rows.insert(rows.end(), batched.begin(), batched.end());
   // Synced singles: every row's p99 beside the raw floor's.
   std::vector<Row> singles;
-  for (const auto& k : contenders()) {
+  for (const auto& k : contenders(c.only)) {
     std::printf("synced singles: %s...\n", k.name.c_str());
     std::fflush(stdout);
     std::vector<std::pair<std::vector<double>, double>> runs;
