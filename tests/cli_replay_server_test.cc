@@ -162,7 +162,7 @@ TEST(CliReplayServer, RemoteCatPrintsWhatLocalCatPrints) {
     EXPECT_GT(count_lines(local.out), 0) << args;
     EXPECT_EQ(remote.out, local.out) << args;
   }
-  for (const std::string empty : {" --to 0", " --from 9 --to 3"}) {  // local prints nothing too
+  for (const std::string empty : {" --to 0", " --from 9 --to 3", " --from 0 --to 0"}) {
     const CliRun r = reel("cat " + url(rp) + empty);
     EXPECT_EQ(r.exit_code, 0) << empty << ": " << r.err;
     EXPECT_EQ(r.out, reel("cat " + d + "/S" + empty).out) << empty;
@@ -203,6 +203,12 @@ TEST(CliReplayServer, RemoteReplayGivesWhatLocalReplayGives) {
   const std::string local_pcap = testing::read_all(d + "/local.pcap");
   EXPECT_GT(local_pcap.size(), 400u * 16);
   EXPECT_TRUE(testing::read_all(d + "/remote.pcap") == local_pcap) << "the pcaps differ";
+  for (const std::string empty : {" --to 0", " --from 0 --to 0", " --from 9 --to 3"}) {
+    const CliRun local = reel("replay " + d + "/S --max --out -" + empty);
+    const CliRun r = reel("replay " + url(rp) + " --max --out -" + empty);
+    EXPECT_EQ(r.exit_code, local.exit_code) << empty << ": " << r.err;
+    EXPECT_EQ(r.out, "") << empty;
+  }
   const CliRun unknown = reel("replay " + url(rp) + " --max --out nope=-");
   EXPECT_EQ(unknown.exit_code, 1);
   EXPECT_NE(unknown.err.find("no stream 'nope'"), std::string::npos) << unknown.err;

@@ -236,6 +236,37 @@ TEST(ReplayServer, ASlowReaderOfARangeIsNotDisconnectedForLag) {
   EXPECT_EQ(server->counts().lagging, 0u);
 }
 
+// A range reader that takes nothing at all for the server's limit is told
+// why and closed, so it cannot hold a session (and a subscriber slot)
+// forever; one that reads slowly is not (above).
+TEST(ReplayServer, ARangeReaderThatReadsNothingIsClosedWithAReason) {
+  testing::TempDir dir;
+  const std::string S = dir.path() + "/S";
+  {
+    auto store = Store::open(S);
+    ASSERT_TRUE(store);
+    for (uint64_t i = 1; i <= 30'000; ++i) ASSERT_TRUE((*store)->append("s", payload_of(i)));
+    ASSERT_TRUE((*store)->close());
+  }
+  replay::ReplayServerOptions ro;
+  ro.stalled_range_timeout = std::chrono::seconds(2);
+  auto server = serve(S, ro);
+  ASSERT_TRUE(server);
+  SubscribeOptions o;
+  o.from_seq = 1;
+  auto sub = Subscriber::connect(addr(server->port()), o);
+  ASSERT_TRUE(sub);
+  for (int i = 0; i < 100 && server->counts().lagging == 0; ++i) std::this_thread::sleep_for(100ms);
+  ASSERT_EQ(server->counts().lagging, 1u);
+  RecordView v;
+  uint64_t n = 0;
+  while ((*sub)->next(&v, 10s)) ASSERT_EQ(v.seq(), ++n);
+  EXPECT_GT(n, 0u);
+  EXPECT_LT(n, 30'000u);
+  EXPECT_NE((*sub)->status().message().find("read nothing for 2 s"), std::string::npos)
+      << (*sub)->status().to_string();
+}
+
 // Found in review: the header's stream table could pass the 64 KiB that
 // the client allowed a header, and every connection failed.
 TEST(ReplayServer, AStoreWithThousandsOfStreamsIsServed) {
@@ -301,6 +332,44 @@ TEST(ReplayServer, AFollowerOfQuietStreamsGetsHeartbeatsWhileOthersAreBusy) {
   EXPECT_EQ(v.payload(), "third");
   server.reset();
   ASSERT_TRUE((*store)->close());
+}
+
+// Found in review (second pass): a frame of a filtered stream gathered in a
+// batch waited there while the scan went on through other streams' records
+// (the batch was not full and the Tailer never ran dry), silent for as long
+// as the scan took. It now leaves within the heartbeat interval.
+TEST(ReplayServer, AGatheredFrameLeavesWhileOtherStreamsAreScanned) {
+  testing::TempDir dir;
+  const std::string S = dir.path() + "/S";
+  {
+    auto store = Store::open(S);
+    ASSERT_TRUE(store);
+    ASSERT_TRUE((*store)->append("a", "wanted"));
+    for (int i = 0; i < 2'000'000; ++i) ASSERT_TRUE((*store)->append("c", "other"));
+    ASSERT_TRUE((*store)->append("b", "last"));
+    ASSERT_TRUE((*store)->close());
+  }
+  replay::ReplayServerOptions ro;
+  ro.heartbeat = std::chrono::milliseconds(10);
+  auto server = serve(S, ro);
+  ASSERT_TRUE(server);
+  SubscribeOptions o;
+  o.from_seq = 1;
+  o.streams = {"a", "b"};  // two streams: the server filters
+  const auto t0 = std::chrono::steady_clock::now();
+  auto sub = Subscriber::connect(addr(server->port()), o);
+  ASSERT_TRUE(sub);
+  RecordView v;
+  ASSERT_TRUE((*sub)->next(&v, 30s));
+  const auto first = std::chrono::steady_clock::now();
+  EXPECT_EQ(v.payload(), "wanted");
+  ASSERT_TRUE((*sub)->next(&v, 30s));
+  EXPECT_EQ(v.payload(), "last");
+  const auto last = std::chrono::steady_clock::now();
+  // Without the fix the first record left with the last, after the scan.
+  EXPECT_GT(last - first, (last - t0) * 3 / 10)
+      << "first after " << std::chrono::duration<double>(first - t0).count() << " s, last after "
+      << std::chrono::duration<double>(last - t0).count() << " s";
 }
 
 // The server leaves each frame's CRC32C to its subscribers (they check

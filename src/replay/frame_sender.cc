@@ -67,6 +67,16 @@ class UringSender final : public FrameSender {
     const int rc = io_uring_queue_init_params(8, &ring_, &p);
     if (rc < 0) return Status::from_errno("replay: io_uring_queue_init", -rc);
     ready_ = true;
+    // A kernel without the opcode (SENDMSG_ZC came in 6.1) would fail every
+    // send: find out now.
+    io_uring_probe* probe = io_uring_get_probe_ring(&ring_);
+    const int op = zero_copy_ ? IORING_OP_SENDMSG_ZC : IORING_OP_SENDMSG;
+    const bool supported = probe != nullptr && io_uring_opcode_supported(probe, op);
+    if (probe != nullptr) io_uring_free_probe(probe);
+    if (!supported) {
+      return Status::failed(std::string("replay: this kernel's io_uring has no ") +
+                            (zero_copy_ ? "SENDMSG_ZC" : "SENDMSG"));
+    }
     return Status::ok();
   }
 

@@ -134,7 +134,10 @@ struct ReplayServer::Impl {
   bool pace(Outgoing* out, Pacer* pacer, uint64_t ts_ns);
   // Sends what is left of the message a lagging subscriber is inside, then
   // the reason it is disconnected.
-  void end_lagging(Outgoing* out, const std::vector<iovec>& whole, const std::string& why);
+  // `via` is the sender whose send stalled (the rest of its message goes
+  // by it: a zero-copy frame's pages, a copied control message's bytes).
+  void end_lagging(Outgoing* out, FrameSender* via, const std::vector<iovec>& whole,
+                   const std::string& why);
   void stream(int fd, const Ask& ask);
 };
 
@@ -211,21 +214,34 @@ bool ReplayServer::Impl::send_batch(Outgoing* out, bool control) {
   const std::vector<iovec> whole = *iov;
   const size_t batch = iov_bytes(whole);
   bool started = false;  // some of these bytes went out: no longer on a message boundary
+  size_t left = batch;
+  auto progress_at = std::chrono::steady_clock::now();
   for (;;) {
     const auto outcome = sender->send(iov, &started, std::chrono::seconds(1));
     if (outcome == FrameSender::Outcome::kSent) break;
     if (outcome == FrameSender::Outcome::kGone || stop.load()) return false;
-    // Stalled: the subscriber reads slower than it is sent to. Only a live
-    // follower can lag: a range is the subscriber's to read at its pace.
+    // Stalled: the subscriber reads slower than it is sent to. A live
+    // follower may lag only so far; a range is the subscriber's to read at
+    // its pace, unless it reads nothing at all for long.
+    const auto now = std::chrono::steady_clock::now();
+    if (const size_t l = iov_bytes(*iov); l != left) {
+      left = l;
+      progress_at = now;
+    }
     const uint64_t lag = tail.watermark() > last_seq ? tail.watermark() - last_seq : 0;
+    std::string why;
     if (out->follow && options.max_lag_records != 0 && lag > options.max_lag_records) {
+      why = "subscriber is " + std::to_string(lag) +
+            " records behind the writer (more than the server's limit of " +
+            std::to_string(options.max_lag_records) + ")";
+    } else if (!out->follow && now - progress_at >= options.stalled_range_timeout) {
+      why = "subscriber read nothing for " + std::to_string(options.stalled_range_timeout.count()) +
+            " s";
+    }
+    if (!why.empty()) {
       ++lagging;
-      std::fprintf(stderr, "reel serve: replay: disconnecting a subscriber %llu records behind\n",
-                   static_cast<unsigned long long>(lag));
-      end_lagging(out, whole,
-                  "subscriber is " + std::to_string(lag) +
-                      " records behind the writer (more than the server's limit of " +
-                      std::to_string(options.max_lag_records) + ")");
+      std::fprintf(stderr, "reel serve: replay: disconnecting a subscriber: %s\n", why.c_str());
+      end_lagging(out, sender, whole, why);
       return false;
     }
   }
@@ -235,8 +251,8 @@ bool ReplayServer::Impl::send_batch(Outgoing* out, bool control) {
   return true;
 }
 
-void ReplayServer::Impl::end_lagging(Outgoing* out, const std::vector<iovec>& whole,
-                                     const std::string& why) {
+void ReplayServer::Impl::end_lagging(Outgoing* out, FrameSender* stalled,
+                                     const std::vector<iovec>& whole, const std::string& why) {
   const std::vector<iovec>* rest = &out->iov;
   // The reason may only go out between messages (inside a frame it would
   // read as damage): first the rest of the message the stream is inside.
@@ -269,7 +285,7 @@ void ReplayServer::Impl::end_lagging(Outgoing* out, const std::vector<iovec>& wh
   bool started = false;
   for (int waited = 0; waited < kLagGraceSeconds && !stop.load(); ++waited) {
     const bool rest_left = !part.empty();
-    FrameSender* via = rest_left ? out->sender : out->control;
+    FrameSender* via = rest_left ? stalled : out->control;
     const auto outcome = via->send(rest_left ? &part : &reason, &started, std::chrono::seconds(1));
     if (outcome == FrameSender::Outcome::kGone) break;
     if (outcome == FrameSender::Outcome::kSent && !rest_left) break;
@@ -307,11 +323,12 @@ void ReplayServer::Impl::stream(int fd, const Ask& ask) {
         ++frames;
       }
       out.last_seq = v.seq();
-      // Records another subscriber wants (a filter) can flow for long: the
-      // heartbeat still goes out when nothing did for a while.
-      if (out.iov.empty() && (++out.examined & 4095) == 0 &&
+      // Records another subscriber wants (a filter) can flow for long: what
+      // is gathered, or a heartbeat, still goes out when nothing did for a
+      // while (a batch holds whole frames: this is between messages).
+      if ((++out.examined & 4095) == 0 &&
           std::chrono::steady_clock::now() - out.last_out >= options.heartbeat &&
-          !heartbeat(&out)) {
+          !(out.iov.empty() ? heartbeat(&out) : send_batch(&out))) {
         return;
       }
       if (!out.full() && !pacer) continue;

@@ -11,9 +11,10 @@
 // and (with follow) live records in batches of frames by sendmsg with iovecs
 // into the mapping (frames that lie next to each other as one iovec). A slow
 // subscriber only holds its own thread; it reads history from the mapping
-// later and never holds up ingest or other subscribers. One that is more
-// than max_lag_records behind the watermark while its socket stays full is
-// sent an error naming its lag and disconnected. A malformed, oversize or
+// later and never holds up ingest or other subscribers. A follower more
+// than max_lag_records behind the watermark while its socket stays full,
+// or a range reader that takes nothing for stalled_range_timeout, is sent
+// an error naming why and disconnected. A malformed, oversize or
 // unanswerable request gets an error message and the connection closed.
 //
 // Thread safety: start() and the destructor from one thread; counts() from
@@ -38,6 +39,9 @@ struct ReplayServerOptions {
   std::chrono::milliseconds heartbeat{1000};  // sent when nothing new for this long
   uint64_t max_lag_records = 50'000'000;      // 0: never disconnect a slow subscriber
   std::chrono::milliseconds request_timeout{5000};
+  // A subscriber to a range (no follow) that takes no byte for this long is
+  // closed with a reason (a follower is judged by max_lag_records).
+  std::chrono::seconds stalled_range_timeout{600};
   SendMode send_mode = SendMode::kUring;
 };
 

@@ -83,6 +83,7 @@ struct Replayer::Impl {
 
   Result<std::vector<Lane>> open_lanes();
   Result<std::unique_ptr<Subscriber>> subscribe();
+  bool empty_range() const;
   void count(const RecordView& r) {  // one more record sent
     ++stats.records;
     stats.bytes += r.payload().size();
@@ -204,8 +205,20 @@ Status Replayer::Impl::one_loop(ReplaySink* sink, uint64_t anchor, LateSamples* 
   return out.flush();
 }
 
+bool Replayer::Impl::empty_range() const {
+  return options.to_seq < std::max<uint64_t>(options.from_seq, 1) ||
+         options.to_ts_ns < options.from_ts_ns;
+}
+
 Result<std::unique_ptr<Subscriber>> Replayer::Impl::subscribe() {
   SubscribeOptions o;
+  if (empty_range()) {
+    // Only the header (the stream table): a range past any store's end.
+    // to_seq 0 would mean "no end" on the wire.
+    o.from_seq = UINT64_MAX - 1;
+    o.reconnect = false;
+    return Subscriber::connect(remote, o);
+  }
   o.from_seq = options.from_seq > 1 ? options.from_seq : 0;
   o.to_seq = options.to_seq == UINT64_MAX ? 0 : options.to_seq;
   o.from_ts_ns = o.from_seq == 0 ? options.from_ts_ns : 0;
@@ -220,9 +233,7 @@ Result<std::unique_ptr<Subscriber>> Replayer::Impl::subscribe() {
 // views last only until its next read), kept until the sink has flushed
 // them: every 64 records flat out.
 Status Replayer::Impl::one_remote_loop(ReplaySink* sink, uint64_t anchor, LateSamples* late) {
-  if (options.to_seq < options.from_seq || options.to_ts_ns < options.from_ts_ns) {
-    return Status::ok();  // an empty range (to_seq 0 would mean "no end" on the wire)
-  }
+  if (empty_range()) return Status::ok();
   std::unique_ptr<Subscriber> sub = std::move(first);
   if (!sub) {
     auto again = subscribe();

@@ -30,7 +30,10 @@ Result<std::unique_ptr<Reader>> open_reader(const std::string& dir) {
 // order here, as the local time indexes give it.
 int run_remote_cat(const Args& args, Bound from, Bound to, bool by_time, uint64_t limit) {
   const std::string url = args.positional(0);
-  if (from.value > to.value) return kExitOk;  // empty (to 0 would mean "no end" on the wire)
+  // Empty: to_seq 0 would mean "no end" on the wire.
+  if (by_time ? from.value > to.value : to.value < std::max<uint64_t>(from.value, 1)) {
+    return kExitOk;
+  }
   SubscribeOptions o;
   o.reconnect = false;  // a range: a broken connection is an error, not a wait
   if (by_time) {
