@@ -403,7 +403,7 @@ const Command kServeCommand{
       {"--replay-send", "copy|uring|zc",
        "how frames leave the mapping: sendmsg, io_uring send, or io_uring zero-copy send", "uring"},
       {"--replay-max-lag", "N",
-       "disconnect a subscriber that stops reading while more than N records behind (0: never)",
+       "disconnect a live follower whose socket stays full while N records behind (0: never)",
        "50000000"},
       {"--metrics", "[ADDR:]PORT", "serve the same as Prometheus text at GET /metrics", ""}},
      "SPEC (where the feed's own sequence number is, kept as the record's source_seq): none,\n"
