@@ -99,16 +99,23 @@ TEST(CliReplay, ARoundTripThroughTcpdumpIsByteExactAndKeepsThePace) {
   ASSERT_EQ(t1.size(), sent.size());
   // Judged robustly: on a 2-core VM running other tests (and ASan) the
   // replayer is preempted now and then and a run of datagrams goes late
-  // together (CI saw 5% over 2 ms); the pace holds when the median error is
-  // small and none is far off. The precision itself is measured by
-  // reel_replay_bench on a quiet machine.
-  std::vector<double> errors;
+  // together (CI saw 5% over 2 ms), or the first one alone (CI saw it 1 ms
+  // late, which shifted every offset measured from it). The pace holds when
+  // the offsets, less their common shift (the median), are mostly close and
+  // none is far off. The precision itself is measured by reel_replay_bench
+  // on a quiet machine.
+  std::vector<double> diffs;
   for (size_t i = 1; i < sent.size(); ++i) {
     const double want = static_cast<double>(t0[i] - t0[0]);
     const double got = static_cast<double>(t1[i] - t1[0]);
     EXPECT_NEAR(got, want, 50e6) << "datagram " << i;
-    errors.push_back(std::abs(got - want));
+    diffs.push_back(got - want);
   }
+  std::vector<double> sorted = diffs;
+  std::sort(sorted.begin(), sorted.end());
+  const double shift = sorted[sorted.size() / 2];
+  std::vector<double> errors;
+  for (double x : diffs) errors.push_back(std::abs(x - shift));
   std::sort(errors.begin(), errors.end());
   EXPECT_LT(errors[errors.size() / 2], 500e3) << "median pace error over 500 us";
 }

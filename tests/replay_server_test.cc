@@ -125,6 +125,16 @@ std::string payload_of(uint64_t i) {
   return p;
 }
 
+// S: records 1..n with payload_of(i), in stream "s", closed.
+void build_store(const std::string& S, uint64_t n, uint64_t segment_bytes = uint64_t{1} << 30) {
+  StoreOptions so;
+  so.segment_bytes_max = segment_bytes;
+  auto store = Store::open(S, so);
+  ASSERT_TRUE(store);
+  for (uint64_t i = 1; i <= n; ++i) ASSERT_TRUE((*store)->append("s", payload_of(i)));
+  ASSERT_TRUE((*store)->close());
+}
+
 // Reads `n` records from seq 1 in order; false on a gap or a stall.
 ::testing::AssertionResult read_all_of(Subscriber* sub, uint64_t n) {
   RecordView v;
@@ -212,12 +222,7 @@ TEST(ReplayServer, ASubscriberPastTheLagLimitIsToldWhyAndClosed) {
 TEST(ReplayServer, ASlowReaderOfARangeIsNotDisconnectedForLag) {
   testing::TempDir dir;
   const std::string S = dir.path() + "/S";
-  {
-    auto store = Store::open(S);
-    ASSERT_TRUE(store);
-    for (uint64_t i = 1; i <= 30'000; ++i) ASSERT_TRUE((*store)->append("s", payload_of(i)));
-    ASSERT_TRUE((*store)->close());
-  }
+  build_store(S, 30'000);
   replay::ReplayServerOptions ro;
   ro.max_lag_records = 1000;
   auto server = serve(S, ro);
@@ -242,12 +247,7 @@ TEST(ReplayServer, ASlowReaderOfARangeIsNotDisconnectedForLag) {
 TEST(ReplayServer, ARangeReaderThatReadsNothingIsClosedWithAReason) {
   testing::TempDir dir;
   const std::string S = dir.path() + "/S";
-  {
-    auto store = Store::open(S);
-    ASSERT_TRUE(store);
-    for (uint64_t i = 1; i <= 30'000; ++i) ASSERT_TRUE((*store)->append("s", payload_of(i)));
-    ASSERT_TRUE((*store)->close());
-  }
+  build_store(S, 30'000);
   replay::ReplayServerOptions ro;
   ro.stalled_range_timeout = std::chrono::seconds(2);
   auto server = serve(S, ro);
@@ -378,14 +378,7 @@ TEST(ReplayServer, AGatheredFrameLeavesWhileOtherStreamsAreScanned) {
 TEST(ReplayServer, APayloadDamagedOnDiskIsCaughtByTheSubscriber) {
   testing::TempDir dir;
   const std::string S = dir.path() + "/S";
-  {
-    StoreOptions so;
-    so.segment_bytes_max = 1 << 20;
-    auto store = Store::open(S, so);
-    ASSERT_TRUE(store);
-    for (uint64_t i = 1; i <= 100; ++i) ASSERT_TRUE((*store)->append("s", payload_of(i)));
-    ASSERT_TRUE((*store)->close());
-  }
+  build_store(S, 100, 1 << 20);
   const std::string seg = S + "/wal/00000000000000000001.seg";
   std::string bytes = testing::read_all(seg);
   const size_t at = bytes.find(payload_of(60));
