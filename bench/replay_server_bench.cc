@@ -41,11 +41,10 @@
 #include <vector>
 
 #include "bench_util.h"
+#include "child_process.h"
 #include "reel/reel.h"
 #include "replay/replay_server.h"
 #include "tcp_baseline.h"
-
-extern char** environ;
 
 namespace reel::bench {
 namespace {
@@ -53,19 +52,6 @@ namespace {
 [[noreturn]] void die(const std::string& why) {
   std::fprintf(stderr, "replay_server_bench: %s\n", why.c_str());
   std::exit(1);
-}
-
-uint64_t mono_ns() {
-  timespec ts{};
-  ::clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(ts.tv_nsec);
-}
-
-double process_cpu_seconds() {
-  rusage u{};
-  ::getrusage(RUSAGE_SELF, &u);
-  auto s = [](const timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec / 1e6; };
-  return s(u.ru_utime) + s(u.ru_stime);
 }
 
 // A ReplayServer on 127.0.0.1 for `dir`, sending by `mode`.
@@ -77,26 +63,6 @@ std::unique_ptr<replay::ReplayServer> serve(const std::string& dir,
   auto server = replay::ReplayServer::start(dir, o);
   if (!server) die(server.status().to_string());
   return std::move(*server);
-}
-
-// Runs this binary with `args`; returns the pid.
-pid_t spawn_self(const std::string& self, const std::vector<std::string>& args) {
-  std::vector<std::string> all{self};
-  all.insert(all.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (auto& a : all) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  pid_t pid = 0;
-  if (::posix_spawn(&pid, self.c_str(), nullptr, nullptr, argv.data(), environ) != 0) {
-    die("posix_spawn " + self);
-  }
-  return pid;
-}
-
-void wait_ok(pid_t pid) {
-  int st = 0;
-  ::waitpid(pid, &st, 0);
-  if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) die("a subscriber process failed");
 }
 
 // About `bytes` of WAL: records of `payload` bytes in stream "history".
@@ -262,13 +228,6 @@ int live_child(const std::string& how, const std::string& where, uint64_t n,
   return 0;
 }
 
-void wait_ready(const std::string& path) {
-  for (int i = 0; i < 1000 && !std::filesystem::exists(path); ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  if (!std::filesystem::exists(path)) die("a live reader did not start");
-}
-
 // Child: follows from seq 1 and never reads (its socket fills, the server
 // stalls on it); touches `ready` once connected, then waits to be killed.
 int stall_child(const std::string& at, const std::string& ready) {
@@ -311,14 +270,6 @@ double ingest_rate(const std::string& self, const std::string& dir, uint64_t n, 
   server.reset();
   (void)(*store)->close();
   return rate;
-}
-
-std::vector<double> read_doubles(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  std::vector<double> v;
-  double d = 0;
-  while (f.read(reinterpret_cast<char*>(&d), sizeof d)) v.push_back(d);
-  return v;
 }
 
 // Appends `n` 64-byte records at `rate`/s, each carrying its append time,
