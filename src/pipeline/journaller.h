@@ -51,7 +51,8 @@ class Journaller {
              const Options& options, uint64_t start_position);
 
   // Writes one run of published frames if there is one, syncing as the
-  // policy says. Returns true when it did any work. One thread calls it.
+  // policy says. Returns true when it did any work. One thread at a time
+  // calls it and the rest (the store serialises them under its journal lock).
   bool step();
   // Syncs now if anything written is not durable yet. A failed sync stops
   // the journaller, as a failed write does.

@@ -136,6 +136,11 @@ Status Store::Impl::wait(uint64_t seq, Level level, std::chrono::nanoseconds tim
                                     std::to_string(ring->next_seq() - 1) + ")");
   }
   if (level == Level::kDurable && level_seq(level) < seq) {
+    // Write and sync on this thread when the store is healthy; a timed wait
+    // does not queue behind a journal step that is under way.
+    if (health.state() == store::StageHealth::kHealthy && lead_sync(seq, timeout.count() < 0)) {
+      return Status::ok();
+    }
     atomic_max(sync_request, seq);
     published.notify();
   }
@@ -175,6 +180,9 @@ Status Store::Impl::close() {
   if (journal_thread.joinable()) journal_thread.join();
   if (index_thread.joinable()) index_thread.join();
   Status s;
+  // A leader (lead_sync) that took the lock before stop_journal was set may
+  // still hold it.
+  std::unique_lock<std::mutex> journal_lock(journal_mu);
   const uint64_t unwritten = ring->next_seq() - 1 - journaller->written_seq();
   if (health.state() == store::StageHealth::kFailed) {
     s = failure_status();
@@ -186,6 +194,7 @@ Status Store::Impl::close() {
   }
   if (s && options.sync.mode != SyncPolicy::Mode::kNone) s = journaller->sync_now();
   if (s && writer->has_segment()) s = writer->seal();
+  journal_lock.unlock();
   Status s2 = index->sync();
   if (s2) head.mark_index_clean();
   if (s && s2) s2 = head.mark_clean_shutdown();

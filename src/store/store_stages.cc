@@ -66,12 +66,61 @@ void Store::Impl::track_stall(const Status& stall_now) {
   }
 }
 
+Store::Impl::JournalStep Store::Impl::journal_step_locked() {
+  JournalStep r;
+  retry_now.store(false);
+  r.worked = journaller->step();
+  // An explicit sync (wait for kDurable) once what it covers is written, or
+  // once nothing more is waiting to be written.
+  const uint64_t want = sync_request.load(std::memory_order_acquire);
+  if (!journaller->failed() && want > journaller->durable_seq() &&
+      (journaller->written_seq() >= want || !journaller->has_work())) {
+    (void)journaller->sync_now();  // a failure reaches on_failure()
+  }
+  r.failed = journaller->failed();
+  r.stall = journaller->stall();
+  if (!r.failed) {
+    track_stall(r.stall);
+    journal_steps.fetch_add(1, std::memory_order_release);
+  }
+  return r;
+}
+
+bool Store::Impl::lead_sync(uint64_t seq, bool may_block) {
+  std::unique_lock<std::mutex> lock(journal_mu, std::defer_lock);
+  if (may_block) {
+    lock.lock();
+  } else if (!lock.try_lock()) {
+    return false;
+  }
+  // After close() has joined the journal thread, the stage is close()'s.
+  if (stop_journal.load() || journal_done.load()) return false;
+  bool worked = false;
+  JournalStep r;
+  while (!r.failed && r.stall.is_ok() && journaller->written_seq() < seq) {
+    r = journal_step_locked();
+    worked |= r.worked;
+    if (!r.worked) break;  // a record before seq is claimed, not yet published
+  }
+  if (!r.failed && journaller->written_seq() >= seq) (void)journaller->sync_now();
+  lock.unlock();
+  if (worked) released.notify();
+  // What producers published meanwhile woke the journal thread into a
+  // lock it could not take; it looks again now.
+  published.notify();
+  return head.durable_seq() >= seq;
+}
+
 void Store::Impl::journal_loop() {
-  const uint64_t start = journaller->position();
+  uint64_t start = 0;
+  {
+    std::lock_guard<std::mutex> guard(journal_mu);
+    start = journaller->position();
+  }
   bool registered = false;
   for (;;) {
-    retry_now.store(false);
-    const bool worked = journaller->step();
+    std::unique_lock<std::mutex> lock(journal_mu);
+    const JournalStep r = journal_step_locked();
     if (!registered && journaller->position() - start >= ring->capacity()) {
       // A full lap written: this is sustained ingest, worth pinning the ring
       // as an io_uring fixed buffer (pinning 64 MiB costs ~100 ms, too much
@@ -82,37 +131,30 @@ void Store::Impl::journal_loop() {
                       s.to_string());
       }
     }
-    // An explicit sync (wait for kDurable) once what it covers is written,
-    // or once nothing more is waiting to be written.
-    const uint64_t want = sync_request.load(std::memory_order_acquire);
-    if (!journaller->failed() && want > journaller->durable_seq() &&
-        (journaller->written_seq() >= want || !journaller->has_work())) {
-      (void)journaller->sync_now();  // a failure reaches on_failure()
-    }
-    if (worked) released.notify();
-    if (journaller->failed()) break;
-    const Status& st = journaller->stall();
-    track_stall(st);
-    journal_steps.fetch_add(1, std::memory_order_release);
-    if (!st.is_ok()) head.notify();  // waiters watch the stall
-    if (worked && st.is_ok()) continue;
+    const bool drained = journaller->position() == ring->next_position();
+    const bool unsynced = journaller->durable_seq() < journaller->written_seq();
+    lock.unlock();
+    if (r.worked) released.notify();
+    if (r.failed) break;
+    if (!r.stall.is_ok()) head.notify();  // waiters watch the stall
+    if (r.worked && r.stall.is_ok()) continue;
     if (stop_journal.load()) {
       // Drained (every claim published and written), or the disk is full:
       // close() reports what is left in the ring.
-      if (!st.is_ok() || journaller->position() == ring->next_position()) break;
+      if (!r.stall.is_ok() || drained) break;
     }
     // Sleep until something is published or a sync is asked for; wake for
     // the interval sync, and every 10 ms while the disk is full, to retry.
     auto timeout = std::chrono::nanoseconds(std::chrono::milliseconds(100));
-    if (!st.is_ok()) timeout = std::chrono::milliseconds(10);
-    if (options.sync.mode == SyncPolicy::Mode::kInterval &&
-        journaller->durable_seq() < journaller->written_seq()) {
+    if (!r.stall.is_ok()) timeout = std::chrono::milliseconds(10);
+    if (options.sync.mode == SyncPolicy::Mode::kInterval && unsynced) {
       timeout = std::min<std::chrono::nanoseconds>(timeout, options.sync.interval);
     }
     published.wait_for(
         [&] {
-          return (st.is_ok() && journaller->has_work()) || stop_journal.load() ||
-                 retry_now.load() ||
+          if (stop_journal.load() || retry_now.load()) return true;
+          std::lock_guard<std::mutex> guard(journal_mu);
+          return (r.stall.is_ok() && journaller->has_work()) ||
                  sync_request.load(std::memory_order_acquire) > journaller->durable_seq();
         },
         timeout);

@@ -5,6 +5,8 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <linux/fs.h>
+
 #include <cerrno>
 
 #include "wal/uring.h"
@@ -41,28 +43,34 @@ class UringEnv final : public IoEnv {
     return fd;
   }
 
+  // Through io_uring when the kernel can complete the write inline
+  // (RWF_NOWAIT: XFS, btrfs); otherwise pwrite(2) on this thread. Without
+  // RWF_NOWAIT io_uring would hand every such write to an io-wq worker and
+  // wake this thread when it is done: on ext4, which has no non-blocking
+  // buffered writes, that is every write, and two cross-CPU wake-ups (tens
+  // of microseconds on a VM) spent on nothing (README, "Where the time goes").
   Result<size_t> write_some(int fd, std::span<const uint8_t> data, uint64_t offset,
                             const std::string& name) override {
-    io_uring_sqe* sqe = ring_.get_sqe();
-    if (fixed_.iov_base != nullptr && data.data() >= static_cast<uint8_t*>(fixed_.iov_base) &&
-        data.data() + data.size() <= static_cast<uint8_t*>(fixed_.iov_base) + fixed_.iov_len) {
-      io_uring_prep_write_fixed(sqe, fd, data.data(), static_cast<unsigned>(data.size()), offset,
-                                0);
-    } else {
-      io_uring_prep_write(sqe, fd, data.data(), static_cast<unsigned>(data.size()), offset);
+    if (fd != blocking_fd_) {
+      int res = uring_write(fd, data, offset);
+      if (res >= 0) return static_cast<size_t>(res);
+      if (res != -EAGAIN && res != -EOPNOTSUPP) {
+        return Status::from_errno(name + ": write at offset " + std::to_string(offset), -res);
+      }
+      // Refused because it would block. A file that never takes one inline
+      // write is written with pwrite(2) from now on.
+      if (fd != inline_fd_) blocking_fd_ = fd;
     }
-    int res = ring_.submit_and_wait_one();
-    if (res < 0) {
-      return Status::from_errno(name + ": write at offset " + std::to_string(offset), -res);
-    }
-    return static_cast<size_t>(res);
+    const ssize_t n = ::pwrite(fd, data.data(), data.size(), static_cast<off_t>(offset));
+    if (n < 0)
+      return Status::from_errno(name + ": write at offset " + std::to_string(offset), errno);
+    return static_cast<size_t>(n);
   }
 
+  // fdatasync(2) on this thread: io_uring runs IORING_OP_FSYNC on an io-wq
+  // worker always, which costs the same two wake-ups as a punted write.
   Status datasync(int fd, const std::string& name) override {
-    io_uring_sqe* sqe = ring_.get_sqe();
-    io_uring_prep_fsync(sqe, fd, IORING_FSYNC_DATASYNC);
-    int res = ring_.submit_and_wait_one();
-    if (res < 0) return Status::from_errno(name + ": fdatasync", -res);
+    if (::fdatasync(fd) != 0) return Status::from_errno(name + ": fdatasync", errno);
     return Status::ok();
   }
 
@@ -97,7 +105,27 @@ class UringEnv final : public IoEnv {
     return Status::ok();
   }
 
-  void close(int fd) override { ::close(fd); }
+  void close(int fd) override {
+    if (fd == blocking_fd_) blocking_fd_ = -1;
+    if (fd == inline_fd_) inline_fd_ = -1;
+    ::close(fd);
+  }
+
+  // One RWF_NOWAIT write through the ring: bytes written, or -errno.
+  int uring_write(int fd, std::span<const uint8_t> data, uint64_t offset) {
+    io_uring_sqe* sqe = ring_.get_sqe();
+    if (fixed_.iov_base != nullptr && data.data() >= static_cast<uint8_t*>(fixed_.iov_base) &&
+        data.data() + data.size() <= static_cast<uint8_t*>(fixed_.iov_base) + fixed_.iov_len) {
+      io_uring_prep_write_fixed(sqe, fd, data.data(), static_cast<unsigned>(data.size()), offset,
+                                0);
+    } else {
+      io_uring_prep_write(sqe, fd, data.data(), static_cast<unsigned>(data.size()), offset);
+    }
+    sqe->rw_flags = RWF_NOWAIT;
+    const int res = ring_.submit_and_wait_one();
+    if (res >= 0) inline_fd_ = fd;
+    return res;
+  }
 
   Status register_buffer(std::span<uint8_t> memory) override {
     iovec iov{memory.data(), memory.size()};
@@ -116,6 +144,8 @@ class UringEnv final : public IoEnv {
  private:
   Uring ring_;
   iovec fixed_{nullptr, 0};  // the registered buffer (index 0), if any
+  int inline_fd_ = -1;       // took an inline write: keep trying io_uring first
+  int blocking_fd_ = -1;     // refused its first inline write: pwrite only
 };
 
 }  // namespace

@@ -1,7 +1,10 @@
 // IoEnv: the one seam every WAL file operation passes through (LevelDB's Env,
-// Redpanda's file_sanitizer). The default environment issues writes and
-// fdatasync through io_uring; tests wrap it to fail, shorten or refuse any
-// operation, because strace and LD_PRELOAD cannot see io_uring.
+// Redpanda's file_sanitizer). The default environment writes through
+// io_uring where the file system completes the write inline, and with
+// pwrite(2) and fdatasync(2) on the calling thread where io_uring would only
+// hand the call to a worker thread (io_env.cc); tests wrap it to fail,
+// shorten or refuse any operation, because strace and LD_PRELOAD cannot see
+// io_uring.
 //
 // An IoEnv is used by one thread at a time (the WAL writer).
 #pragma once
@@ -55,7 +58,8 @@ class IoEnv {
   virtual void unregister_buffer() {}
 };
 
-// The real environment: io_uring for writes and fdatasync, syscalls for the rest.
+// The real environment: io_uring for writes it can complete inline, syscalls
+// for the rest.
 Result<std::unique_ptr<IoEnv>> make_uring_env();
 
 // Writes all of `data` at `offset` through env, resubmitting the rest after
