@@ -159,8 +159,11 @@ TEST(CliLive, ReadCommandsBesideALiveAppendNeverFail) {
       spawn_shell("seq 1 " + std::to_string(kLines) + " | " + reel_bin + " append " + S +
                   " --segment-size 1MiB > " + (dir / "append.out") + " 2> " + (dir / "append.err"));
   while (!fs::exists(S + "/head")) std::this_thread::sleep_for(1ms);
-  const pid_t tail = spawn_shell(reel_bin + " tail " + S + " -f --from 1 --format payload > " +
-                                 (dir / "tail.out") + " 2> " + (dir / "tail.err"));
+  // exec: the pid is reel's own, so the SIGTERM below reaches it (a shell
+  // left in between would die and leave `reel tail -f` running).
+  const pid_t tail =
+      spawn_shell("exec " + reel_bin + " tail " + S + " -f --from 1 --format payload > " +
+                  (dir / "tail.out") + " 2> " + (dir / "tail.err"));
   int writer_exit = -1, rounds = 0;
   std::vector<std::string> failures;
   while (running(writer, &writer_exit)) {

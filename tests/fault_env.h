@@ -30,6 +30,9 @@ class ForwardingEnv : public wal::IoEnv {
     return target_->write_some(fd, data, offset, name);
   }
   Status datasync(int fd, const std::string& name) override { return target_->datasync(fd, name); }
+  void start_writeback(int fd, uint64_t offset, uint64_t bytes) override {
+    target_->start_writeback(fd, offset, bytes);
+  }
   Status fsync_dir(const std::string& dir) override { return target_->fsync_dir(dir); }
   Status rename(const std::string& from, const std::string& to) override {
     return target_->rename(from, to);

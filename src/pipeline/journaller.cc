@@ -116,6 +116,7 @@ uint64_t Journaller::seq_at(uint64_t position) {
 }
 
 Status Journaller::sync_now() {
+  if (failed_) return Status::failed(writer_->path() + ": the journal stopped after an error");
   if (durable_seq_ >= written_seq_) return Status::ok();
   Status s = writer_->sync();
   if (!s) {

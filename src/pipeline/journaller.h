@@ -52,10 +52,10 @@ class Journaller {
 
   // Writes one run of published frames if there is one, syncing as the
   // policy says. Returns true when it did any work. One thread at a time
-  // calls it and the rest (the store serialises them under its journal lock).
+  // calls this and every other method (the store holds its journal lock).
   bool step();
   // Syncs now if anything written is not durable yet. A failed sync stops
-  // the journaller, as a failed write does.
+  // the journaller, as a failed write does; a stopped one refuses.
   Status sync_now();
   bool failed() const { return failed_; }
   // kNoSpace while the next segment cannot be created (the disk is full);

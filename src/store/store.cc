@@ -20,12 +20,6 @@ namespace {
 // Per producer thread: the frame builder.
 thread_local wal::FrameEncoder t_encoder;
 
-void atomic_max(std::atomic<uint64_t>& a, uint64_t v) {
-  uint64_t cur = a.load(std::memory_order_relaxed);
-  while (cur < v && !a.compare_exchange_weak(cur, v, std::memory_order_acq_rel)) {
-  }
-}
-
 }  // namespace
 
 Result<uint64_t> Store::Impl::publish(wal::RecordFields& fields, bool fail_if_full) {
@@ -136,12 +130,13 @@ Status Store::Impl::wait(uint64_t seq, Level level, std::chrono::nanoseconds tim
                                     std::to_string(ring->next_seq() - 1) + ")");
   }
   if (level == Level::kDurable && level_seq(level) < seq) {
-    // Write and sync on this thread when the store is healthy; a timed wait
-    // does not queue behind a journal step that is under way.
-    if (health.state() == store::StageHealth::kHealthy && lead_sync(seq, timeout.count() < 0)) {
+    // An untimed wait on a healthy store writes and syncs on this thread. A
+    // timed one (a poll loop's ack, say) only asks: leading could hold it
+    // through a write and an fdatasync, past its timeout.
+    if (timeout.count() < 0 && health.state() == store::StageHealth::kHealthy && lead_sync(seq)) {
       return Status::ok();
     }
-    atomic_max(sync_request, seq);
+    store::atomic_max(sync_request, seq);
     published.notify();
   }
   const auto start = std::chrono::steady_clock::now();

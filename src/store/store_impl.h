@@ -37,6 +37,13 @@ inline uint64_t now_ns() {
   return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(ts.tv_nsec);
 }
 
+// Raises `a` to `v` if it is lower.
+inline void atomic_max(std::atomic<uint64_t>& a, uint64_t v) {
+  uint64_t cur = a.load(std::memory_order_relaxed);
+  while (cur < v && !a.compare_exchange_weak(cur, v, std::memory_order_acq_rel)) {
+  }
+}
+
 }  // namespace store
 
 // Everything a writer owns, and the pipeline:
@@ -65,13 +72,15 @@ struct REEL_INTERNAL Store::Impl final : pipeline::JournalListener {
   // Written at open, by the stages and by close(). Its watermarks and epoch
   // are atomics in the mapping: read and waited on from any thread.
   store::HeadFile head;
-  // Set before open; recovery uses it, then the SegmentWriter on the journal
-  // thread, which also registers the ring with it.
+  // Set before open; recovery uses it, then the SegmentWriter under
+  // journal_mu (the journal thread, which also registers the ring with it,
+  // or a leader).
   std::unique_ptr<wal::IoEnv> env;
   // Used at open (recovery, load_streams), then by the index thread (through
   // the RingIndexer, and its syncs); close() syncs it after the join.
   std::unique_ptr<index::Index> index;
-  // The journal thread's, through the Journaller; close() seals it after the join.
+  // Used through the Journaller under journal_mu (the journal thread or a
+  // leader); close() seals it after the join.
   std::unique_ptr<wal::SegmentWriter> writer;
 
   // The pipeline, built at open. The ring is lock-free: producers claim and
@@ -90,8 +99,8 @@ struct REEL_INTERNAL Store::Impl final : pipeline::JournalListener {
   std::mutex journal_mu;
   // The index thread's; the journal thread calls note_segment() (locked inside).
   std::unique_ptr<pipeline::RingIndexer> indexer;
-  ring::Waiter published;  // the journal thread sleeps here; producers wake it
-  ring::Waiter released;   // the index thread sleeps here; the journal thread wakes it
+  ring::Waiter published;  // only the journal thread sleeps here; producers wake it
+  ring::Waiter released;   // only the index thread sleeps here; the journal thread wakes it
   ring::Waiter space;      // producers wait for ring space; the index thread wakes them
   std::thread journal_thread, index_thread;  // started at open; joined by close()
 
@@ -101,7 +110,10 @@ struct REEL_INTERNAL Store::Impl final : pipeline::JournalListener {
   std::atomic<bool> journal_done{false};   // the journal thread sets as it ends
   std::atomic<uint64_t> sync_request{0};   // wait(kDurable) asks for an fdatasync up to here
   std::atomic<bool> retry_now{false};      // a waiter asks a stalled journaller to retry now
-  std::atomic<uint64_t> journal_steps{0};  // steps the journal thread has finished
+  std::atomic<uint64_t> journal_steps{0};  // journal steps finished (either thread)
+  // The journaller's position after the last step, stored under journal_mu:
+  // the journal thread's sleep predicate reads it without the lock.
+  std::atomic<uint64_t> journal_position{0};
 
   // Health: moved by the stages (stage_health.h), read by producers and
   // waiters. Each Status is stored under status_mu before the move that
@@ -145,8 +157,8 @@ struct REEL_INTERNAL Store::Impl final : pipeline::JournalListener {
   // wait(seq, kDurable) on a healthy store: writes what is published up to
   // `seq` and syncs it on the calling thread. True once seq is durable;
   // false when it could not lead (closing, failed, stalled, a record before
-  // `seq` not yet published, or `may_block` false and the stage busy).
-  bool lead_sync(uint64_t seq, bool may_block);
+  // `seq` not yet published).
+  bool lead_sync(uint64_t seq);
   void journal_loop();
   void index_loop();
   void track_stall(const Status& stall_now);

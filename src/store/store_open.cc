@@ -48,8 +48,8 @@ ring::WaitMode wait_mode(WaitStrategy w) {
 Store::Impl::Impl(const std::string& dir, const StoreOptions& o)
     : options(o),
       paths(dir),
-      published(wait_mode(o.wait_strategy)),
-      released(wait_mode(o.wait_strategy)),
+      published(wait_mode(o.wait_strategy), ring::Sleepers::kOneSleeper),
+      released(wait_mode(o.wait_strategy), ring::Sleepers::kOneSleeper),
       space(wait_mode(o.wait_strategy)) {}
 
 Status Store::Impl::load_streams() {

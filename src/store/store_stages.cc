@@ -46,7 +46,7 @@ Status Store::Impl::stall_status() const {
   return stall;
 }
 
-// Journal thread, after every step: a full disk (`stall_now` not ok) stalls
+// After every journal step (under journal_mu): a full disk (`stall_now` not ok) stalls
 // a healthy store; an ok step recovers a stalled one. A failure wins over
 // both (stage_health.h).
 void Store::Impl::track_stall(const Status& stall_now) {
@@ -58,7 +58,7 @@ void Store::Impl::track_stall(const Status& stall_now) {
     if (health.try_stall()) {
       spdlog::error("{}: {}; records wait in the ring until space returns", paths.root,
                     stall_now.to_string());
-      space.notify();  // head.notify() follows in journal_loop, as on every stalled step
+      space.notify();  // head.notify() follows in journal_loop; a leader falls back to wait()
     }
   } else if (stall_now.is_ok() && health.try_recover()) {
     spdlog::info("{}: space returned; writing again", paths.root);
@@ -86,28 +86,32 @@ Store::Impl::JournalStep Store::Impl::journal_step_locked() {
   return r;
 }
 
-bool Store::Impl::lead_sync(uint64_t seq, bool may_block) {
-  std::unique_lock<std::mutex> lock(journal_mu, std::defer_lock);
-  if (may_block) {
+bool Store::Impl::lead_sync(uint64_t seq) {
+  std::unique_lock<std::mutex> lock(journal_mu, std::try_to_lock);
+  if (!lock.owns_lock()) {
+    // The journal thread is in a step (it may keep the lock through a burst
+    // of ingest): it syncs for us at the end of that step; we take over if
+    // we get the lock first.
+    store::atomic_max(sync_request, seq);
     lock.lock();
-  } else if (!lock.try_lock()) {
-    return false;
   }
-  // After close() has joined the journal thread, the stage is close()'s.
+  // Once the journal thread has decided to stop (close()), the stage is close()'s.
   if (stop_journal.load() || journal_done.load()) return false;
   bool worked = false;
-  JournalStep r;
-  while (!r.failed && r.stall.is_ok() && journaller->written_seq() < seq) {
-    r = journal_step_locked();
+  bool stalled = false;
+  while (!journaller->failed() && journaller->durable_seq() < seq &&
+         journaller->written_seq() < seq) {
+    const JournalStep r = journal_step_locked();
     worked |= r.worked;
-    if (!r.worked) break;  // a record before seq is claimed, not yet published
+    stalled = !r.stall.is_ok();
+    if (!r.worked || stalled) break;  // a record before seq is not yet published
   }
-  if (!r.failed && journaller->written_seq() >= seq) (void)journaller->sync_now();
+  if (!journaller->failed() && !stalled && journaller->written_seq() >= seq) {
+    (void)journaller->sync_now();  // a failure reaches on_failure()
+  }
+  journal_position.store(journaller->position(), std::memory_order_release);
   lock.unlock();
   if (worked) released.notify();
-  // What producers published meanwhile woke the journal thread into a
-  // lock it could not take; it looks again now.
-  published.notify();
   return head.durable_seq() >= seq;
 }
 
@@ -116,6 +120,7 @@ void Store::Impl::journal_loop() {
   {
     std::lock_guard<std::mutex> guard(journal_mu);
     start = journaller->position();
+    journal_position.store(start, std::memory_order_release);
   }
   bool registered = false;
   for (;;) {
@@ -131,6 +136,10 @@ void Store::Impl::journal_loop() {
                       s.to_string());
       }
     }
+    journal_position.store(journaller->position(), std::memory_order_release);
+    // Read under the lock: a leader that takes it after this step sees
+    // stop_journal too, and steps no more (lead_sync).
+    const bool stopping = stop_journal.load();
     const bool drained = journaller->position() == ring->next_position();
     const bool unsynced = journaller->durable_seq() < journaller->written_seq();
     lock.unlock();
@@ -138,11 +147,9 @@ void Store::Impl::journal_loop() {
     if (r.failed) break;
     if (!r.stall.is_ok()) head.notify();  // waiters watch the stall
     if (r.worked && r.stall.is_ok()) continue;
-    if (stop_journal.load()) {
-      // Drained (every claim published and written), or the disk is full:
-      // close() reports what is left in the ring.
-      if (!r.stall.is_ok() || drained) break;
-    }
+    // Drained (every claim published and written), or the disk is full:
+    // close() reports what is left in the ring.
+    if (stopping && (!r.stall.is_ok() || drained)) break;
     // Sleep until something is published or a sync is asked for; wake for
     // the interval sync, and every 10 ms while the disk is full, to retry.
     auto timeout = std::chrono::nanoseconds(std::chrono::milliseconds(100));
@@ -150,12 +157,14 @@ void Store::Impl::journal_loop() {
     if (options.sync.mode == SyncPolicy::Mode::kInterval && unsynced) {
       timeout = std::min<std::chrono::nanoseconds>(timeout, options.sync.interval);
     }
+    // Lock-free: a leader may hold journal_mu through an fdatasync.
     published.wait_for(
         [&] {
           if (stop_journal.load() || retry_now.load()) return true;
-          std::lock_guard<std::mutex> guard(journal_mu);
-          return (r.stall.is_ok() && journaller->has_work()) ||
-                 sync_request.load(std::memory_order_acquire) > journaller->durable_seq();
+          if (health.state() == store::StageHealth::kStalled) return false;  // retried on timeout
+          const uint64_t at = journal_position.load(std::memory_order_acquire);
+          return ring->published_end(at, 8) != at ||
+                 sync_request.load(std::memory_order_acquire) > head.durable_seq();
         },
         timeout);
   }

@@ -52,7 +52,11 @@ class UringEnv final : public IoEnv {
   Result<size_t> write_some(int fd, std::span<const uint8_t> data, uint64_t offset,
                             const std::string& name) override {
     if (fd != blocking_fd_) {
-      int res = uring_write(fd, data, offset);
+      int res = 0;
+      if (const int rc = uring_write(fd, data, offset, &res); rc < 0) {
+        return Status::from_errno(
+            name + ": io_uring submission of the write at offset " + std::to_string(offset), -rc);
+      }
       if (res >= 0) return static_cast<size_t>(res);
       if (res != -EAGAIN && res != -EOPNOTSUPP) {
         return Status::from_errno(name + ": write at offset " + std::to_string(offset), -res);
@@ -61,7 +65,10 @@ class UringEnv final : public IoEnv {
       // write is written with pwrite(2) from now on.
       if (fd != inline_fd_) blocking_fd_ = fd;
     }
-    const ssize_t n = ::pwrite(fd, data.data(), data.size(), static_cast<off_t>(offset));
+    ssize_t n = 0;
+    do {  // a signal before any byte was written: nothing happened, try again
+      n = ::pwrite(fd, data.data(), data.size(), static_cast<off_t>(offset));
+    } while (n < 0 && errno == EINTR);
     if (n < 0)
       return Status::from_errno(name + ": write at offset " + std::to_string(offset), errno);
     return static_cast<size_t>(n);
@@ -72,6 +79,12 @@ class UringEnv final : public IoEnv {
   Status datasync(int fd, const std::string& name) override {
     if (::fdatasync(fd) != 0) return Status::from_errno(name + ": fdatasync", errno);
     return Status::ok();
+  }
+
+  void start_writeback(int fd, uint64_t offset, uint64_t bytes) override {
+    // An error here is the writeback's, and fdatasync reports it.
+    (void)::sync_file_range(fd, static_cast<off_t>(offset), static_cast<off_t>(bytes),
+                            SYNC_FILE_RANGE_WRITE);
   }
 
   Status fsync_dir(const std::string& dir) override {
@@ -111,8 +124,9 @@ class UringEnv final : public IoEnv {
     ::close(fd);
   }
 
-  // One RWF_NOWAIT write through the ring: bytes written, or -errno.
-  int uring_write(int fd, std::span<const uint8_t> data, uint64_t offset) {
+  // One RWF_NOWAIT write through the ring: 0 and *res (bytes written, or
+  // -errno), or the submission's -errno.
+  int uring_write(int fd, std::span<const uint8_t> data, uint64_t offset, int* res) {
     io_uring_sqe* sqe = ring_.get_sqe();
     if (fixed_.iov_base != nullptr && data.data() >= static_cast<uint8_t*>(fixed_.iov_base) &&
         data.data() + data.size() <= static_cast<uint8_t*>(fixed_.iov_base) + fixed_.iov_len) {
@@ -122,9 +136,9 @@ class UringEnv final : public IoEnv {
       io_uring_prep_write(sqe, fd, data.data(), static_cast<unsigned>(data.size()), offset);
     }
     sqe->rw_flags = RWF_NOWAIT;
-    const int res = ring_.submit_and_wait_one();
-    if (res >= 0) inline_fd_ = fd;
-    return res;
+    const int rc = ring_.submit_and_wait_one(res);
+    if (rc == 0 && *res >= 0) inline_fd_ = fd;
+    return rc;
   }
 
   Status register_buffer(std::span<uint8_t> memory) override {

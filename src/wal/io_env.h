@@ -6,7 +6,8 @@
 // shorten or refuse any operation, because strace and LD_PRELOAD cannot see
 // io_uring.
 //
-// An IoEnv is used by one thread at a time (the WAL writer).
+// An IoEnv is used by one thread at a time (whichever holds the store's
+// journal lock).
 #pragma once
 
 #include <cstdint>
@@ -34,6 +35,14 @@ class IoEnv {
                                     const std::string& name) = 0;
   // fdatasync, issued only after every write it must cover has completed.
   virtual Status datasync(int fd, const std::string& name) = 0;
+  // Starts writing [offset, offset + bytes) back to the disk and returns
+  // (sync_file_range, SYNC_FILE_RANGE_WRITE): the next datasync has less
+  // left to do. It makes nothing durable; only datasync does.
+  virtual void start_writeback(int fd, uint64_t offset, uint64_t bytes) {
+    (void)fd;
+    (void)offset;
+    (void)bytes;
+  }
   virtual Status fsync_dir(const std::string& dir) = 0;
   // Renames `from` to `to`, which must not exist (kIoError, EEXIST, if it
   // does: a reader may have it mapped). The caller fsyncs the directory.

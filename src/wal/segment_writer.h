@@ -6,7 +6,7 @@
 //              visible to readers, and survive a crash of this process;
 //   durable  - covered by a sync() issued after those writes completed: they
 //              survive power loss.
-// One append_batch() or sync() runs at a time (single writer thread).
+// One call at a time (the store's journal lock serialises its callers).
 //
 // After any failed write or sync the writer is failed for good and returns
 // that first error from every call (reliability.md rule 7: never retry and

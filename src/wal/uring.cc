@@ -15,17 +15,18 @@ Status Uring::init(unsigned entries) {
   return Status::ok();
 }
 
-int Uring::submit_and_wait_one() {
+int Uring::submit_and_wait_one(int* res) {
   int rc = io_uring_submit(&ring_);
   if (rc < 0) return rc;
+  if (rc == 0) return -EBUSY;  // nothing went in
   io_uring_cqe* cqe = nullptr;
   do {
     rc = io_uring_wait_cqe(&ring_, &cqe);
   } while (rc == -EINTR);
   if (rc < 0) return rc;
-  int res = cqe->res;
+  *res = cqe->res;
   io_uring_cqe_seen(&ring_, cqe);
-  return res;
+  return 0;
 }
 
 }  // namespace reel::wal

@@ -17,9 +17,11 @@ class Uring {
   Uring& operator=(const Uring&) = delete;
 
   Status init(unsigned entries);
-  // Submits one prepared SQE and waits for its completion; returns cqe->res
-  // (negative errno on failure).
-  int submit_and_wait_one();
+  // Submits one prepared SQE and waits for its completion: 0 and *res =
+  // cqe->res (negative errno if the operation failed), or a negative errno
+  // if submitting or waiting failed (the ring is then unusable: the SQE may
+  // still be queued).
+  int submit_and_wait_one(int* res);
   io_uring_sqe* get_sqe() { return io_uring_get_sqe(&ring_); }
   // io_uring_register_buffers: 0 or a negative errno.
   int register_buffers(const iovec* iovecs, unsigned count) {
