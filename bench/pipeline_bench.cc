@@ -110,12 +110,45 @@ Row bench_ring(int producers, uint64_t records, size_t record_bytes, bool paced)
   return r;
 }
 
+// The floor under (a) paced: one thread stores a timestamp in an atomic
+// every 2 us, another spins on it and measures now - stamp. No ring, no
+// record: one cache line moving between two CPUs, and whatever the VM's
+// scheduler does to two spinning threads.
+std::vector<double> spin_handoff_floor(uint64_t samples) {
+  std::atomic<uint64_t> stamp{0};
+  std::atomic<bool> done{false};
+  std::vector<double> lat;
+  lat.reserve(samples);
+  std::thread writer([&] {
+    for (uint64_t i = 0; i < samples; ++i) {
+      stamp.store(mono_ns(), std::memory_order_release);
+      const uint64_t until = mono_ns() + 2000;
+      while (mono_ns() < until) {
+      }
+    }
+    done.store(true, std::memory_order_release);
+  });
+  // A stamp overwritten while this thread was off its CPU is not seen: the
+  // samples are the hand-offs that were.
+  uint64_t seen = 0;
+  while (!done.load(std::memory_order_acquire)) {
+    const uint64_t s = stamp.load(std::memory_order_acquire);
+    if (s == seen) continue;
+    lat.push_back(static_cast<double>(mono_ns() - s));
+    seen = s;
+  }
+  writer.join();
+  return lat;
+}
+
 // ---------------------------------------------------------------------------
 // (b) appends through the whole pipeline
 
-std::unique_ptr<reel::Store> open_store(const std::string& dir, const std::string& sync) {
+std::unique_ptr<reel::Store> open_store(const std::string& dir, const std::string& sync,
+                                        reel::WaitStrategy wait = reel::WaitStrategy::kBlocking) {
   reel::StoreOptions options;
   options.sync = *reel::SyncPolicy::parse(sync);
+  options.wait_strategy = wait;
   auto store = reel::Store::open(dir, options);
   if (!store) {
     std::fprintf(stderr, "reel_pipeline_bench: %s\n", store.status().to_string().c_str());
@@ -249,7 +282,9 @@ bool read_full(int fd, void* buf, size_t n) {
   _exit(0);
 }
 
-Row bench_tailer(const std::string& dir, uint64_t samples) {
+// `wait`: how the writer's stage threads wait (kYielding: the journal thread
+// polls, so the append does not wait for it to wake).
+Row bench_tailer(const std::string& dir, uint64_t samples, reel::WaitStrategy wait) {
   open_store(dir, "interval:10ms")->close();  // the store exists before the child looks
   int to_child[2], from_child[2];
   if (::pipe(to_child) != 0 || ::pipe(from_child) != 0) std::exit(1);
@@ -263,7 +298,8 @@ Row bench_tailer(const std::string& dir, uint64_t samples) {
   ::close(to_child[0]);
   ::close(from_child[1]);
   Row row;
-  row.name = "(d) tailer wake-up, other process";
+  row.name = wait == reel::WaitStrategy::kYielding ? "(d) tailer wake-up, journal yielding"
+                                                   : "(d) tailer wake-up, other process";
   row.records = samples;
   row.baseline_name = "pipe wake-up";
   auto pause = [] { std::this_thread::sleep_for(std::chrono::microseconds(200)); };
@@ -276,7 +312,7 @@ Row bench_tailer(const std::string& dir, uint64_t samples) {
   }
   uint64_t ready = 1;
   if (!read_full(from_child[0], &ready, 8)) std::exit(1);
-  auto store = open_store(dir, "interval:10ms");
+  auto store = open_store(dir, "interval:10ms", wait);
   const std::string payload(100, 't');
   const auto t0 = Clock::now();
   for (uint64_t i = 0; i < samples; ++i) {
@@ -319,11 +355,18 @@ int main(int argc, char** argv) {
               std::thread::hardware_concurrency());
   std::vector<Row> rows;
   // (d) first: it forks, and must do so before this process has threads.
-  Row tail = bench_tailer(root + "/tail", 2000);
+  Row tail = bench_tailer(root + "/tail", 2000, reel::WaitStrategy::kBlocking);
+  Row tail_yield = bench_tailer(root + "/tail", 2000, reel::WaitStrategy::kYielding);
   rows.push_back(bench_ring(1, records, 128, false));
   rows.push_back(bench_ring(2, records, 128, false));
-  rows.push_back(bench_ring(1, records / 20, 128, true));
-  rows.push_back(bench_ring(2, records / 20, 128, true));
+  const std::vector<double> floor = spin_handoff_floor(records / 20);
+  for (int producers : {1, 2}) {
+    Row r = bench_ring(producers, records / 20, 128, true);
+    r.baseline_name = "spin hand-off";
+    r.baseline_mb_s = 0;
+    r.baseline_latencies_ns = floor;
+    rows.push_back(std::move(r));
+  }
   for (const char* sync : {"interval:10ms", "always"}) {
     rows.push_back(bench_append(root + "/b", 100, records, 1, sync));
     rows.push_back(bench_append(root + "/b", 100, records, 2, sync));
@@ -331,16 +374,20 @@ int main(int argc, char** argv) {
   }
   rows.push_back(bench_durable(root + "/c", 2000));
   rows.push_back(std::move(tail));
+  rows.push_back(std::move(tail_yield));
   print_table(rows);
   std::printf(
       "\n(a) 128-byte records, busy-spin; latency = publish to the consumer seeing it; paced = "
       "one\n"
-      "    record every 2 us. (b) time from the first append until flush() returns (written and\n"
+      "    record every 2 us, beside a timestamp handed through one atomic at the same pace\n"
+      "    (spin hand-off: the floor for any hand-off between two threads here). (b) time from the "
+      "first append until flush() returns (written and\n"
       "    indexed); MB/s counts WAL bytes, the bytes the baseline writes; latency = one append()\n"
       "    call. (c) latency = append() + wait(seq, kDurable); ratio = p99 / baseline p99.\n"
       "    (d) latency = append() here -> the Tailer in another process returns the record\n"
       "    (journaller wake, write, head-file futex, scan); baseline = a timestamp through a pipe\n"
-      "    to a process blocked in read(). Both sleep 200 us between samples.\n");
+      "    to a process blocked in read(). Both sleep 200 us between samples. \"journal\n"
+      "    yielding\": the writer's threads poll with sched_yield (WaitStrategy::kYielding).\n");
   std::filesystem::remove_all(root);
   return 0;
 }
