@@ -15,6 +15,9 @@
 //   futex ping-pong              two thread wake-ups and nothing else: the
 //                                price of one round trip between threads
 //
+// The methods take turns, five rounds of N/5 each, so that the disk's drift
+// over the run falls on all of them alike.
+//
 // Usage: reel_sync_paths_bench [--dir DIR] [--n N]
 #include <fcntl.h>
 #include <liburing.h>
@@ -133,53 +136,77 @@ class SyncThread {
   std::thread thread_;
 };
 
+// Adds `more` to `into` (one round of a method).
+void merge(Row& into, const Row& more) {
+  if (into.name.empty()) into.name = more.name;
+  into.records += more.records;
+  into.bytes += more.bytes;
+  into.seconds += more.seconds;
+  into.latencies_ns.insert(into.latencies_ns.end(), more.latencies_ns.begin(),
+                           more.latencies_ns.end());
+}
+
+// Every method in turn, `rounds` times, n / rounds records each time: the
+// disk's drift over the run falls on all of them alike.
 std::vector<Row> run_all(const std::string& dir, uint64_t n, uint64_t* refused) {
-  std::vector<Row> rows;
   Uring u;
-  rows.push_back(measure("pwrite + fdatasync", dir, n, pwrite_fdatasync));
-  rows.push_back(measure("io_uring write + FSYNC", dir, n, [&](int fd, uint64_t off) {
-    io_uring_prep_write(io_uring_get_sqe(&u.ring), fd, kBytes, kRecord, off);
-    io_uring_submit(&u.ring);
-    if (u.wait_one() != kRecord) die("io_uring write");
-    io_uring_prep_fsync(io_uring_get_sqe(&u.ring), fd, IORING_FSYNC_DATASYNC);
-    io_uring_submit(&u.ring);
-    if (u.wait_one() != 0) die("io_uring fsync");
-  }));
-  rows.push_back(measure("io_uring write->FSYNC link", dir, n, [&](int fd, uint64_t off) {
-    io_uring_sqe* w = io_uring_get_sqe(&u.ring);
-    io_uring_prep_write(w, fd, kBytes, kRecord, off);
-    w->flags |= IOSQE_IO_LINK;
-    io_uring_prep_fsync(io_uring_get_sqe(&u.ring), fd, IORING_FSYNC_DATASYNC);
-    io_uring_submit(&u.ring);
-    if (u.wait_one() < 0 || u.wait_one() < 0) die("linked write + fsync");
-  }));
+  SyncThread t;
   *refused = 0;
-  rows.push_back(measure("io_uring RWF_NOWAIT + fdatasync", dir, n, [&](int fd, uint64_t off) {
-    io_uring_sqe* w = io_uring_get_sqe(&u.ring);
-    io_uring_prep_write(w, fd, kBytes, kRecord, off);
-    w->rw_flags = RWF_NOWAIT;
-    io_uring_submit(&u.ring);
-    const int res = u.wait_one();
-    if (res == -EAGAIN || res == -EOPNOTSUPP) {
-      ++*refused;
-      if (::pwrite(fd, kBytes, kRecord, static_cast<off_t>(off)) != kRecord) die("pwrite");
-    } else if (res != kRecord) {
-      die("RWF_NOWAIT write");
+  using Op = std::function<void(int, uint64_t)>;
+  const std::vector<std::pair<std::string, Op>> methods = {
+      {"pwrite + fdatasync", pwrite_fdatasync},
+      {"io_uring write + FSYNC",
+       [&](int fd, uint64_t off) {
+         io_uring_prep_write(io_uring_get_sqe(&u.ring), fd, kBytes, kRecord, off);
+         io_uring_submit(&u.ring);
+         if (u.wait_one() != kRecord) die("io_uring write");
+         io_uring_prep_fsync(io_uring_get_sqe(&u.ring), fd, IORING_FSYNC_DATASYNC);
+         io_uring_submit(&u.ring);
+         if (u.wait_one() != 0) die("io_uring fsync");
+       }},
+      {"io_uring write->FSYNC link",
+       [&](int fd, uint64_t off) {
+         io_uring_sqe* w = io_uring_get_sqe(&u.ring);
+         io_uring_prep_write(w, fd, kBytes, kRecord, off);
+         w->flags |= IOSQE_IO_LINK;
+         io_uring_prep_fsync(io_uring_get_sqe(&u.ring), fd, IORING_FSYNC_DATASYNC);
+         io_uring_submit(&u.ring);
+         if (u.wait_one() < 0 || u.wait_one() < 0) die("linked write + fsync");
+       }},
+      {"io_uring RWF_NOWAIT + fdatasync",
+       [&](int fd, uint64_t off) {
+         io_uring_sqe* w = io_uring_get_sqe(&u.ring);
+         io_uring_prep_write(w, fd, kBytes, kRecord, off);
+         w->rw_flags = RWF_NOWAIT;
+         io_uring_submit(&u.ring);
+         const int res = u.wait_one();
+         if (res == -EAGAIN || res == -EOPNOTSUPP) {
+           ++*refused;
+           if (::pwrite(fd, kBytes, kRecord, static_cast<off_t>(off)) != kRecord) die("pwrite");
+         } else if (res != kRecord) {
+           die("RWF_NOWAIT write");
+         }
+         if (::fdatasync(fd) != 0) die("fdatasync");
+       }},
+      {"other thread does it",
+       [&](int fd, uint64_t off) {
+         t.fd = fd;
+         t.request(off);
+       }},
+      {"futex ping-pong (no I/O)",
+       [&](int, uint64_t off) {
+         t.fd = -1;
+         t.request(off);
+       }},
+  };
+  constexpr uint64_t kRounds = 5;
+  std::vector<Row> rows(methods.size());
+  for (uint64_t round = 0; round < kRounds; ++round) {
+    for (size_t m = 0; m < methods.size(); ++m) {
+      merge(rows[m], measure(methods[m].first, dir, n / kRounds, methods[m].second));
     }
-    if (::fdatasync(fd) != 0) die("fdatasync");
-  }));
-  {
-    SyncThread t;
-    rows.push_back(measure("other thread does it", dir, n, [&](int fd, uint64_t off) {
-      t.fd = fd;
-      t.request(off);
-    }));
-    t.fd = -1;
-    Row ping =
-        measure("futex ping-pong (no I/O)", dir, n, [&](int, uint64_t off) { t.request(off); });
-    ping.bytes = 0;
-    rows.push_back(ping);
   }
+  rows.back().bytes = 0;  // the ping-pong writes nothing
   for (Row& r : rows) {
     r.baseline_name = "pwrite + fdatasync";
     r.baseline_latencies_ns = rows[0].latencies_ns;
