@@ -111,9 +111,6 @@ struct REEL_INTERNAL Store::Impl final : pipeline::JournalListener {
   std::atomic<uint64_t> sync_request{0};   // wait(kDurable) asks for an fdatasync up to here
   std::atomic<bool> retry_now{false};      // a waiter asks a stalled journaller to retry now
   std::atomic<uint64_t> journal_steps{0};  // journal steps finished (either thread)
-  // The journaller's position after the last step, stored under journal_mu:
-  // the journal thread's sleep predicate reads it without the lock.
-  std::atomic<uint64_t> journal_position{0};
 
   // Health: moved by the stages (stage_health.h), read by producers and
   // waiters. Each Status is stored under status_mu before the move that

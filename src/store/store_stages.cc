@@ -109,9 +109,15 @@ bool Store::Impl::lead_sync(uint64_t seq) {
   if (!journaller->failed() && !stalled && journaller->written_seq() >= seq) {
     (void)journaller->sync_now();  // a failure reaches on_failure()
   }
-  journal_position.store(journaller->position(), std::memory_order_release);
   lock.unlock();
   if (worked) released.notify();
+  // The journal thread may have looked while we held the lock and gone back
+  // to sleep (its predicate does not wait for the lock): wake it if anything
+  // is claimed beyond what is written, or a sync is asked for. Atomics only.
+  if (ring->next_position() != ring->consumer_position(0) ||
+      sync_request.load(std::memory_order_acquire) > head.durable_seq()) {
+    published.notify();
+  }
   return head.durable_seq() >= seq;
 }
 
@@ -120,7 +126,6 @@ void Store::Impl::journal_loop() {
   {
     std::lock_guard<std::mutex> guard(journal_mu);
     start = journaller->position();
-    journal_position.store(start, std::memory_order_release);
   }
   bool registered = false;
   for (;;) {
@@ -136,7 +141,6 @@ void Store::Impl::journal_loop() {
                       s.to_string());
       }
     }
-    journal_position.store(journaller->position(), std::memory_order_release);
     // Read under the lock: a leader that takes it after this step sees
     // stop_journal too, and steps no more (lead_sync).
     const bool stopping = stop_journal.load();
@@ -157,14 +161,17 @@ void Store::Impl::journal_loop() {
     if (options.sync.mode == SyncPolicy::Mode::kInterval && unsynced) {
       timeout = std::min<std::chrono::nanoseconds>(timeout, options.sync.interval);
     }
-    // Lock-free: a leader may hold journal_mu through an fdatasync.
+    // The journaller's state is read under the lock, but never waited for:
+    // a leader may hold it through an fdatasync, and looks for what is left
+    // once it lets go (lead_sync).
     published.wait_for(
         [&] {
           if (stop_journal.load() || retry_now.load()) return true;
           if (health.state() == store::StageHealth::kStalled) return false;  // retried on timeout
-          const uint64_t at = journal_position.load(std::memory_order_acquire);
-          return ring->published_end(at, 8) != at ||
-                 sync_request.load(std::memory_order_acquire) > head.durable_seq();
+          std::unique_lock<std::mutex> guard(journal_mu, std::try_to_lock);
+          if (!guard.owns_lock()) return false;
+          return journaller->has_work() ||
+                 sync_request.load(std::memory_order_acquire) > journaller->durable_seq();
         },
         timeout);
   }
