@@ -30,8 +30,9 @@ class ForwardingEnv : public wal::IoEnv {
     return target_->write_some(fd, data, offset, name);
   }
   Status datasync(int fd, const std::string& name) override { return target_->datasync(fd, name); }
-  void start_writeback(int fd, uint64_t offset, uint64_t bytes) override {
-    target_->start_writeback(fd, offset, bytes);
+  Status start_writeback(int fd, uint64_t offset, uint64_t bytes,
+                         const std::string& name) override {
+    return target_->start_writeback(fd, offset, bytes, name);
   }
   Status fsync_dir(const std::string& dir) override { return target_->fsync_dir(dir); }
   Status rename(const std::string& from, const std::string& to) override {
@@ -71,11 +72,12 @@ class FaultEnv final : public UringForwardingEnv {
     std::atomic<int> fail_write_at{-1};      // index of the write_some call that fails with EIO
     std::atomic<int> fail_sync_at{-1};       // index of the datasync call that fails with EIO
     std::atomic<bool> short_writes{false};   // every write takes at most half (rounded up)
+    std::atomic<int> fail_writeback_at{-1};  // index of the start_writeback call that fails (EIO)
   };
 
   explicit FaultEnv(Plan* plan) : plan_(plan) {}
 
-  std::atomic<int> creates{0}, writes{0}, syncs{0};
+  std::atomic<int> creates{0}, writes{0}, syncs{0}, writebacks{0};
 
   Result<int> create_preallocated(const std::string& path, uint64_t bytes) override {
     if (plan_->fail_create_after >= 0 && creates >= plan_->fail_create_after) {
@@ -96,6 +98,13 @@ class FaultEnv final : public UringForwardingEnv {
   Status datasync(int fd, const std::string& name) override {
     if (syncs++ == plan_->fail_sync_at) return Status::from_errno(name + ": fdatasync", EIO);
     return UringForwardingEnv::datasync(fd, name);
+  }
+  Status start_writeback(int fd, uint64_t offset, uint64_t bytes,
+                         const std::string& name) override {
+    if (writebacks++ == plan_->fail_writeback_at) {
+      return Status::from_errno(name + ": write-back from offset " + std::to_string(offset), EIO);
+    }
+    return UringForwardingEnv::start_writeback(fd, offset, bytes, name);
   }
 
  private:

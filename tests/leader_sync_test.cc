@@ -185,5 +185,42 @@ TEST(PipelineLeader, AFailedSyncInALeaderStopsEveryAcknowledgement) {
   expect_acked_present(dir.path(), all);
 }
 
+// A failed write-back start (sync_file_range) is a failed write: ext4 may
+// drop pages it could not map without telling the next fdatasync, so that
+// record and every later one must never be acknowledged as durable.
+TEST(PipelineLeader, AFailedWriteBackStopsEveryAcknowledgement) {
+  TempDir dir;
+  FaultEnv::Plan plan;
+  plan.fail_writeback_at = 2;
+  auto store =
+      store::open_store_with_env(dir.path(), small_segments(), std::make_unique<FaultEnv>(&plan));
+  ASSERT_TRUE(store);
+  std::vector<std::pair<uint64_t, std::string>> acked;
+  Status first_failure;
+  int oks_after_failure = 0;
+  for (int i = 0; i < 200; ++i) {
+    const std::string payload = tag(0, i) + std::string(500, 'w');  // a page every ~8 records
+    auto seq = (*store)->append("s", payload);
+    Status s = seq.status();
+    if (s) s = (*store)->wait(*seq, Level::kDurable);
+    if (s) {
+      if (!first_failure.is_ok()) ++oks_after_failure;
+      acked.emplace_back(*seq, payload);
+    } else if (first_failure.is_ok()) {
+      first_failure = s;
+    }
+  }
+  EXPECT_FALSE(first_failure.is_ok()) << "the write-back failure was not reported";
+  EXPECT_NE(first_failure.message().find("write-back"), std::string::npos)
+      << first_failure.to_string();
+  EXPECT_EQ(oks_after_failure, 0);
+  EXPECT_FALSE((*store)->close());
+  store->reset();
+  auto reopened = Store::open(dir.path());
+  ASSERT_TRUE(reopened) << reopened.status().to_string();
+  ASSERT_TRUE((*reopened)->close());
+  expect_acked_present(dir.path(), acked);
+}
+
 }  // namespace
 }  // namespace reel

@@ -51,7 +51,8 @@ struct YieldingWait {
 
 // Waiter: a wait strategy chosen at run time, with a time limit. The store's
 // stages use it (StoreOptions::wait_strategy). notify() costs a fence and a
-// load when nobody sleeps; only kBlock ever sleeps.
+// load when nobody sleeps (and, kOneSleeper, when a notify since it fell
+// asleep already woke it); only kBlock ever sleeps.
 //
 // kOneSleeper: only one thread ever waits (a stage thread). The first
 // notify() after it fell asleep wakes it and takes it off the count, so the
@@ -115,15 +116,6 @@ class Waiter {
   // Call after the release store that may make a sleeper's predicate true.
   void notify() {
     if (mode_ != WaitMode::kBlock) return;
-    if (one_sleeper_) {
-      // seq_cst read-modify-write: orders like the fence below. Either the
-      // sleeper's increment comes first (we see it and wake it) or ours
-      // does (its re-check of ready() after the increment sees our state).
-      if (sleepers_.exchange(0, std::memory_order_seq_cst) == 0) return;
-      epoch_.fetch_add(1, std::memory_order_release);
-      futex_wake_all(reinterpret_cast<const uint32_t*>(&epoch_));
-      return;
-    }
 #if defined(__SANITIZE_THREAD__)
     // TSan has no fences; a seq_cst read-modify-write orders the same way.
     if (sleepers_.fetch_add(0, std::memory_order_seq_cst) == 0) return;
@@ -131,6 +123,9 @@ class Waiter {
     std::atomic_thread_fence(std::memory_order_seq_cst);
     if (sleepers_.load(std::memory_order_relaxed) == 0) return;
 #endif
+    // One sleeper: take it off the count, so that the notifies before it
+    // runs again return above. Only the notify that took it wakes it.
+    if (one_sleeper_ && sleepers_.exchange(0, std::memory_order_seq_cst) == 0) return;
     epoch_.fetch_add(1, std::memory_order_release);
     futex_wake_all(reinterpret_cast<const uint32_t*>(&epoch_));
   }

@@ -163,15 +163,20 @@ void Store::Impl::journal_loop() {
     }
     // The journaller's state is read under the lock, but never waited for:
     // a leader may hold it through an fdatasync, and looks for what is left
-    // once it lets go (lead_sync).
+    // once it lets go (lead_sync). (A failed try_lock orders nothing in the
+    // C++ model; glibc's does not fail spuriously, and the leader's check
+    // after its unlock begins with a full barrier, a CAS on the claim cursor.)
+    // Ready only for work a step can do: records to write while no segment
+    // creation is stalled, or a sync a written record is waiting for; a
+    // requested seq not yet published wakes us when its producer publishes.
     published.wait_for(
         [&] {
           if (stop_journal.load() || retry_now.load()) return true;
-          if (health.state() == store::StageHealth::kStalled) return false;  // retried on timeout
           std::unique_lock<std::mutex> guard(journal_mu, std::try_to_lock);
           if (!guard.owns_lock()) return false;
-          return journaller->has_work() ||
-                 sync_request.load(std::memory_order_acquire) > journaller->durable_seq();
+          if (journaller->stall().is_ok() && journaller->has_work()) return true;
+          return sync_request.load(std::memory_order_acquire) > journaller->durable_seq() &&
+                 journaller->written_seq() > journaller->durable_seq();
         },
         timeout);
   }

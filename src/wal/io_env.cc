@@ -81,10 +81,15 @@ class UringEnv final : public IoEnv {
     return Status::ok();
   }
 
-  void start_writeback(int fd, uint64_t offset, uint64_t bytes) override {
-    // An error here is the writeback's, and fdatasync reports it.
-    (void)::sync_file_range(fd, static_cast<off_t>(offset), static_cast<off_t>(bytes),
-                            SYNC_FILE_RANGE_WRITE);
+  Status start_writeback(int fd, uint64_t offset, uint64_t bytes,
+                         const std::string& name) override {
+    if (::sync_file_range(fd, static_cast<off_t>(offset), static_cast<off_t>(bytes),
+                          SYNC_FILE_RANGE_WRITE) == 0) {
+      return Status::ok();
+    }
+    // Nothing started, the pages stay dirty: fdatasync writes them later.
+    if (errno == EINTR || errno == ENOMEM || errno == EAGAIN) return Status::ok();
+    return Status::from_errno(name + ": write-back from offset " + std::to_string(offset), errno);
   }
 
   Status fsync_dir(const std::string& dir) override {

@@ -37,11 +37,15 @@ class IoEnv {
   virtual Status datasync(int fd, const std::string& name) = 0;
   // Starts writing [offset, offset + bytes) back to the disk and returns
   // (sync_file_range, SYNC_FILE_RANGE_WRITE): the next datasync has less
-  // left to do. It makes nothing durable; only datasync does.
-  virtual void start_writeback(int fd, uint64_t offset, uint64_t bytes) {
+  // left to do. It makes nothing durable; only datasync does. An error is
+  // the write-back's own (ext4 may drop the pages it could not map without
+  // recording it for fdatasync), so the writer treats it as a failed write.
+  virtual Status start_writeback(int fd, uint64_t offset, uint64_t bytes, const std::string& name) {
     (void)fd;
     (void)offset;
     (void)bytes;
+    (void)name;
+    return Status::ok();
   }
   virtual Status fsync_dir(const std::string& dir) = 0;
   // Renames `from` to `to`, which must not exist (kIoError, EEXIST, if it

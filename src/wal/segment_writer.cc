@@ -1,13 +1,10 @@
 #include "wal/segment_writer.h"
 
+#include <unistd.h>
+
 #include "wal/frame_format.h"
 
 namespace reel::wal {
-namespace {
-
-constexpr uint64_t kPageBytes = 4096;
-
-}  // namespace
 
 SegmentWriter::~SegmentWriter() {
   if (fd_ >= 0) env_->close(fd_);
@@ -81,9 +78,13 @@ Status SegmentWriter::append_batch(std::span<const uint8_t> frames) {
   // The pages this write completed go to the disk now, while the producers
   // fill the next ones: a batch's fdatasync then waits for the last pages
   // only (batched durable appends 1.64-2.1 -> 2.24-2.56 M records/s).
-  const uint64_t from = end_offset_ / kPageBytes * kPageBytes;
-  const uint64_t to = (end_offset_ + frames.size()) / kPageBytes * kPageBytes;
-  if (to > from) env_->start_writeback(fd_, from, to - from);
+  static const uint64_t page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+  const uint64_t from = end_offset_ / page * page;
+  const uint64_t to = (end_offset_ + frames.size()) / page * page;
+  if (to > from) {
+    s = env_->start_writeback(fd_, from, to - from, path_);
+    if (!s) return fail(s);
+  }
   end_offset_ += frames.size();
   dirty_ = true;
   return Status::ok();
