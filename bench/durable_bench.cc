@@ -178,12 +178,11 @@ Config parse(int argc, char** argv) {
 }  // namespace
 }  // namespace reel::bench
 
-int main(int argc, char** argv) {
-  using namespace reel::bench;
-  const Config c = parse(argc, argv);
-  std::filesystem::create_directories(c.dir);
-  std::vector<Row> rows;
-  // Batched durable commits: reel's row is judged against LMDB's.
+namespace reel::bench {
+namespace {
+
+// Batched durable commits: reel's row is judged against LMDB's.
+std::vector<Row> batched_rows(const Config& c) {
   double lmdb_rate = 0;
   std::vector<Row> batched;
   for (const auto& k : contenders(c.only)) {
@@ -201,8 +200,11 @@ int main(int argc, char** argv) {
     batched[0].baseline_name = "LMDB";
   }
   batched[0].baseline_records_s = lmdb_rate;
-  rows.insert(rows.end(), batched.begin(), batched.end());
-  // Synced singles: every row's p99 beside the raw floor's.
+  return batched;
+}
+
+// Synced singles: every row's p99 beside the raw floor's.
+std::vector<Row> singles_rows(const Config& c) {
   std::vector<Row> singles;
   for (const auto& k : contenders(c.only)) {
     std::printf("synced singles: %s...\n", k.name.c_str());
@@ -224,16 +226,20 @@ int main(int argc, char** argv) {
     singles[i].baseline_name = "raw write+fdatasync";
     singles[i].baseline_latencies_ns = singles.back().latencies_ns;
   }
-  rows.insert(rows.end(), singles.begin(), singles.end());
-  // Streaming, under the two policies that sync.
+  return singles;
+}
+
+// Streaming, under the two policies that sync; *interval_rate gets the
+// records/s under interval:10ms (the target policy).
+std::vector<Row> streaming_rows(const Config& c, double* interval_rate) {
   std::printf("streaming: reel...\n");
   std::fflush(stdout);
   const double raw_mb_s = median3([&] { return raw_write_mb_s(c.dir, c.stream * 100, true); });
-  reel::SyncPolicy always, interval;
-  always.mode = reel::SyncPolicy::Mode::kAlways;
-  interval.mode = reel::SyncPolicy::Mode::kInterval;
+  SyncPolicy always, interval;
+  always.mode = SyncPolicy::Mode::kAlways;
+  interval.mode = SyncPolicy::Mode::kInterval;
   interval.interval = std::chrono::milliseconds(10);
-  double stream_rate = 0;
+  std::vector<Row> rows;
   for (const auto& [name, policy] :
        {std::pair{"always", always}, std::pair{"interval:10ms", interval}}) {
     Row s;
@@ -243,9 +249,23 @@ int main(int argc, char** argv) {
     s.seconds = median3([&, p = policy] { return streaming_once(c.dir, c.stream, p); });
     s.baseline_name = "raw write+fdatasync";
     s.baseline_mb_s = raw_mb_s;
-    if (policy.mode == reel::SyncPolicy::Mode::kInterval) stream_rate = c.stream / s.seconds;
+    if (policy.mode == SyncPolicy::Mode::kInterval) *interval_rate = c.stream / s.seconds;
     rows.push_back(s);
   }
+  return rows;
+}
+
+}  // namespace
+}  // namespace reel::bench
+
+int main(int argc, char** argv) {
+  using namespace reel::bench;
+  const Config c = parse(argc, argv);
+  std::filesystem::create_directories(c.dir);
+  std::vector<Row> rows = batched_rows(c);
+  for (Row& r : singles_rows(c)) rows.push_back(std::move(r));
+  double stream_rate = 0;
+  for (Row& r : streaming_rows(c, &stream_rate)) rows.push_back(std::move(r));
   print_table(rows);
   std::printf(
       "\nMedians of three runs, each on a fresh store in %s. Ratio: batched, reel's records/s\n"
