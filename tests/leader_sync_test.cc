@@ -52,6 +52,22 @@ void expect_acked_present(const std::string& dir,
   }
 }
 
+Result<std::unique_ptr<Store>> open_with_faults(const std::string& dir, FaultEnv::Plan* plan) {
+  return store::open_store_with_env(dir, small_segments(), std::make_unique<FaultEnv>(plan));
+}
+
+// A store stopped by a fault: close() reports it; a reopen recovers and
+// every acknowledged record is there.
+void close_failed_reopen_and_check(std::unique_ptr<Store> store, const std::string& dir,
+                                   const std::vector<std::pair<uint64_t, std::string>>& acked) {
+  EXPECT_FALSE(store->close());
+  store.reset();
+  auto reopened = Store::open(dir);
+  ASSERT_TRUE(reopened) << reopened.status().to_string();
+  ASSERT_TRUE((*reopened)->close());
+  expect_acked_present(dir, acked);
+}
+
 // Four producers append and wait for kDurable after each record (each one a
 // leader), a fifth polls with timed waits, while the journal thread runs;
 // then close() races the last of them. Every acknowledged record is there
@@ -145,8 +161,7 @@ TEST(PipelineLeader, AFailedSyncInALeaderStopsEveryAcknowledgement) {
   TempDir dir;
   FaultEnv::Plan plan;
   plan.fail_sync_at = 40;
-  auto store =
-      store::open_store_with_env(dir.path(), small_segments(), std::make_unique<FaultEnv>(&plan));
+  auto store = open_with_faults(dir.path(), &plan);
   ASSERT_TRUE(store);
   std::vector<std::vector<std::pair<uint64_t, std::string>>> acked(3);
   std::vector<int> oks_after_failure(3, 0);
@@ -174,15 +189,10 @@ TEST(PipelineLeader, AFailedSyncInALeaderStopsEveryAcknowledgement) {
   for (int t = 0; t < 3; ++t) EXPECT_EQ(oks_after_failure[t], 0) << "thread " << t;
   const uint64_t last = (*store)->last_seq();
   EXPECT_FALSE((*store)->wait(last, Level::kDurable));
-  EXPECT_FALSE((*store)->close());
-  store->reset();
   std::vector<std::pair<uint64_t, std::string>> all;
   for (const auto& a : acked) all.insert(all.end(), a.begin(), a.end());
   EXPECT_LT(all.size(), size_t{900});
-  auto reopened = Store::open(dir.path());
-  ASSERT_TRUE(reopened) << reopened.status().to_string();
-  ASSERT_TRUE((*reopened)->close());
-  expect_acked_present(dir.path(), all);
+  close_failed_reopen_and_check(std::move(*store), dir.path(), all);
 }
 
 // A failed write-back start (sync_file_range) is a failed write: ext4 may
@@ -192,8 +202,7 @@ TEST(PipelineLeader, AFailedWriteBackStopsEveryAcknowledgement) {
   TempDir dir;
   FaultEnv::Plan plan;
   plan.fail_writeback_at = 2;
-  auto store =
-      store::open_store_with_env(dir.path(), small_segments(), std::make_unique<FaultEnv>(&plan));
+  auto store = open_with_faults(dir.path(), &plan);
   ASSERT_TRUE(store);
   std::vector<std::pair<uint64_t, std::string>> acked;
   Status first_failure;
@@ -214,12 +223,7 @@ TEST(PipelineLeader, AFailedWriteBackStopsEveryAcknowledgement) {
   EXPECT_NE(first_failure.message().find("write-back"), std::string::npos)
       << first_failure.to_string();
   EXPECT_EQ(oks_after_failure, 0);
-  EXPECT_FALSE((*store)->close());
-  store->reset();
-  auto reopened = Store::open(dir.path());
-  ASSERT_TRUE(reopened) << reopened.status().to_string();
-  ASSERT_TRUE((*reopened)->close());
-  expect_acked_present(dir.path(), acked);
+  close_failed_reopen_and_check(std::move(*store), dir.path(), acked);
 }
 
 }  // namespace
