@@ -77,7 +77,8 @@ Status SegmentWriter::append_batch(std::span<const uint8_t> frames) {
   if (!s) return fail(s);
   // The pages this write completed go to the disk now, while the producers
   // fill the next ones: a batch's fdatasync then waits for the last pages
-  // only (batched durable appends 1.64-2.1 -> 2.24-2.56 M records/s).
+  // only (batches of 1,000 x 100 B, A/B of one build: 1.64-2.1 -> 2.24-2.56
+  // M records/s).
   static const uint64_t page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
   const uint64_t from = end_offset_ / page * page;
   const uint64_t to = (end_offset_ + frames.size()) / page * page;
