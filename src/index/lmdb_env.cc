@@ -60,6 +60,27 @@ LmdbEnv::~LmdbEnv() {
   if (env_ != nullptr) mdb_env_close(env_);
 }
 
+// LMDB maps the file and trusts its meta page: a file shorter than the
+// pages its last commit uses (a file system that lost the end of it after a
+// failed device or a power cut, when the index was not synced) would make
+// the first access past the end a SIGBUS. Caught here, it is damage the
+// store rebuilds from the WAL.
+Status LmdbEnv::check_file_size(const std::string& dir) {
+  MDB_envinfo info;
+  MDB_stat stat;
+  int fd = -1;
+  struct stat st;
+  if (mdb_env_info(env_, &info) != 0 || mdb_env_stat(env_, &stat) != 0 ||
+      mdb_env_get_fd(env_, &fd) != 0 || ::fstat(fd, &st) != 0) {
+    return Status::io_error(dir + "/data.mdb: cannot read its size");
+  }
+  const uint64_t needed = (static_cast<uint64_t>(info.me_last_pgno) + 1) * stat.ms_psize;
+  if (static_cast<uint64_t>(st.st_size) >= needed) return Status::ok();
+  return Status::corruption(dir + "/data.mdb: " + std::to_string(st.st_size) +
+                            " bytes, but its last commit uses " + std::to_string(needed) +
+                            " (the file system lost the end of the file)");
+}
+
 Status LmdbEnv::open(const std::string& dir, bool writable, uint64_t map_bytes, unsigned max_dbs) {
   writable_ = writable;
   // The index is derived data: writes skip LMDB's syncs and the store syncs
@@ -72,7 +93,13 @@ Status LmdbEnv::open(const std::string& dir, bool writable, uint64_t map_bytes, 
   mdb_env_set_mapsize(env_, map_bytes);
   mdb_env_set_maxreaders(env_, 254);
   rc = mdb_env_open(env_, dir.c_str(), flags, 0644);
-  if (rc == 0) return Status::ok();
+  if (rc == 0) {
+    Status s = check_file_size(dir);
+    if (s) return s;
+    mdb_env_close(env_);
+    env_ = nullptr;
+    return s;
+  }
   mdb_env_close(env_);
   env_ = nullptr;
   if (rc == EACCES) {
