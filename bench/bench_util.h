@@ -53,9 +53,12 @@ inline std::string fmt_ns(double ns) {
 }
 
 inline void print_table(std::vector<Row>& rows) {
-  std::printf("\n%-34s %10s %12s %10s %10s %10s %10s  %-38s %8s\n", "workload", "records",
-              "records/s", "MB/s", "p50", "p99", "p99.9", "baseline (same run)", "ratio");
-  std::printf("%s\n", std::string(150, '-').c_str());
+  int name_width = 34;
+  for (const auto& r : rows) name_width = std::max(name_width, static_cast<int>(r.name.size()));
+  std::printf("\n%-*s %10s %12s %10s %10s %10s %10s  %-38s %8s\n", name_width, "workload",
+              "records", "records/s", "MB/s", "p50", "p99", "p99.9", "baseline (same run)",
+              "ratio");
+  std::printf("%s\n", std::string(116 + name_width, '-').c_str());
   for (auto& r : rows) {
     const double mb_s = r.bytes / 1e6 / r.seconds;
     char baseline[64] = "", ratio[16] = "";
@@ -73,7 +76,7 @@ inline void print_table(std::vector<Row>& rows) {
                     fmt_ns(percentile(r.baseline_latencies_ns, 0.5)).c_str(), fmt_ns(p99).c_str());
       std::snprintf(ratio, sizeof ratio, "%.2f", percentile(r.latencies_ns, 0.99) / p99);
     }
-    std::printf("%-34s %10llu %12.0f %10.1f %10s %10s %10s  %-38s %8s\n", r.name.c_str(),
+    std::printf("%-*s %10llu %12.0f %10.1f %10s %10s %10s  %-38s %8s\n", name_width, r.name.c_str(),
                 static_cast<unsigned long long>(r.records), r.records / r.seconds, mb_s,
                 fmt_ns(percentile(r.latencies_ns, 0.50)).c_str(),
                 fmt_ns(percentile(r.latencies_ns, 0.99)).c_str(),

@@ -49,8 +49,8 @@ inline std::string be_key(uint64_t k) {
 
 class ReelPeer final : public Peer {
  public:
-  explicit ReelPeer(const std::string& dir) {
-    auto s = Store::open(dir);
+  explicit ReelPeer(const std::string& dir, const StoreOptions& options = {}) {
+    auto s = Store::open(dir, options);
     if (!s) peer_die(s.status().to_string());
     store_ = std::move(*s);
   }

@@ -105,6 +105,10 @@ bool Journaller::step() {
   return true;
 }
 
+void Journaller::zero_ahead() {
+  if (!failed_ && !has_work()) writer_->zero_ahead();
+}
+
 bool Journaller::sync_due() const {
   return options_.sync.mode == SyncPolicy::Mode::kAlways ||
          (options_.sync.mode == SyncPolicy::Mode::kInterval &&

@@ -57,6 +57,11 @@ class Journaller {
   // Syncs now if anything written is not durable yet. A failed sync stops
   // the journaller, as a failed write does; a stopped one refuses.
   Status sync_now();
+  // Starts zeroing the segment ahead of the writer (wal/zeroer.h) if no
+  // published record waits to be written. Call it from the journal thread
+  // only: the chunk's completion is delivered to the thread that started
+  // it, and another thread writing into it waits for that delivery.
+  void zero_ahead();
   bool failed() const { return failed_; }
   // kNoSpace while the next segment cannot be created (the disk is full);
   // step() retries the creation each time it is called. kOk otherwise.

@@ -154,6 +154,10 @@ void Store::Impl::journal_loop() {
     // Drained (every claim published and written), or the disk is full:
     // close() reports what is left in the ring.
     if (stopping && (!r.stall.is_ok() || drained)) break;
+    if (drained && r.stall.is_ok()) {
+      std::unique_lock<std::mutex> guard(journal_mu, std::try_to_lock);
+      if (guard.owns_lock()) journaller->zero_ahead();
+    }
     // Sleep until something is published or a sync is asked for; wake for
     // the interval sync, and every 10 ms while the disk is full, to retry.
     auto timeout = std::chrono::nanoseconds(std::chrono::milliseconds(100));

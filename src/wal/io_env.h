@@ -33,6 +33,17 @@ class IoEnv {
   // which may be fewer than asked. Callers loop.
   virtual Result<size_t> write_some(int fd, std::span<const uint8_t> data, uint64_t offset,
                                     const std::string& name) = 0;
+  // write_some, followed in the same call by `zero_tail` zero bytes (at
+  // most a page) right after `data`. The segment writer pads each write to
+  // its page's end so that no later write must first read that page from
+  // the disk (wal/zeroer.h). Returns how many bytes the kernel took, data
+  // first. The default writes `data` alone: padding is never needed for
+  // correctness.
+  virtual Result<size_t> write_some_padded(int fd, std::span<const uint8_t> data, size_t zero_tail,
+                                           uint64_t offset, const std::string& name) {
+    (void)zero_tail;
+    return write_some(fd, data, offset, name);
+  }
   // fdatasync, issued only after every write it must cover has completed.
   virtual Status datasync(int fd, const std::string& name) = 0;
   // Starts writing [offset, offset + bytes) back to the disk and returns
@@ -76,8 +87,10 @@ class IoEnv {
 Result<std::unique_ptr<IoEnv>> make_uring_env();
 
 // Writes all of `data` at `offset` through env, resubmitting the rest after
-// short writes. A write that makes no progress is an error.
+// short writes, and then, where the env pads, up to `zero_tail` zero bytes
+// (write_some_padded; a short tail is not retried). A write that makes no
+// progress is an error.
 Status write_all(IoEnv* env, int fd, std::span<const uint8_t> data, uint64_t offset,
-                 const std::string& name);
+                 const std::string& name, size_t zero_tail = 0);
 
 }  // namespace reel::wal

@@ -2,9 +2,19 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+
 #include "wal/frame_format.h"
 
 namespace reel::wal {
+namespace {
+
+uint64_t page_bytes() {
+  static const uint64_t page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+  return page;
+}
+
+}  // namespace
 
 SegmentWriter::~SegmentWriter() {
   if (fd_ >= 0) env_->close(fd_);
@@ -33,13 +43,18 @@ Status SegmentWriter::start_segment(uint64_t first_seq, uint32_t segment_no) {
   (void)env_->remove(temp);  // left by a creation that failed or crashed
   auto fd = env_->create_preallocated(temp, capacity_);
   if (!fd) return fd.status();
+  // Its conversions are committed by the header's datasync below.
+  open_zeroer(temp, /*first_window=*/true);
   uint8_t bytes[kSegmentHeaderBytes];
   encode_segment_header(header, bytes);
-  Status s = write_all(env_, *fd, bytes, 0, temp);
+  // Padded to the page's end, like every write with zeroing (append_batch).
+  const uint64_t pad = zeroer_ ? std::min<uint64_t>(capacity_, page_bytes()) - sizeof bytes : 0;
+  Status s = write_all(env_, *fd, bytes, 0, temp, pad);
   if (s) s = env_->datasync(*fd, temp);
   if (s) s = env_->rename(temp, path);
   if (s) s = env_->fsync_dir(wal_dir_);
   if (!s) {
+    zeroer_.reset();
     env_->close(*fd);
     (void)env_->remove(temp);
     return fail(s);
@@ -63,7 +78,18 @@ Status SegmentWriter::resume_segment(const SegmentHeader& header, uint64_t end_o
   fd_ = *fd;
   end_offset_ = end_offset;
   dirty_ = true;  // what an earlier process wrote may not have been synced
+  open_zeroer(path, /*first_window=*/false);
   return Status::ok();
+}
+
+void SegmentWriter::open_zeroer(const std::string& path, bool first_window) {
+  zeroer_.reset();
+  if (zero_window_ == 0) return;
+  auto z = Zeroer::open(path, capacity_, zero_window_);
+  if (!z) return;  // no O_DIRECT here: write without (only slower syncs)
+  zeroer_ = std::move(*z);
+  // One chunk now (about a millisecond), the rest after the first syncs.
+  if (first_window && !zeroer_->zero_now(0, Zeroer::kChunkBytes)) zeroer_.reset();
 }
 
 Status SegmentWriter::append_batch(std::span<const uint8_t> frames) {
@@ -73,15 +99,23 @@ Status SegmentWriter::append_batch(std::span<const uint8_t> frames) {
     return Status::invalid_argument(path_ + ": batch of " + std::to_string(frames.size()) +
                                     " bytes does not fit at offset " + std::to_string(end_offset_));
   }
-  Status s = write_all(env_, fd_, frames, end_offset_, path_);
+  // With zeroing ahead, zeros to the end of the last page in the same
+  // write: a later write into that page then finds it whole in the page
+  // cache. Into a block already written (zeroed) a partial page would first
+  // be read from the disk (about 50 us on this machine's disk, per batch).
+  const uint64_t page = page_bytes();
+  const uint64_t end = end_offset_ + frames.size();
+  const uint64_t tail = std::min((end + page - 1) / page * page, capacity_) - end;
+  Status s;
+  if (zeroer_) s = zeroer_->before_write(end + tail);
+  if (s) s = write_all(env_, fd_, frames, end_offset_, path_, zeroer_ ? tail : 0);
   if (!s) return fail(s);
   // The pages this write completed go to the disk now, while the producers
   // fill the next ones: a batch's fdatasync then waits for the last pages
   // only (batches of 1,000 x 100 B, A/B of one build: 1.64-2.1 -> 2.24-2.56
   // M records/s).
-  static const uint64_t page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
   const uint64_t from = end_offset_ / page * page;
-  const uint64_t to = (end_offset_ + frames.size()) / page * page;
+  const uint64_t to = end / page * page;
   if (to > from) {
     s = env_->start_writeback(fd_, from, to - from, path_);
     if (!s) return fail(s);
@@ -103,6 +137,7 @@ Status SegmentWriter::sync() {
 Status SegmentWriter::seal() {
   Status s = sync();
   if (!s) return s;
+  zeroer_.reset();
   if (fd_ >= 0) env_->close(fd_);
   fd_ = -1;
   return Status::ok();

@@ -14,12 +14,14 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 
 #include "reel/status.h"
 #include "wal/io_env.h"
 #include "wal/segment_file.h"
+#include "wal/zeroer.h"
 
 namespace reel::wal {
 
@@ -38,6 +40,12 @@ class SegmentWriter {
   // the writer, so a later call may succeed once space returns.
   Status start_segment(uint64_t first_seq, uint32_t segment_no);
 
+  // Keep up to `window` bytes past the end of each segment written with
+  // zeros (wal/zeroer.h): one chunk when a segment is created, then a chunk
+  // at a time on zero_ahead(). 0 (the default): never.
+  // Takes effect from the next segment started or resumed.
+  void set_zero_ahead(uint64_t window) { zero_window_ = window; }
+
   // Continues the existing segment `header` at `end_offset` (after recovery).
   // The next sync() covers what is already there.
   Status resume_segment(const SegmentHeader& header, uint64_t end_offset);
@@ -48,6 +56,15 @@ class SegmentWriter {
 
   // fdatasync of the active segment: everything appended so far is durable.
   Status sync();
+
+  // Starts zeroing the next chunk ahead, if zeroing is on and the window is
+  // not full (wal/zeroer.h). Never waits for the disk. Best called right
+  // after sync() when nothing more is waiting to be written: a chunk in
+  // flight holds the disk for about a millisecond, and a write that reaches
+  // it waits for it.
+  void zero_ahead() {
+    if (zeroer_) zeroer_->start_ahead(end_offset_);
+  }
 
   // sync() and close the active segment, before starting the next one.
   Status seal();
@@ -60,9 +77,12 @@ class SegmentWriter {
   const std::string& path() const { return path_; }
   uint64_t capacity_bytes() const { return capacity_; }
   const Status& failure() const { return failure_; }
+  // The active segment's Zeroer, or null (zeroing off or not possible).
+  const Zeroer* zeroer() const { return zeroer_.get(); }
 
  private:
   Status fail(Status s);
+  void open_zeroer(const std::string& path, bool first_window);
 
   IoEnv* env_;
   std::string wal_dir_;
@@ -74,6 +94,8 @@ class SegmentWriter {
   uint64_t end_offset_ = 0;
   bool dirty_ = false;
   Status failure_;
+  uint64_t zero_window_ = 0;
+  std::unique_ptr<Zeroer> zeroer_;
 };
 
 }  // namespace reel::wal

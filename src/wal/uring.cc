@@ -29,4 +29,16 @@ int Uring::submit_and_wait_one(int* res) {
   return 0;
 }
 
+int Uring::reap(bool wait, int* res) {
+  io_uring_cqe* cqe = nullptr;
+  int rc = 0;
+  do {
+    rc = wait ? io_uring_wait_cqe(&ring_, &cqe) : io_uring_peek_cqe(&ring_, &cqe);
+  } while (rc == -EINTR);
+  if (rc < 0) return rc;
+  *res = cqe->res;
+  io_uring_cqe_seen(&ring_, cqe);
+  return 0;
+}
+
 }  // namespace reel::wal

@@ -22,6 +22,12 @@ class Uring {
   // if submitting or waiting failed (the ring is then unusable: the SQE may
   // still be queued).
   int submit_and_wait_one(int* res);
+  // Submits the prepared SQEs without waiting: how many went in, or a
+  // negative errno.
+  int submit() { return io_uring_submit(&ring_); }
+  // Takes one completion: 0 and *res = cqe->res; -EAGAIN when none is
+  // ready and `wait` is false; another negative errno if waiting failed.
+  int reap(bool wait, int* res);
   io_uring_sqe* get_sqe() { return io_uring_get_sqe(&ring_); }
   // io_uring_register_buffers: 0 or a negative errno.
   int register_buffers(const iovec* iovecs, unsigned count) {
