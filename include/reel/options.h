@@ -81,12 +81,11 @@ struct StoreOptions {
   // Segment file size, preallocated when the segment is created.
   uint64_t segment_bytes_max = uint64_t{1} << 30;
   // How far past the last record the active segment is kept written with
-  // zeros (direct I/O, 1 MiB at a time, after an fdatasync and when the
-  // segment is created). A sync after writing into blocks written before
-  // flushes data only; into blocks only preallocated it must also commit
-  // their conversion to the file system's journal (ext4 here: twice the
-  // time). Costs disk bandwidth up to the data's own, and on thin-
-  // provisioned storage allocates that far ahead. 0: never.
+  // zeros (direct I/O, 1 MiB at a time: when the segment is created, then
+  // whenever the journal thread has nothing to write). A sync after writing into blocks written
+  // before flushes data only; into blocks only preallocated it must also commit their conversion to
+  // the file system's journal (ext4 here: twice the time). Costs disk bandwidth up to the data's
+  // own, and on thin- provisioned storage allocates that far ahead. 0, or SyncPolicy kNone: never.
   uint64_t zero_ahead_bytes = uint64_t{8} << 20;
   SyncPolicy sync;
   // Largest payload + key accepted by append().

@@ -205,7 +205,10 @@ Status Store::Impl::start_pipeline(const store::RecoveryResult& recovered) {
                                     " must be a multiple of 4096 bytes");
   }
   writer = std::make_unique<wal::SegmentWriter>(env.get(), paths.wal, store_id, segment_bytes);
-  writer->set_zero_ahead(options.zero_ahead_bytes);
+  // Zeroing ahead only shortens syncs: a store that never syncs on its own
+  // keeps the disk's bandwidth.
+  writer->set_zero_ahead(options.sync.mode == SyncPolicy::Mode::kNone ? 0
+                                                                      : options.zero_ahead_bytes);
   uint64_t start = 0;
   base_segment_no = recovered.next_segment_no;
   const bool resume = recovered.active && recovered.active->capacity_bytes == segment_bytes;
