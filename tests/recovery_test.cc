@@ -149,20 +149,26 @@ TEST(Recovery, CorruptionBeforeValidFramesIsNeverCut) {
   EXPECT_EQ(testing::read_all(seg), before) << "recovery changed a corrupt segment";
 }
 
+// Opens the store at `dir` (its index damaged), which must hold `last`
+// records, and checks the index it rebuilt.
+void expect_reopened_with_whole_index(const std::string& dir, uint64_t last) {
+  auto store = Store::open(dir, small(1 << 20));
+  ASSERT_TRUE(store) << store.status().to_string();
+  EXPECT_EQ((*store)->last_seq(), last);
+  ASSERT_TRUE((*store)->close());
+  auto report = store::verify_store(dir, nullptr);
+  ASSERT_TRUE(report);
+  EXPECT_TRUE(report->clean()) << report->faults.front();
+  EXPECT_EQ(report->indexed_seq, last);
+}
+
 // The index is derived data: one LMDB calls damaged (a file system that lost
 // writes, seen with the real EIO test) is started afresh, not a refusal.
 TEST(Recovery, DamagedIndexIsRebuiltNotRefused) {
   TempDir dir;
   fill(dir.path(), 200, small(1 << 20));
   testing::write_all(dir.path() + "/index/data.mdb", std::string(16384, '\x5a'));
-  auto store = Store::open(dir.path(), small(1 << 20));
-  ASSERT_TRUE(store) << store.status().to_string();
-  EXPECT_EQ((*store)->last_seq(), 200u);
-  ASSERT_TRUE((*store)->close());
-  auto report = store::verify_store(dir.path(), nullptr);
-  ASSERT_TRUE(report);
-  EXPECT_TRUE(report->clean()) << report->faults.front();
-  EXPECT_EQ(report->indexed_seq, 200u);
+  expect_reopened_with_whole_index(dir.path(), 200u);
 }
 
 // An index file shorter than its last commit (ext4 lost its end after a
@@ -174,14 +180,7 @@ TEST(Recovery, IndexFileCutShortIsRebuiltNotASigbus) {
   const std::string mdb = dir.path() + "/index/data.mdb";
   ASSERT_GT(std::filesystem::file_size(mdb), 4u * 4096) << "the index is too small to cut";
   testing::truncate_file(mdb, 2 * 4096);  // the meta pages only
-  auto store = Store::open(dir.path(), small(1 << 20));
-  ASSERT_TRUE(store) << store.status().to_string();
-  EXPECT_EQ((*store)->last_seq(), 3000u);
-  ASSERT_TRUE((*store)->close());
-  auto report = store::verify_store(dir.path(), nullptr);
-  ASSERT_TRUE(report);
-  EXPECT_TRUE(report->clean()) << report->faults.front();
-  EXPECT_EQ(report->indexed_seq, 3000u);
+  expect_reopened_with_whole_index(dir.path(), 3000u);
 }
 
 // `reel reindex` repairs a damaged index instead of refusing it.
