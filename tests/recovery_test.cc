@@ -173,7 +173,8 @@ TEST(Recovery, DamagedIndexIsRebuiltNotRefused) {
 
 // An index file shorter than its last commit (ext4 lost its end after a
 // failed device, in the real EIO test): LMDB alone would take a SIGBUS on
-// the first page past the end. It is damage, rebuilt from the WAL.
+// the first page past the end. The writer extends the file, LMDB finds the
+// lost pages zero (damage), and the index is rebuilt from the WAL.
 TEST(Recovery, IndexFileCutShortIsRebuiltNotASigbus) {
   TempDir dir;
   fill(dir.path(), 3000, small(1 << 20));

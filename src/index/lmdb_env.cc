@@ -60,12 +60,17 @@ LmdbEnv::~LmdbEnv() {
   if (env_ != nullptr) mdb_env_close(env_);
 }
 
-// LMDB maps the file and trusts its meta page: a file shorter than the
-// pages its last commit uses (a file system that lost the end of it after a
-// failed device or a power cut, when the index was not synced) would make
-// the first access past the end a SIGBUS. Caught here, it is damage the
-// store rebuilds from the WAL.
-Status LmdbEnv::check_file_size(const std::string& dir) {
+// LMDB maps the file and trusts its meta page: past the file's end a page
+// is a SIGBUS, not an error. A file system that lost the end of the file
+// (ext4 after a failed device, the index not synced) leaves it shorter than
+// the pages its last commit uses. The writer extends such a file with zeros
+// up to that size: a lost page then reads as a zero page, which LMDB
+// reports as MDB_CORRUPTED when it reaches it, and the store rebuilds the
+// index from the WAL. It never refuses a short file outright: LMDB counts
+// pages it never writes in its last page number (pages freed in the
+// transaction that allocated them), so a healthy file may end early.
+// Read-only opens cannot extend it and are left as they were.
+Status LmdbEnv::extend_to_last_commit(const std::string& dir) {
   MDB_envinfo info;
   MDB_stat stat;
   int fd = -1;
@@ -76,9 +81,12 @@ Status LmdbEnv::check_file_size(const std::string& dir) {
   }
   const uint64_t needed = (static_cast<uint64_t>(info.me_last_pgno) + 1) * stat.ms_psize;
   if (static_cast<uint64_t>(st.st_size) >= needed) return Status::ok();
-  return Status::corruption(dir + "/data.mdb: " + std::to_string(st.st_size) +
-                            " bytes, but its last commit uses " + std::to_string(needed) +
-                            " (the file system lost the end of the file)");
+  if (::ftruncate(fd, static_cast<off_t>(needed)) != 0) {
+    return Status::from_errno(dir + "/data.mdb: extend from " + std::to_string(st.st_size) +
+                                  " to " + std::to_string(needed) + " bytes",
+                              errno);
+  }
+  return Status::ok();
 }
 
 Status LmdbEnv::open(const std::string& dir, bool writable, uint64_t map_bytes, unsigned max_dbs) {
@@ -94,7 +102,7 @@ Status LmdbEnv::open(const std::string& dir, bool writable, uint64_t map_bytes, 
   mdb_env_set_maxreaders(env_, 254);
   rc = mdb_env_open(env_, dir.c_str(), flags, 0644);
   if (rc == 0) {
-    Status s = check_file_size(dir);
+    Status s = writable ? extend_to_last_commit(dir) : Status::ok();
     if (s) return s;
     mdb_env_close(env_);
     env_ = nullptr;

@@ -60,7 +60,7 @@ class LmdbEnv {
  private:
   LmdbEnv() = default;
   Status open(const std::string& dir, bool writable, uint64_t map_bytes, unsigned max_dbs);
-  Status check_file_size(const std::string& dir);
+  Status extend_to_last_commit(const std::string& dir);
   MDB_env* env_ = nullptr;
   bool writable_ = false;
   std::mutex dbi_mu_;

@@ -73,7 +73,13 @@ Status Zeroer::zero_now(uint64_t from, uint64_t to) {
 void Zeroer::start_ahead(uint64_t end) {
   if (in_flight_) (void)reap(false);
   if (stopped_ || in_flight_ || zeroed_to_ >= end + window_) return;
-  const uint64_t from = std::max(zeroed_to_, round_up(end, page_bytes()));
+  // Contiguous with what is zeroed while that is ahead of the writer; when
+  // the writer has caught up (after a resume, or past a stream of writes),
+  // a margin ahead, so that its next write does not wait for the chunk.
+  const uint64_t next_page = round_up(end, page_bytes());
+  const uint64_t from = zeroed_to_ > next_page
+                            ? zeroed_to_
+                            : next_page + std::min(kChunkBytes, window_ / kAlign * kAlign);
   const uint64_t to = std::min(from + kChunkBytes, limit_);
   if (from >= to) return;
   io_uring_sqe* sqe = ring_.get_sqe();

@@ -18,7 +18,8 @@
 // every sync.
 //
 // Safety: a chunk never covers a byte the writer may have written. It starts
-// at or past the first page boundary after the writer's end, and the writer
+// at or past the first page boundary after the writer's end (a margin past
+// it when the writer has caught up with the zeroing), and the writer
 // calls before_write() before every write, which waits for a chunk in
 // flight that the write would reach. Zeros go only over blocks that read as
 // zeros already (preallocated, never written), so a crash or power loss at
@@ -30,8 +31,9 @@
 // lock). A chunk's completion is delivered as task work to the thread that
 // started it (io_uring without SQPOLL): a writer on another thread that
 // must wait for the chunk waits until that thread next enters the kernel.
-// The store starts chunks from its journal thread only, which sleeps
-// interruptibly, so the delivery is prompt.
+// The store starts chunks from its journal thread only, which either sleeps
+// interruptibly (woken to run the work) or runs (kicked), so the delivery
+// is prompt; the wait itself is the chunk's I/O, about a millisecond here.
 //
 // Where a file system refuses the chunks (RWF_NOWAIT, 16 in a row) zeroing
 // stops for the segment; where it cannot do O_DIRECT at all (tmpfs) there
