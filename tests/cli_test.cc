@@ -151,6 +151,19 @@ TEST(Cli, EveryCommandHasHelp) {
   EXPECT_NE(r.out.find("commands:"), std::string::npos);
 }
 
+// --zero-ahead reaches the store: by default the space just past a new
+// segment's data is written with zeros; with 0 it stays only preallocated.
+TEST(Cli, ZeroAheadFlagReachesTheStore) {
+  TempDir dir;
+  for (const std::string flag : {"", " --zero-ahead 0"}) {
+    const std::string S = dir / (flag.empty() ? "on" : "off");
+    ASSERT_EQ(reel("append " + S + " --sync always" + flag, "a\nb\n").exit_code, 0);
+    const auto unwritten = testing::unwritten_at(testing::segment_path(S, 1), 512 << 10);
+    if (!unwritten) GTEST_SKIP() << "FIEMAP cannot tell written from preallocated here";
+    EXPECT_EQ(*unwritten, !flag.empty()) << "append" << flag;
+  }
+}
+
 TEST(Cli, BadInputGivesOneClearLineAndANonZeroExit) {
   TempDir dir;
   const std::string S = dir / "S";
@@ -178,6 +191,8 @@ TEST(Cli, BadInputGivesOneClearLineAndANonZeroExit) {
       {"append " + S + " --sync sometimes", 2, "bad sync policy 'sometimes'"},
       {"append " + S + " --format csv", 2, "unknown --format 'csv'"},
       {"append " + S + " --segment-size 12XB", 2, "bad --segment-size"},
+      {"append " + S + " --zero-ahead 12XB", 2, "bad --zero-ahead '12XB'"},
+      {"append " + S + " --max-record 65MiB", 2, "bad --max-record '65MiB'"},
       {"cat " + S + " --format", 2, "needs a value"},
   };
   for (const auto& c : cases) {

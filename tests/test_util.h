@@ -2,7 +2,10 @@
 #pragma once
 
 #include <fcntl.h>
+#include <linux/fiemap.h>
+#include <linux/fs.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -12,6 +15,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <random>
 #include <sstream>
 #include <string>
@@ -105,6 +109,30 @@ inline int wait_child(pid_t pid, std::chrono::seconds limit) {
 
 // Seed for randomised tests: REEL_TEST_SEED if set, else random; printed so
 // any failure can be replayed (reliability.md rule 9).
+// Whether the file system holds byte `offset` of `path` as preallocated
+// but never written (FIEMAP_EXTENT_UNWRITTEN); nullopt where it cannot say.
+inline std::optional<bool> unwritten_at(const std::string& path, uint64_t offset) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return std::nullopt;
+  constexpr unsigned kMax = 512;
+  std::vector<uint8_t> buf(sizeof(fiemap) + kMax * sizeof(fiemap_extent));
+  auto* fm = reinterpret_cast<fiemap*>(buf.data());
+  fm->fm_start = 0;
+  fm->fm_length = FIEMAP_MAX_OFFSET;
+  fm->fm_flags = FIEMAP_FLAG_SYNC;
+  fm->fm_extent_count = kMax;
+  const int rc = ::ioctl(fd, FS_IOC_FIEMAP, fm);
+  ::close(fd);
+  if (rc != 0) return std::nullopt;
+  for (unsigned i = 0; i < fm->fm_mapped_extents; ++i) {
+    const fiemap_extent& e = fm->fm_extents[i];
+    if (e.fe_logical <= offset && offset < e.fe_logical + e.fe_length) {
+      return (e.fe_flags & FIEMAP_EXTENT_UNWRITTEN) != 0;
+    }
+  }
+  return std::nullopt;  // a hole, or past the extents read
+}
+
 inline uint64_t test_seed() {
   uint64_t seed;
   if (const char* env = std::getenv("REEL_TEST_SEED")) {

@@ -3,9 +3,6 @@
 // (not merely preallocated), and the page-end padding of each write must stay
 // inside its page.
 #include <fcntl.h>
-#include <linux/fiemap.h>
-#include <linux/fs.h>
-#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -35,30 +32,6 @@ std::unique_ptr<IoEnv> real_env() {
   auto env = make_uring_env();
   EXPECT_TRUE(env) << env.status().to_string();
   return std::move(*env);
-}
-
-// The byte ranges of `path` that the file system holds as preallocated but
-// never written (FIEMAP_EXTENT_UNWRITTEN), or nullopt where it cannot say.
-std::optional<std::vector<std::pair<uint64_t, uint64_t>>> unwritten_ranges(
-    const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return std::nullopt;
-  constexpr unsigned kMax = 512;
-  std::vector<uint8_t> buf(sizeof(fiemap) + kMax * sizeof(fiemap_extent));
-  auto* fm = reinterpret_cast<fiemap*>(buf.data());
-  fm->fm_start = 0;
-  fm->fm_length = FIEMAP_MAX_OFFSET;
-  fm->fm_flags = FIEMAP_FLAG_SYNC;
-  fm->fm_extent_count = kMax;
-  const int rc = ::ioctl(fd, FS_IOC_FIEMAP, fm);
-  ::close(fd);
-  if (rc != 0) return std::nullopt;
-  std::vector<std::pair<uint64_t, uint64_t>> out;
-  for (unsigned i = 0; i < fm->fm_mapped_extents; ++i) {
-    const fiemap_extent& e = fm->fm_extents[i];
-    if (e.fe_flags & FIEMAP_EXTENT_UNWRITTEN) out.emplace_back(e.fe_logical, e.fe_length);
-  }
-  return out;
 }
 
 // What the disk holds, not the page cache (a zeroing write that lands after
@@ -176,13 +149,10 @@ TEST(Zeroer, LeavesBlocksAheadWritten) {
     const std::string path = writer.path();
     const uint64_t zeroed = writer.zeroer() ? writer.zeroer()->zeroed_to() : 0;
     ASSERT_TRUE(writer.seal());
-    auto unwritten = unwritten_ranges(path);
-    if (!unwritten) GTEST_SKIP() << "FIEMAP not supported under " << dir.path();
     const uint64_t probe = uint64_t{2} << 20;  // well past the 40 KB of data
-    bool probe_unwritten = false;
-    for (const auto& [off, len] : *unwritten) {
-      if (off <= probe && probe < off + len) probe_unwritten = true;
-    }
+    const auto unwritten = testing::unwritten_at(path, probe);
+    if (!unwritten) GTEST_SKIP() << "FIEMAP not supported under " << dir.path();
+    const bool probe_unwritten = *unwritten;
     if (window == 0) {
       EXPECT_TRUE(probe_unwritten) << "preallocated space reads as written: FIEMAP says nothing";
     } else {

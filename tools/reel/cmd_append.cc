@@ -6,6 +6,7 @@
 #include "reel/publisher.h"
 #include "reel/stdin_records.h"
 #include "reel/store.h"
+#include "reel/store_flags.h"
 #include "util/time_format.h"
 
 namespace reel::cli {
@@ -35,28 +36,9 @@ class Progress {
   Clock::time_point start_, last_;
 };
 
-Result<StoreOptions> store_options(const Args& args) {
-  StoreOptions options;
-  auto sync = SyncPolicy::parse(args.get("--sync"));
-  if (!sync) return sync.status();
-  options.sync = *sync;
-  auto segment = parse_size_bytes(args.get("--segment-size"));
-  if (!segment || *segment < 4096) {
-    return Status::invalid_argument("bad --segment-size '" + args.get("--segment-size") +
-                                    "' (e.g. 64MiB, 1GiB; at least 4096)");
-  }
-  options.segment_bytes_max = *segment;
-  auto max_record = parse_size_bytes(args.get("--max-record"));
-  if (!max_record || *max_record == 0) {
-    return Status::invalid_argument("bad --max-record '" + args.get("--max-record") + "'");
-  }
-  options.max_record_bytes = *max_record;
-  return options;
-}
-
 // Appends stdin's records to the store in `dir`.
 int append_to_store(const Args& args, const std::string& dir, bool lines) {
-  auto options = store_options(args);
+  auto options = parse_store_flags(args, kMaxRecordFlag);
   if (!options) return usage_error("append", options.status().message());
   const std::string stream = args.get("--stream");
   auto opened = Store::open(dir, *options);
@@ -105,7 +87,7 @@ int append_to_server(const Args& args, bool lines) {
   if (!max_record || *max_record == 0) {
     return usage_error("append", "bad --max-record '" + args.get("--max-record") + "'");
   }
-  for (const char* store_only : {"--stream", "--sync", "--segment-size"}) {
+  for (const char* store_only : {"--stream", "--sync", "--segment-size", "--zero-ahead"}) {
     if (args.has(store_only)) {
       return usage_error("append", std::string(store_only) +
                                        " is for a STORE; with --to the server's endpoint decides");
@@ -170,8 +152,9 @@ const Command kAppendCommand{
        "lines: one record per line, newline stripped; lp: 4-byte "
        "little-endian length, then the bytes",
        "lines"},
-      {"--sync", "POLICY", "always | interval:DURATION | none", "interval:10ms"},
-      {"--segment-size", "SIZE", "size of new segment files", "1GiB"},
+      sync_flag(),
+      segment_size_flag(),
+      zero_ahead_flag(),
       {"--max-record", "SIZE", "largest record accepted", "1MiB"}},
      "The store is created if it does not exist, and recovered first if it was not closed\n"
      "cleanly, so 'reel append STORE < /dev/null' recovers a store and appends nothing.\n"

@@ -10,6 +10,7 @@
 #include "capture/pcap_merge.h"
 #include "reel/commands.h"
 #include "reel/store.h"
+#include "reel/store_flags.h"
 #include "util/time_format.h"
 
 namespace reel::cli {
@@ -23,20 +24,10 @@ struct ImportOptions {
 
 Result<ImportOptions> import_options(const Args& args) {
   ImportOptions o;
-  auto sync = SyncPolicy::parse(args.get("--sync"));
-  if (!sync) return sync.status();
-  o.store.sync = *sync;
-  auto segment = parse_size_bytes(args.get("--segment-size"));
-  if (!segment || *segment < 4096) {
-    return Status::invalid_argument("bad --segment-size '" + args.get("--segment-size") + "'");
-  }
-  o.store.segment_bytes_max = *segment;
-  auto max_record = parse_size_bytes(args.get("--max-record"));
-  if (!max_record || *max_record == 0 || *max_record > (64u << 20)) {
-    return Status::invalid_argument("bad --max-record '" + args.get("--max-record") + "'");
-  }
-  o.store.max_record_bytes = *max_record;
-  o.import.max_record = *max_record;
+  auto store = parse_store_flags(args, kMaxRecordFlag);
+  if (!store) return store.status();
+  o.store = *store;
+  o.import.max_record = o.store.max_record_bytes;
   const std::string layer = args.get("--layer");
   if (layer == "ip") {
     o.import.layer = capture::Layer::kIp;
@@ -154,8 +145,9 @@ const Command kImportCommand{
       {"--stream", "NAME", "the stream to import into", "import"},
       {"--stream-by", "KEY", "dst: one stream per destination, named like 239.1.1.1:5000", ""},
       {"--seq", "SPEC", "none | moldudp64 | OFFSET:u32be|u64be|u32le|u64le", "none"},
-      {"--sync", "POLICY", "always | interval:DURATION | none", "interval:10ms"},
-      {"--segment-size", "SIZE", "size of new segment files", "1GiB"},
+      sync_flag(),
+      segment_size_flag(),
+      zero_ahead_flag(),
       {"--max-record", "SIZE", "larger payloads are skipped and counted", "256KiB"}},
      "ts_ns is the capture time at the file's precision (nanosecond files keep every\n"
      "digit). Ethernet (with VLAN tags), Linux cooked (tcpdump -i any), raw IP and\n"

@@ -17,6 +17,7 @@
 #include "reel/commands.h"
 #include "reel/serve_report.h"
 #include "reel/store.h"
+#include "reel/store_flags.h"
 #include "replay/replay_server.h"
 #include "util/time_format.h"
 
@@ -46,25 +47,6 @@ Result<std::vector<feed::Endpoint>> endpoints_from(const Args& args, bool tcp) {
     }
   }
   return out;
-}
-
-Result<StoreOptions> store_options(const Args& args) {
-  StoreOptions o;
-  auto sync = SyncPolicy::parse(args.get("--sync"));
-  if (!sync) return sync.status();
-  o.sync = *sync;
-  auto segment = parse_size_bytes(args.get("--segment-size"));
-  if (!segment || *segment < 4096) {
-    return Status::invalid_argument("bad --segment-size '" + args.get("--segment-size") + "'");
-  }
-  o.segment_bytes_max = *segment;
-  auto max_record = parse_size_bytes(args.get("--max-record"));
-  if (!max_record || *max_record == 0 || *max_record > (64u << 20)) {
-    return Status::invalid_argument("bad --max-record '" + args.get("--max-record") +
-                                    "' (1 byte to 64MiB; a UDP datagram holds at most 65507)");
-  }
-  o.max_record_bytes = *max_record;
-  return o;
 }
 
 // One record into the store, its source seq observed for gaps; returns its
@@ -313,7 +295,7 @@ bool has_ingest(const Args& args) {
 int run_serve(const Args& args) {
   const std::string dir = args.positional(0);
   if (!has_ingest(args) && args.has("--replay")) return run_replay_only(args, dir);
-  auto options = store_options(args);
+  auto options = parse_store_flags(args, kMaxRecordFlag);
   if (!options) return usage_error("serve", options.status().message());
   auto store = Store::open(dir, *options);
   if (!store) return fail("serve", store.status());
@@ -387,8 +369,9 @@ const Command kServeCommand{
       {"--max-connections", "N", "open TCP connections allowed in all", "1024"},
       {"--idle-timeout", "DURATION",
        "close a TCP connection that sent nothing for this long (0: never)", "5m"},
-      {"--sync", "POLICY", "always | interval:DURATION | none", "interval:10ms"},
-      {"--segment-size", "SIZE", "size of new segment files", "1GiB"},
+      sync_flag(),
+      segment_size_flag(),
+      zero_ahead_flag(),
       {"--max-record", "SIZE",
        "largest record: a longer datagram is not stored, a longer TCP "
        "record closes its connection",

@@ -1,0 +1,48 @@
+#include "reel/store_flags.h"
+
+#include "util/time_format.h"
+
+namespace reel::cli {
+
+OptionSpec sync_flag() {
+  return {"--sync", "POLICY", "always | interval:DURATION | none", "interval:10ms"};
+}
+
+OptionSpec segment_size_flag() {
+  return {"--segment-size", "SIZE", "size of new segment files", "1GiB"};
+}
+
+OptionSpec zero_ahead_flag() {
+  return {"--zero-ahead", "SIZE",
+          "keep this much past the data written with zeros, so that a sync has no file-system "
+          "metadata to commit (0: off, e.g. on thin-provisioned storage; off with --sync none)",
+          "8MiB"};
+}
+
+Result<StoreOptions> parse_store_flags(const Args& args, uint64_t max_record_limit) {
+  StoreOptions o;
+  auto sync = SyncPolicy::parse(args.get("--sync"));
+  if (!sync) return sync.status();
+  o.sync = *sync;
+  auto segment = parse_size_bytes(args.get("--segment-size"));
+  if (!segment || *segment < 4096) {
+    return Status::invalid_argument("bad --segment-size '" + args.get("--segment-size") +
+                                    "' (e.g. 64MiB, 1GiB; at least 4096)");
+  }
+  o.segment_bytes_max = *segment;
+  auto max_record = parse_size_bytes(args.get("--max-record"));
+  if (!max_record || *max_record == 0 || *max_record > max_record_limit) {
+    return Status::invalid_argument("bad --max-record '" + args.get("--max-record") +
+                                    "' (1 byte to " + std::to_string(max_record_limit) + " bytes)");
+  }
+  o.max_record_bytes = *max_record;
+  auto zero = parse_size_bytes(args.get("--zero-ahead"));
+  if (!zero) {
+    return Status::invalid_argument("bad --zero-ahead '" + args.get("--zero-ahead") +
+                                    "' (e.g. 0, 8MiB)");
+  }
+  o.zero_ahead_bytes = *zero;
+  return o;
+}
+
+}  // namespace reel::cli
