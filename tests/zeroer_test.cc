@@ -53,20 +53,27 @@ void expect_clear_of(const SegmentWriter& writer, uint64_t written_end) {
   }
 }
 
+// A segment writer zeroing with a one-page window: each chunk starts a page
+// past the data, where the next write goes.
+class ZeroerOnePageWindow : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    writer_.set_zero_ahead(4096);
+    ASSERT_TRUE(writer_.start_segment(1, 0));
+    if (writer_.zeroer() == nullptr) GTEST_SKIP() << "no O_DIRECT under " << dir_.path();
+  }
+  testing::TempDir dir_;
+  std::unique_ptr<IoEnv> env_ = real_env();
+  SegmentWriter writer_{env_.get(), dir_.path(), 7, kCapacity};
+};
+
 // Random batches, half of them followed by a sync and zero_ahead() (which
 // starts the next chunk): the writer keeps running into chunks in flight. The
 // file must hold exactly what was appended, and zeros after it.
-TEST(Zeroer, NeverZeroesOverWrittenBytes) {
+TEST_F(ZeroerOnePageWindow, NeverZeroesOverWrittenBytes) {
   const uint64_t seed = testing::test_seed();
   std::mt19937_64 rng(seed);
-  testing::TempDir dir;
-  auto env = real_env();
-  SegmentWriter writer(env.get(), dir.path(), 7, kCapacity);
-  // A one-page window: each chunk starts a page past the data, where the
-  // next write goes.
-  writer.set_zero_ahead(4096);
-  ASSERT_TRUE(writer.start_segment(1, 0));
-  if (writer.zeroer() == nullptr) GTEST_SKIP() << "no O_DIRECT under " << dir.path();
+  SegmentWriter& writer = writer_;
   std::string expect;
   std::vector<uint8_t> batch;
   while (writer.remaining_bytes() > (uint64_t{1} << 20)) {
@@ -100,13 +107,8 @@ TEST(Zeroer, NeverZeroesOverWrittenBytes) {
 // (This kernel happened to keep the data even when the writer did not wait
 // for the chunk, in every run tried; the order of two writes in flight to
 // the same blocks is not promised, so the writer waits.)
-TEST(Zeroer, WriteIntoAChunkInFlightKeepsItsBytes) {
-  testing::TempDir dir;
-  auto env = real_env();
-  SegmentWriter writer(env.get(), dir.path(), 7, kCapacity);
-  writer.set_zero_ahead(4096);
-  ASSERT_TRUE(writer.start_segment(1, 0));
-  if (writer.zeroer() == nullptr) GTEST_SKIP() << "no O_DIRECT under " << dir.path();
+TEST_F(ZeroerOnePageWindow, WriteIntoAChunkInFlightKeepsItsBytes) {
+  SegmentWriter& writer = writer_;
   std::string expect;
   std::vector<uint8_t> batch(9000);
   for (int i = 0; writer.remaining_bytes() > (uint64_t{2} << 20); ++i) {
