@@ -88,7 +88,7 @@ void SegmentWriter::open_zeroer(const std::string& path, bool first_window) {
   auto z = Zeroer::open(path, capacity_, zero_window_);
   if (!z) return;  // no O_DIRECT here: write without (only slower syncs)
   zeroer_ = std::move(*z);
-  // One chunk now (about a millisecond), the rest after the first syncs.
+  // One chunk now (about a millisecond), the rest when the journal is idle.
   if (first_window && !zeroer_->zero_now(0, Zeroer::kChunkBytes)) zeroer_.reset();
 }
 
