@@ -58,8 +58,8 @@ class SegmentWriter {
   Status sync();
 
   // Starts zeroing the next chunk ahead, if zeroing is on and the window is
-  // not full (wal/zeroer.h). Never waits for the disk. Best called right
-  // after sync() when nothing more is waiting to be written: a chunk in
+  // not full (wal/zeroer.h). Never waits for the disk. Call it when nothing
+  // is waiting to be written (the store's journal thread, idle): a chunk in
   // flight holds the disk for about a millisecond, and a write that reaches
   // it waits for it.
   void zero_ahead() {
