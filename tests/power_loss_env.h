@@ -105,12 +105,22 @@ class PowerLossEnv final : public UringForwardingEnv {
     }
     return n;
   }
+  // The store's journal thread syncs while producers write (writes that
+  // began after the sync did may or may not be in it): only the writes
+  // made before it began count as synced.
   Status datasync(int fd, const std::string& name) override {
     if (Status s = step(name); !s) return s;
+    size_t before = 0;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      before = unsynced_[fd_paths_[fd]].size();
+    }
     Status s = UringForwardingEnv::datasync(fd, name);
     if (s) {
       std::lock_guard<std::mutex> lock(mu_);
-      unsynced_.erase(fd_paths_[fd]);
+      auto& writes = unsynced_[fd_paths_[fd]];
+      writes.erase(writes.begin(),
+                   writes.begin() + static_cast<ptrdiff_t>(std::min(before, writes.size())));
     }
     return s;
   }

@@ -99,6 +99,14 @@ struct StoreOptions {
   // segment_bytes_max; a frame may take at most half of it.
   uint64_t ring_bytes = uint64_t{64} << 20;
   WaitStrategy wait_strategy = WaitStrategy::kBlocking;
+  // An append() that finds the journal thread asleep, and nothing written
+  // for 50 us, writes the published records to the WAL itself (a pwrite of
+  // a few microseconds, never a sync or a new segment) instead of waking
+  // the journal thread to do it: tailers and kWritten waiters see a sparse
+  // feed's records one thread wake-up sooner. Sustained appends still go
+  // through the journal thread (the first of a burst may be written this
+  // way). false: append() never writes.
+  bool write_when_idle = true;
   // The indexer syncs LMDB at least this often (the WAL is the truth: an
   // unsynced index is rebuilt from it after a power loss), and as often
   // makes the head file's durable point durable (what recovery trusts).

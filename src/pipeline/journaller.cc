@@ -58,11 +58,11 @@ Status Journaller::write_run(uint64_t from, uint64_t to) {
   return Status::ok();
 }
 
-bool Journaller::step() {
+bool Journaller::step(bool sync) {
   if (failed_) return false;
   const uint64_t end = ring_->published_end(position_, options_.max_batch_bytes);
   if (end == position_) {
-    if (sync_due()) {
+    if (sync && sync_due()) {
       (void)sync_now();  // a failure stops the journaller (sync_now reports it)
     }
     return false;
@@ -97,11 +97,45 @@ bool Journaller::step() {
     return true;
   }
   stall_ = stalled ? s : Status::ok();
-  if (last_frame != UINT64_MAX) written_seq_ = seq_at(last_frame);
-  listener_->on_written(written_seq_);
-  if (sync_due() && !sync_now()) return true;
+  if (Status w = finish_write(last_frame); !w) {
+    fail(w);
+    return true;
+  }
+  if (sync && sync_due() && !sync_now()) return true;
   ring_->release(0, done);
   position_ = done;
+  return true;
+}
+
+Status Journaller::finish_write(uint64_t last_frame) {
+  if (last_frame != UINT64_MAX) written_seq_ = seq_at(last_frame);
+  listener_->on_written(written_seq_);
+  // After the watermark: readers woken by it need not wait for this call.
+  return writer_->start_writeback();
+}
+
+bool Journaller::write_published() {
+  if (failed_ || !stall_.is_ok()) return false;
+  const uint64_t end = ring_->published_end(position_, options_.max_batch_bytes);
+  uint64_t p = position_, last_frame = UINT64_MAX;
+  while (p < end) {
+    const uint32_t w = ring_->length_word(p);
+    if (FrameRingTraits::is_padding(w) && p % options_.segment_bytes == 0) break;
+    if (!FrameRingTraits::is_padding(w)) last_frame = p;
+    p += FrameRingTraits::record_bytes(w);
+  }
+  if (p == position_) return false;
+  // No writeback here: the next step() starts it (a sync covers the pages
+  // anyway), and the producer goes back to its caller sooner.
+  Status s = write_run(position_, p);
+  if (s && last_frame != UINT64_MAX) written_seq_ = seq_at(last_frame);
+  if (s) listener_->on_written(written_seq_);
+  if (!s) {
+    fail(s);
+    return true;
+  }
+  ring_->release(0, p);
+  position_ = p;
   return true;
 }
 
@@ -117,6 +151,26 @@ bool Journaller::sync_due() const {
 
 uint64_t Journaller::seq_at(uint64_t position) {
   return wal::peek_frame_seq({ring_->at(position), wal::kFrameHeaderBytes});
+}
+
+std::optional<Journaller::PendingSync> Journaller::begin_sync(bool asked) {
+  if (failed_ || durable_seq_ >= written_seq_ || !(asked || sync_due())) return std::nullopt;
+  PendingSync p;
+  p.ticket = writer_->begin_sync();
+  p.seq = written_seq_;
+  return p;
+}
+
+void Journaller::end_sync(PendingSync& p) {
+  if (Status s = writer_->end_sync(p.ticket); !s) {
+    fail(s);
+    return;
+  }
+  last_sync_ = std::chrono::steady_clock::now();
+  if (p.seq > durable_seq_) {
+    durable_seq_ = p.seq;
+    listener_->on_durable(durable_seq_);
+  }
 }
 
 Status Journaller::sync_now() {

@@ -17,6 +17,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 
 #include "pipeline/frame_ring.h"
 #include "reel/options.h"
@@ -53,7 +54,26 @@ class Journaller {
   // Writes one run of published frames if there is one, syncing as the
   // policy says. Returns true when it did any work. One thread at a time
   // calls this and every other method (the store holds its journal lock).
-  bool step();
+  // `sync` false: never syncs (the caller does, with begin_sync()).
+  bool step(bool sync = true);
+  // Writes the published frames at position() up to the next segment start,
+  // and starts their writeback; never syncs, never starts a segment (that
+  // and the rest are step()'s). For a producer that writes while the
+  // journal thread sleeps (store.cc). True when it wrote anything.
+  bool write_published();
+  // A sync with the caller's lock free while the disk works (the store's
+  // journal thread: producers and leaders write meanwhile; see
+  // SegmentWriter::SyncTicket). begin_sync() under the lock returns one if
+  // anything written is not durable and `asked` or the policy's sync is due;
+  // run_sync() without the lock; end_sync() under it again moves the durable
+  // watermark to what was written at begin_sync(), or fails the journaller.
+  struct PendingSync {
+    wal::SegmentWriter::SyncTicket ticket;
+    uint64_t seq = 0;
+  };
+  std::optional<PendingSync> begin_sync(bool asked);
+  void run_sync(PendingSync& pending) { writer_->run_sync(pending.ticket); }
+  void end_sync(PendingSync& pending);
   // Syncs now if anything written is not durable yet. A failed sync stops
   // the journaller, as a failed write does; a stopped one refuses.
   Status sync_now();
@@ -74,6 +94,9 @@ class Journaller {
 
  private:
   Status write_run(uint64_t from, uint64_t to);
+  // After writing up to `to` (`last_frame`: the last frame written, or
+  // UINT64_MAX): the written watermark, then the pages' writeback.
+  Status finish_write(uint64_t last_frame);
   Status start_segment(uint64_t gap_position);
   void fail(const Status& status);
   bool sync_due() const;

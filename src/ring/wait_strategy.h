@@ -113,6 +113,19 @@ class Waiter {
     }
   }
 
+  // True when a thread may be asleep in wait_for (kBlock only): a notify()
+  // now would wake it. Ordered as notify() is: call it after the release
+  // store, and notify() if it is true.
+  bool has_sleeper() {
+    if (mode_ != WaitMode::kBlock) return false;
+#if defined(__SANITIZE_THREAD__)
+    return sleepers_.fetch_add(0, std::memory_order_seq_cst) != 0;
+#else
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    return sleepers_.load(std::memory_order_relaxed) != 0;
+#endif
+  }
+
   // Call after the release store that may make a sleeper's predicate true.
   void notify() {
     if (mode_ != WaitMode::kBlock) return;

@@ -53,8 +53,38 @@ Result<uint64_t> Store::Impl::publish(wal::RecordFields& fields, bool fail_if_fu
   const auto segment_no = base_segment_no + static_cast<uint32_t>(ring->segment_of(claim.position));
   const uint32_t word = encoder.write_unpublished(segment_no, {claim.data, claim.bytes});
   ring->publish(claim, word);
-  published.notify();
+  const bool asleep = published.has_sleeper();
+  if ((asleep || journal_syncing.load(std::memory_order_relaxed)) && write_while_journal_sleeps()) {
+    return claim.seq;
+  }
+  if (asleep) published.notify();
   return claim.seq;
+}
+
+bool Store::Impl::write_while_journal_sleeps() {
+  // Sustained appends keep the journal thread busy and the producers free:
+  // only a record after a quiet spell is written here.
+  constexpr int64_t kQuietNs = 50'000;
+  if (!options.write_when_idle) return false;
+  const int64_t now = std::chrono::steady_clock::now().time_since_epoch().count();
+  if (now - last_write_ns.load(std::memory_order_relaxed) < kQuietNs) return false;
+  std::unique_lock<std::mutex> lock(journal_mu, std::try_to_lock);
+  if (!lock.owns_lock()) return false;
+  // As in lead_sync: after stop_journal the stage is close()'s.
+  if (stop_journal.load() || health.state() != store::StageHealth::kHealthy) return false;
+  const bool was_synced = journaller->durable_seq() >= journaller->written_seq();
+  if (!journaller->write_published()) return false;  // a segment starts: the journal thread's
+  last_write_ns.store(now, std::memory_order_relaxed);
+  lock.unlock();
+  released.notify();
+  // The journal thread schedules the policy's sync (its sleep may have no
+  // deadline), and anything claimed meanwhile that it may have looked for
+  // while we held the lock (as in lead_sync).
+  const bool sync_clock = options.sync.mode == SyncPolicy::Mode::kAlways ||
+                          (options.sync.mode == SyncPolicy::Mode::kInterval && was_synced);
+  if (sync_clock) sync_check.store(true);
+  if (sync_clock || ring->next_position() != ring->consumer_position(0)) published.notify();
+  return true;
 }
 
 Result<uint64_t> Store::Impl::append(std::string_view stream, std::string_view payload,

@@ -111,6 +111,15 @@ struct REEL_INTERNAL Store::Impl final : pipeline::JournalListener {
   std::atomic<uint64_t> sync_request{0};   // wait(kDurable) asks for an fdatasync up to here
   std::atomic<bool> retry_now{false};      // a waiter asks a stalled journaller to retry now
   std::atomic<uint64_t> journal_steps{0};  // journal steps finished (either thread)
+  // steady_clock ns of the last write by the journal thread or a producer
+  // (write_while_journal_sleeps); relaxed, a heuristic.
+  std::atomic<int64_t> last_write_ns{0};
+  // A producer wrote while the journal thread slept: the policy's sync is
+  // the journal thread's to schedule (kAlways: now; kInterval: its clock).
+  std::atomic<bool> sync_check{false};
+  // The journal thread is in an fdatasync without journal_mu (sync_journal):
+  // producers may write meanwhile, as when it sleeps.
+  std::atomic<bool> journal_syncing{false};
 
   // Health: moved by the stages (stage_health.h), read by producers and
   // waiters. Each Status is stored under status_mu before the move that
@@ -137,6 +146,11 @@ struct REEL_INTERNAL Store::Impl final : pipeline::JournalListener {
   Result<uint64_t> append(std::string_view stream, std::string_view payload,
                           const AppendOptions& ao);
   Result<uint64_t> publish(wal::RecordFields& fields, bool fail_if_full);
+  // After a publish that found the journal thread asleep: writes what is
+  // published (Journaller::write_published) on this thread if the store is
+  // healthy, idle (StoreOptions::write_when_idle) and the journal lock free.
+  // False: nothing written, the caller wakes the journal thread.
+  bool write_while_journal_sleeps();
   Status wait(uint64_t seq, Level level, std::chrono::nanoseconds timeout);
   uint64_t level_seq(Level level) const;
   bool retried_since_stall(uint64_t seq, Level level);
@@ -149,8 +163,14 @@ struct REEL_INTERNAL Store::Impl final : pipeline::JournalListener {
     Status stall;         // kNoSpace while a segment cannot be created
   };
   // One journaller step, then the sync a waiter asked for (sync_request) once
-  // what it covers is written. Caller holds journal_mu.
-  JournalStep journal_step_locked();
+  // what it covers is written (`defer_sync`: no sync; the caller syncs with
+  // journal_mu free, sync_journal). Caller holds journal_mu.
+  JournalStep journal_step_locked(bool defer_sync = false);
+  bool sync_asked_locked();
+  // The journal thread's sync (the policy's, or the one asked for), with
+  // `lock` (on journal_mu) let go while the disk works; true if it synced.
+  // `wrote`: the step before it wrote (the index thread is woken first).
+  bool sync_journal(std::unique_lock<std::mutex>& lock, bool wrote);
   // wait(seq, kDurable) on a healthy store: writes what is published up to
   // `seq` and syncs it on the calling thread. True once seq is durable;
   // false when it could not lead (closing, failed, stalled, a record before

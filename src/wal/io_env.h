@@ -7,7 +7,9 @@
 // io_uring.
 //
 // An IoEnv is used by one thread at a time (whichever holds the store's
-// journal lock).
+// journal lock), except datasync(), which the journal thread also calls
+// without that lock, beside another thread's calls (SegmentWriter::run_sync):
+// datasync() must be safe to call concurrently with the other operations.
 #pragma once
 
 #include <cstdint>

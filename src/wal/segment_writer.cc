@@ -63,7 +63,9 @@ Status SegmentWriter::start_segment(uint64_t first_seq, uint32_t segment_no) {
   path_ = path;
   fd_ = *fd;
   end_offset_ = kSegmentHeaderBytes;
-  dirty_ = false;
+  writeback_from_ = 0;
+  synced_end_ = end_offset_;
+  ++segments_;
   return Status::ok();
 }
 
@@ -77,7 +79,9 @@ Status SegmentWriter::resume_segment(const SegmentHeader& header, uint64_t end_o
   path_ = path;
   fd_ = *fd;
   end_offset_ = end_offset;
-  dirty_ = true;  // what an earlier process wrote may not have been synced
+  writeback_from_ = end_offset / page_bytes() * page_bytes();
+  synced_end_ = 0;  // what an earlier process wrote may not have been synced
+  ++segments_;
   open_zeroer(path, /*first_window=*/false);
   return Status::ok();
 }
@@ -94,6 +98,7 @@ void SegmentWriter::open_zeroer(const std::string& path, bool first_window) {
 
 Status SegmentWriter::append_batch(std::span<const uint8_t> frames) {
   if (!failure_.is_ok()) return failure_;
+  if (sync_failed_.load(std::memory_order_acquire)) return fail(sync_failure_);
   if (fd_ < 0) return Status::invalid_argument("append_batch: no active segment");
   if (frames.size() > remaining_bytes()) {
     return Status::invalid_argument(path_ + ": batch of " + std::to_string(frames.size()) +
@@ -110,27 +115,61 @@ Status SegmentWriter::append_batch(std::span<const uint8_t> frames) {
   if (zeroer_) s = zeroer_->before_write(end + tail);
   if (s) s = write_all(env_, fd_, frames, end_offset_, path_, zeroer_ ? tail : 0);
   if (!s) return fail(s);
-  // The pages this write completed go to the disk now, while the producers
-  // fill the next ones: a batch's fdatasync then waits for the last pages
-  // only (batches of 1,000 x 100 B, A/B of one build: 1.64-2.1 -> 2.24-2.56
-  // M records/s).
-  const uint64_t from = end_offset_ / page * page;
-  const uint64_t to = end / page * page;
-  if (to > from) {
-    s = env_->start_writeback(fd_, from, to - from, path_);
-    if (!s) return fail(s);
-  }
   end_offset_ += frames.size();
-  dirty_ = true;
+  return Status::ok();
+}
+
+Status SegmentWriter::start_writeback() {
+  if (!failure_.is_ok()) return failure_;
+  if (fd_ < 0) return Status::ok();
+  const uint64_t to = end_offset_ / page_bytes() * page_bytes();
+  if (to <= writeback_from_) return Status::ok();
+  Status s = env_->start_writeback(fd_, writeback_from_, to - writeback_from_, path_);
+  if (!s) return fail(s);
+  writeback_from_ = to;
   return Status::ok();
 }
 
 Status SegmentWriter::sync() {
   if (!failure_.is_ok()) return failure_;
-  if (fd_ < 0 || !dirty_) return Status::ok();
+  std::lock_guard<std::mutex> guard(sync_mu_);
+  // A failed run_sync may have taken the error from the file: a second
+  // fdatasync could succeed without the pages it lost.
+  if (!sync_failure_.is_ok()) return fail(sync_failure_);
+  if (fd_ < 0 || synced_end_ >= end_offset_) return Status::ok();
   Status s = env_->datasync(fd_, path_);
   if (!s) return fail(s);
-  dirty_ = false;
+  synced_end_ = end_offset_;
+  return Status::ok();
+}
+
+SegmentWriter::SyncTicket SegmentWriter::begin_sync() {
+  SyncTicket t;
+  t.hold = std::unique_lock<std::mutex>(sync_mu_);
+  if (failure_.is_ok() && sync_failure_.is_ok() && fd_ >= 0 && synced_end_ < end_offset_) {
+    t.fd = fd_;
+    t.path = path_;
+    t.segment = segments_;
+    t.end = end_offset_;
+  }
+  return t;
+}
+
+void SegmentWriter::run_sync(SyncTicket& t) {
+  if (t.fd >= 0) {
+    t.status = env_->datasync(t.fd, t.path);
+    if (!t.status) {
+      sync_failure_ = t.status;
+      sync_failed_.store(true, std::memory_order_release);
+    }
+  }
+  t.hold.unlock();
+}
+
+Status SegmentWriter::end_sync(SyncTicket& t) {
+  if (t.fd < 0) return failure_;
+  if (!t.status) return fail(t.status);
+  if (t.segment == segments_) synced_end_ = std::max(synced_end_, t.end);
   return Status::ok();
 }
 

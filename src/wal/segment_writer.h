@@ -6,15 +6,18 @@
 //              visible to readers, and survive a crash of this process;
 //   durable  - covered by a sync() issued after those writes completed: they
 //              survive power loss.
-// One call at a time (the store's journal lock serialises its callers).
+// One call at a time (the store's journal lock serialises its callers),
+// except run_sync(), below.
 //
 // After any failed write or sync the writer is failed for good and returns
 // that first error from every call (reliability.md rule 7: never retry and
 // then acknowledge; the kernel may have dropped the dirty pages).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <span>
 #include <string>
 
@@ -54,8 +57,39 @@ class SegmentWriter {
   // the end of the active segment. They must fit: see remaining_bytes().
   Status append_batch(std::span<const uint8_t> frames);
 
+  // Starts writeback (sync_file_range) of the pages that appends completed
+  // since the last call, so that a later sync() waits for the last pages
+  // only (batches of 1,000 x 100 B, A/B of one build: 1.64-2.1 -> 2.24-2.56
+  // M records/s). Not part of append_batch(): it can take tens of
+  // microseconds, and the caller publishes the written watermark first (a
+  // tailer woken after it waited that long, one 188-byte record in 21).
+  // A failure fails the writer, as a failed write does.
+  Status start_writeback();
+
   // fdatasync of the active segment: everything appended so far is durable.
+  // Waits for a run_sync() in progress.
   Status sync();
+
+  // A sync in three calls, so that the caller's lock is free while the disk
+  // works (the store's journal thread: producers write meanwhile):
+  //   SyncTicket t = writer.begin_sync();  // under the lock: covers what is appended now
+  //   writer.run_sync(t);                  // without it: fdatasync
+  //   Status s = writer.end_sync(t);       // under it again: what the sync covered
+  // From begin_sync() to the end of run_sync() the ticket holds the writer's
+  // sync mutex: sync() and seal() (so the descriptor's closing) wait for it.
+  // A failed run_sync fails the writer at once for sync() and seal(), and
+  // for everything else at end_sync().
+  struct SyncTicket {
+    std::unique_lock<std::mutex> hold;
+    int fd = -1;  // -1: nothing to sync
+    std::string path;
+    uint64_t segment = 0;
+    uint64_t end = 0;
+    Status status;
+  };
+  SyncTicket begin_sync();
+  void run_sync(SyncTicket& ticket);
+  Status end_sync(SyncTicket& ticket);
 
   // Starts zeroing the next chunk ahead, if zeroing is on and the window is
   // not full (wal/zeroer.h). Never waits for the disk. Call it when nothing
@@ -92,7 +126,16 @@ class SegmentWriter {
   std::string path_;
   int fd_ = -1;
   uint64_t end_offset_ = 0;
-  bool dirty_ = false;
+  uint64_t writeback_from_ = 0;  // page-aligned: pages before it went to start_writeback
+  uint64_t synced_end_ = 0;      // a sync covered the active segment up to here
+  uint64_t segments_ = 0;        // segments started or resumed: a SyncTicket's segment
+  // Held by a SyncTicket from begin_sync() to the end of run_sync(); taken by
+  // sync() (under the caller's lock: order caller's lock -> sync_mu_).
+  std::mutex sync_mu_;
+  Status sync_failure_;  // guarded by sync_mu_: a failed run_sync
+  // Set with sync_failure_ (which is then never written again): appends
+  // stop at once, not at end_sync().
+  std::atomic<bool> sync_failed_{false};
   Status failure_;
   uint64_t zero_window_ = 0;
   std::unique_ptr<Zeroer> zeroer_;

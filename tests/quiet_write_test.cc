@@ -1,0 +1,213 @@
+// Writes without the journal thread: an append after a quiet spell written on
+// the producer's thread (StoreOptions::write_when_idle), and the journal
+// thread's fdatasync made with the journal lock free (SegmentWriter's
+// SyncTicket), so that producers and leaders write while the disk syncs.
+#include <sched.h>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "fault_env.h"
+#include "reel/reel.h"
+#include "test_util.h"
+#include "wal/segment_writer.h"
+
+namespace reel {
+namespace {
+
+using std::chrono::milliseconds;
+
+// A writer on a fault env with one segment started (sync 0: its header's).
+struct WriterOnFaults {
+  testing::TempDir dir;
+  testing::FaultEnv::Plan plan;
+  testing::FaultEnv env{&plan};
+  std::unique_ptr<wal::SegmentWriter> writer;
+  const std::string bytes = std::string(300, 'x');
+
+  WriterOnFaults() {
+    std::filesystem::create_directories(dir / "wal");
+    writer = std::make_unique<wal::SegmentWriter>(&env, dir / "wal", 42, 1 << 20);
+    EXPECT_TRUE(writer->start_segment(1, 0));
+  }
+  Status append() {
+    return writer->append_batch({reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()});
+  }
+};
+
+// A failed fdatasync may have taken the error from the file: another
+// fdatasync right after could succeed without the pages the kernel dropped.
+// So after a failed run_sync, sync() fails without asking the disk, and
+// appends stop, before the journal has called end_sync().
+TEST(SyncTicket, AFailedSyncFailsTheNextSyncAndAppendBeforeEndSync) {
+  WriterOnFaults w;
+  w.plan.fail_sync_at = 1;
+  ASSERT_TRUE(w.append());
+  auto ticket = w.writer->begin_sync();
+  ASSERT_GE(ticket.fd, 0);
+  w.writer->run_sync(ticket);
+  ASSERT_FALSE(ticket.status);
+  EXPECT_FALSE(w.writer->sync()) << "a sync after a failed one must not succeed";
+  EXPECT_EQ(w.env.syncs.load(), 2) << "and must not ask the disk again";
+  EXPECT_FALSE(w.append());
+  EXPECT_FALSE(w.writer->end_sync(ticket));
+  EXPECT_FALSE(w.writer->failure().is_ok());
+}
+
+// seal() closes the descriptor a ticket syncs: it waits for run_sync.
+TEST(SyncTicket, SealWaitsForTheSyncInProgress) {
+  WriterOnFaults w;
+  ASSERT_TRUE(w.append());
+  auto ticket = w.writer->begin_sync();
+  ASSERT_GE(ticket.fd, 0);
+  std::atomic<bool> sealed{false};
+  std::thread sealer([&] {
+    EXPECT_TRUE(w.writer->seal());
+    sealed = true;
+  });
+  std::this_thread::sleep_for(milliseconds(50));
+  EXPECT_FALSE(sealed.load()) << "seal() returned while a sync held the descriptor";
+  w.writer->run_sync(ticket);
+  sealer.join();
+  EXPECT_TRUE(ticket.status) << ticket.status.to_string();
+  EXPECT_TRUE(w.writer->end_sync(ticket));
+  EXPECT_FALSE(w.writer->has_segment());
+}
+
+StoreOptions small_store(const char* sync) {
+  StoreOptions o;
+  o.segment_bytes_max = uint64_t{16} << 20;
+  o.ring_bytes = uint64_t{1} << 20;
+  o.sync = *SyncPolicy::parse(sync);
+  return o;
+}
+
+// With the journal thread asleep (nothing to sync: kNone), an append after a
+// quiet spell is written before append() returns.
+TEST(QuietWrite, AnAppendAfterAQuietSpellIsWrittenWhenItReturns) {
+  testing::TempDir dir;
+  auto store = Store::open(dir / "S", small_store("none"));
+  ASSERT_TRUE(store) << store.status().to_string();
+  ASSERT_TRUE((*store)->append("s", "first"));
+  ASSERT_TRUE((*store)->flush());
+  int written_at_return = 0;
+  for (int i = 0; i < 20; ++i) {
+    std::this_thread::sleep_for(milliseconds(2));
+    auto seq = (*store)->append("s", testing::numbered("quiet ", i));
+    ASSERT_TRUE(seq);
+    if ((*store)->watermarks().written_seq >= *seq) ++written_at_return;
+  }
+  // Not 20: the journal thread's own 100 ms wake-up may hold the lock.
+  EXPECT_GE(written_at_return, 18);
+  ASSERT_TRUE((*store)->close());
+}
+
+// A write made while the journal thread slept is synced as the policy says,
+// without a wait() asking: kAlways at once, kInterval within its interval
+// (the journal thread's idle sleep is 100 ms: these wait at most 50).
+TEST(QuietWrite, ThePolicysSyncFollowsAWriteMadeWhileTheJournalSlept) {
+  for (const char* sync : {"always", "interval:1ms"}) {
+    SCOPED_TRACE(sync);
+    testing::TempDir dir;
+    auto store = Store::open(dir / "S", small_store(sync));
+    ASSERT_TRUE(store) << store.status().to_string();
+    for (int i = 0; i < 5; ++i) {
+      std::this_thread::sleep_for(milliseconds(20));  // synced; the journal thread asleep
+      auto seq = (*store)->append("s", testing::numbered("r", i));
+      ASSERT_TRUE(seq);
+      const auto deadline = std::chrono::steady_clock::now() + milliseconds(50);
+      while ((*store)->watermarks().durable_seq < *seq &&
+             std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::microseconds(200));
+      }
+      EXPECT_GE((*store)->watermarks().durable_seq, *seq) << "record " << i;
+    }
+    ASSERT_TRUE((*store)->close());
+  }
+}
+
+// The index thread is batch work: woken with a tailer by the same write, it
+// must not preempt it (store_stages.cc).
+TEST(QuietWrite, TheIndexThreadIsBatchWork) {
+  testing::TempDir dir;
+  auto store = Store::open(dir / "S", small_store("none"));
+  ASSERT_TRUE(store) << store.status().to_string();
+  int found = 0;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+    if (testing::read_all(task.path().string() + "/comm") != "reel-index\n") continue;
+    ++found;
+    const pid_t tid = static_cast<pid_t>(std::stol(task.path().filename().string()));
+    EXPECT_EQ(sched_getscheduler(tid), SCHED_BATCH);
+  }
+  EXPECT_EQ(found, 1);
+  ASSERT_TRUE((*store)->close());
+}
+
+// Producers at every pace (quiet spells: written on their own thread; bursts:
+// by the journal thread, which syncs with its lock free while they write),
+// some leading their own syncs, beside a tailer; every record is there, in
+// order, after a reopen.
+TEST(QuietWrite, ProducersAtEveryPaceKeepEveryRecord) {
+  const uint64_t seed = testing::test_seed();
+  testing::TempDir dir;
+  const std::string path = dir / "S";
+  constexpr uint64_t kEach = 3000;
+  std::map<uint64_t, std::string> written[2];
+  {
+    auto store = Store::open(path, small_store("always"));
+    ASSERT_TRUE(store) << store.status().to_string();
+    std::string tail_error;
+    std::thread tail([&] {
+      Tailer::Options from_start;
+      from_start.from_seq = 1;
+      auto tailer = Tailer::open(path, from_start);
+      if (!tailer) return void(tail_error = tailer.status().to_string());
+      RecordView v;
+      for (uint64_t s = 1; s <= 2 * kEach; ++s) {
+        if (!(*tailer)->next(&v, std::chrono::seconds(20)) || v.seq() != s) {
+          return void(tail_error = "tailer stopped at " + std::to_string(s) + ": " +
+                                   (*tailer)->status().to_string());
+        }
+      }
+    });
+    std::vector<std::thread> producers;
+    for (int t = 0; t < 2; ++t) {
+      producers.emplace_back([&, t] {
+        std::mt19937_64 rng(seed + t);
+        for (uint64_t i = 0; i < kEach; ++i) {
+          if (rng() % 8 == 0) std::this_thread::sleep_for(std::chrono::microseconds(rng() % 300));
+          std::string p(1 + rng() % 500, static_cast<char>('a' + (i + t) % 26));
+          auto seq = (*store)->append("s", p);
+          if (!seq) return;
+          written[t][*seq] = std::move(p);
+          if (rng() % 16 == 0 && !(*store)->wait(*seq, Level::kDurable)) return;
+        }
+      });
+    }
+    for (auto& p : producers) p.join();
+    tail.join();
+    EXPECT_EQ(tail_error, "") << "seed " << seed;
+    ASSERT_TRUE((*store)->close());
+  }
+  ASSERT_EQ(written[0].size() + written[1].size(), 2 * kEach) << "seed " << seed;
+  auto reader = Reader::open(path);
+  ASSERT_TRUE(reader) << reader.status().to_string();
+  for (const auto& m : written) {
+    for (const auto& [seq, payload] : m) {
+      auto v = (*reader)->get(seq);
+      ASSERT_TRUE(v) << "seq " << seq << ": " << v.status().to_string() << "; seed " << seed;
+      ASSERT_EQ(v->payload(), payload) << "seq " << seq << "; seed " << seed;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace reel
