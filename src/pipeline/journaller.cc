@@ -124,7 +124,9 @@ bool Journaller::write_published() {
     if (!FrameRingTraits::is_padding(w)) last_frame = p;
     p += FrameRingTraits::record_bytes(w);
   }
-  if (p == position_) return false;
+  // A zeroing chunk in the way completes on the journal thread (which may
+  // be in an fdatasync): the write is that thread's then.
+  if (p == position_ || writer_->append_would_wait(p - position_)) return false;
   // No writeback here: the next step() starts it (a sync covers the pages
   // anyway), and the producer goes back to its caller sooner.
   Status s = write_run(position_, p);

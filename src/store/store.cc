@@ -53,11 +53,13 @@ Result<uint64_t> Store::Impl::publish(wal::RecordFields& fields, bool fail_if_fu
   const auto segment_no = base_segment_no + static_cast<uint32_t>(ring->segment_of(claim.position));
   const uint32_t word = encoder.write_unpublished(segment_no, {claim.data, claim.bytes});
   ring->publish(claim, word);
-  const bool asleep = published.has_sleeper();
-  if ((asleep || journal_syncing.load(std::memory_order_relaxed)) && write_while_journal_sleeps()) {
-    return claim.seq;
+  // The journal thread sleeps or syncs: this thread may write. If it does
+  // not, it wakes the journal thread (notify() looks for a sleeper again,
+  // after the journal lock this thread may have held is free).
+  if ((published.has_sleeper() || journal_syncing.load(std::memory_order_relaxed)) &&
+      !write_while_journal_sleeps()) {
+    published.notify();
   }
-  if (asleep) published.notify();
   return claim.seq;
 }
 
@@ -78,12 +80,15 @@ bool Store::Impl::write_while_journal_sleeps() {
   lock.unlock();
   released.notify();
   // The journal thread schedules the policy's sync (its sleep may have no
-  // deadline), and anything claimed meanwhile that it may have looked for
-  // while we held the lock (as in lead_sync).
+  // deadline), a sync a waiter asked for, and anything claimed meanwhile
+  // that it may have looked for while we held the lock (as in lead_sync).
   const bool sync_clock = options.sync.mode == SyncPolicy::Mode::kAlways ||
                           (options.sync.mode == SyncPolicy::Mode::kInterval && was_synced);
   if (sync_clock) sync_check.store(true);
-  if (sync_clock || ring->next_position() != ring->consumer_position(0)) published.notify();
+  if (sync_clock || ring->next_position() != ring->consumer_position(0) ||
+      sync_request.load(std::memory_order_acquire) > head.durable_seq()) {
+    published.notify();
+  }
   return true;
 }
 

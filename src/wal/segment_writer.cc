@@ -65,7 +65,6 @@ Status SegmentWriter::start_segment(uint64_t first_seq, uint32_t segment_no) {
   end_offset_ = kSegmentHeaderBytes;
   writeback_from_ = 0;
   synced_end_ = end_offset_;
-  ++segments_;
   return Status::ok();
 }
 
@@ -81,7 +80,6 @@ Status SegmentWriter::resume_segment(const SegmentHeader& header, uint64_t end_o
   end_offset_ = end_offset;
   writeback_from_ = end_offset / page_bytes() * page_bytes();
   synced_end_ = 0;  // what an earlier process wrote may not have been synced
-  ++segments_;
   open_zeroer(path, /*first_window=*/false);
   return Status::ok();
 }
@@ -104,19 +102,29 @@ Status SegmentWriter::append_batch(std::span<const uint8_t> frames) {
     return Status::invalid_argument(path_ + ": batch of " + std::to_string(frames.size()) +
                                     " bytes does not fit at offset " + std::to_string(end_offset_));
   }
-  // With zeroing ahead, zeros to the end of the last page in the same
-  // write: a later write into that page then finds it whole in the page
-  // cache. Into a block already written (zeroed) a partial page would first
-  // be read from the disk (about 50 us on this machine's disk, per batch).
-  const uint64_t page = page_bytes();
   const uint64_t end = end_offset_ + frames.size();
-  const uint64_t tail = std::min((end + page - 1) / page * page, capacity_) - end;
+  const uint64_t tail = tail_pad(end);
   Status s;
   if (zeroer_) s = zeroer_->before_write(end + tail);
   if (s) s = write_all(env_, fd_, frames, end_offset_, path_, zeroer_ ? tail : 0);
   if (!s) return fail(s);
   end_offset_ += frames.size();
   return Status::ok();
+}
+
+// With zeroing ahead, zeros to the end of the last page in the same write:
+// a later write into that page then finds it whole in the page cache. Into a
+// block already written (zeroed) a partial page would first be read from
+// the disk (about 50 us on this machine's disk, per batch).
+uint64_t SegmentWriter::tail_pad(uint64_t end) const {
+  const uint64_t page = page_bytes();
+  return std::min((end + page - 1) / page * page, capacity_) - end;
+}
+
+bool SegmentWriter::append_would_wait(uint64_t bytes) {
+  if (!zeroer_) return false;
+  const uint64_t end = end_offset_ + bytes;
+  return zeroer_->would_wait(end + tail_pad(end));
 }
 
 Status SegmentWriter::start_writeback() {
@@ -149,7 +157,6 @@ SegmentWriter::SyncTicket SegmentWriter::begin_sync() {
   if (failure_.is_ok() && sync_failure_.is_ok() && fd_ >= 0 && synced_end_ < end_offset_) {
     t.fd = fd_;
     t.path = path_;
-    t.segment = segments_;
     t.end = end_offset_;
   }
   return t;
@@ -158,7 +165,11 @@ SegmentWriter::SyncTicket SegmentWriter::begin_sync() {
 void SegmentWriter::run_sync(SyncTicket& t) {
   if (t.fd >= 0) {
     t.status = env_->datasync(t.fd, t.path);
-    if (!t.status) {
+    if (t.status) {
+      // Still the active segment: sealing it takes sync_mu_. A sync() that
+      // waited for this one finds nothing left to sync.
+      synced_end_ = std::max(synced_end_, t.end);
+    } else {
       sync_failure_ = t.status;
       sync_failed_.store(true, std::memory_order_release);
     }
@@ -167,10 +178,8 @@ void SegmentWriter::run_sync(SyncTicket& t) {
 }
 
 Status SegmentWriter::end_sync(SyncTicket& t) {
-  if (t.fd < 0) return failure_;
-  if (!t.status) return fail(t.status);
-  if (t.segment == segments_) synced_end_ = std::max(synced_end_, t.end);
-  return Status::ok();
+  if (t.fd >= 0 && !t.status) return fail(t.status);
+  return failure_;
 }
 
 Status SegmentWriter::seal() {

@@ -56,6 +56,9 @@ class SegmentWriter {
   // Appends `frames` (whole frames, borrowed for the duration of the call) at
   // the end of the active segment. They must fit: see remaining_bytes().
   Status append_batch(std::span<const uint8_t> frames);
+  // Whether append_batch() of `bytes` would now wait for a zeroing chunk in
+  // flight (wal/zeroer.h: only the thread that started it completes it).
+  bool append_would_wait(uint64_t bytes);
 
   // Starts writeback (sync_file_range) of the pages that appends completed
   // since the last call, so that a later sync() waits for the last pages
@@ -74,17 +77,16 @@ class SegmentWriter {
   // works (the store's journal thread: producers write meanwhile):
   //   SyncTicket t = writer.begin_sync();  // under the lock: covers what is appended now
   //   writer.run_sync(t);                  // without it: fdatasync
-  //   Status s = writer.end_sync(t);       // under it again: what the sync covered
+  //   Status s = writer.end_sync(t);       // under it again: its outcome
   // From begin_sync() to the end of run_sync() the ticket holds the writer's
-  // sync mutex: sync() and seal() (so the descriptor's closing) wait for it.
-  // A failed run_sync fails the writer at once for sync() and seal(), and
-  // for everything else at end_sync().
+  // sync mutex: sync() and seal() (so the descriptor's closing) wait for it,
+  // and then find synced what it covered. A failed run_sync fails sync()
+  // and append_batch() at once, and the writer for good at end_sync().
   struct SyncTicket {
     std::unique_lock<std::mutex> hold;
     int fd = -1;  // -1: nothing to sync
     std::string path;
-    uint64_t segment = 0;
-    uint64_t end = 0;
+    uint64_t end = 0;  // what it covers: the active segment up to here
     Status status;
   };
   SyncTicket begin_sync();
@@ -116,6 +118,7 @@ class SegmentWriter {
 
  private:
   Status fail(Status s);
+  uint64_t tail_pad(uint64_t end) const;  // zeros after `end`, to its page's end
   void open_zeroer(const std::string& path, bool first_window);
 
   IoEnv* env_;
@@ -127,10 +130,12 @@ class SegmentWriter {
   int fd_ = -1;
   uint64_t end_offset_ = 0;
   uint64_t writeback_from_ = 0;  // page-aligned: pages before it went to start_writeback
-  uint64_t synced_end_ = 0;      // a sync covered the active segment up to here
-  uint64_t segments_ = 0;        // segments started or resumed: a SyncTicket's segment
+  // A sync covered the active segment up to here. Written under sync_mu_
+  // (by run_sync without the caller's lock) or while no ticket is held.
+  uint64_t synced_end_ = 0;
   // Held by a SyncTicket from begin_sync() to the end of run_sync(); taken by
-  // sync() (under the caller's lock: order caller's lock -> sync_mu_).
+  // sync() (under the caller's lock: order caller's lock -> sync_mu_), so a
+  // segment is never sealed, nor another started, while a ticket syncs it.
   std::mutex sync_mu_;
   Status sync_failure_;  // guarded by sync_mu_: a failed run_sync
   // Set with sync_failure_ (which is then never written again): appends

@@ -80,6 +80,10 @@ class Zeroer {
   // flight that starts below it. An error (the chunk could not be waited
   // for, so it may still land) means the writer must not write.
   Status before_write(uint64_t to);
+  // Whether before_write(to) would wait now (a chunk it reaches is still
+  // under way): a writer on a thread that did not start the chunk can leave
+  // the write to the one that did.
+  bool would_wait(uint64_t to) { return in_flight_ && to > flight_from_ && !reap(false); }
 
   // Zeroed (or written by the writer) up to here; for tests.
   uint64_t zeroed_to() const { return zeroed_to_; }
