@@ -91,6 +91,26 @@ TEST(ByteRing, UnpublishedRecordStopsTheRunEvenIfLaterOnesArePublished) {
   EXPECT_EQ(ring.published_end(0, 4096), 64u);
 }
 
+// A closing store closes claims: every later claim fails, and what was
+// claimed before (published or not yet) stays to be consumed.
+TEST(ByteRing, ClaimsAfterCloseFailAndWhatWasClaimedStays) {
+  Ring ring(1 << 12, 512, 1, 1, 0);
+  Ring::Claim a, b, c;
+  ASSERT_EQ(ring.try_claim(32, &a), Ring::ClaimStatus::kOk);
+  ASSERT_EQ(ring.try_claim(32, &b), Ring::ClaimStatus::kOk);
+  write_record(a, 0, 0);
+  ring.publish(a, 32);
+  ring.close_claims();
+  EXPECT_EQ(ring.try_claim(32, &c), Ring::ClaimStatus::kClosed);
+  EXPECT_EQ(ring.next_seq(), 3u);
+  EXPECT_EQ(ring.next_position(), 64u);
+  write_record(b, 0, 1);
+  ring.publish(b, 32);  // claimed before the close: still published
+  EXPECT_EQ(ring.published_end(0, 4096), 64u);
+  ring.close_claims();  // twice: the same
+  EXPECT_EQ(ring.next_seq(), 3u);
+}
+
 // Claims records of random sizes for `rounds` rounds, draining (and checking
 // order and content) whenever the ring is full; `check` sees every claim.
 void claim_randomly(Ring& ring, int rounds, const std::function<void(const Ring::Claim&)>& check) {

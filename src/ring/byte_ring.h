@@ -60,7 +60,7 @@ static_assert(std::endian::native == std::endian::little,
 template <class Traits>
 class ByteRing {
  public:
-  enum class ClaimStatus { kOk, kFull, kTooLarge };
+  enum class ClaimStatus { kOk, kFull, kTooLarge, kClosed };
 
   // Where a claimed record goes. `data` points into ring memory; the
   // producer writes the record there, all but the first 4 bytes, then calls
@@ -112,6 +112,7 @@ class ByteRing {
     unsigned __int128 current = load_next();
     for (;;) {
       const uint64_t seq = static_cast<uint64_t>(current >> 64);
+      if ((seq & kClosedBit) != 0) return ClaimStatus::kClosed;
       const uint64_t position = static_cast<uint64_t>(current);
       const uint64_t index = position & mask_;
       const size_t padding = index + bytes > capacity_ ? capacity_ - index : 0;
@@ -135,6 +136,19 @@ class ByteRing {
         out->gap_bytes = gap;
         return ClaimStatus::kOk;
       }
+      current = seen;
+    }
+  }
+
+  // Every later claim fails with kClosed. Once this returns, next_seq() and
+  // next_position() are final: every record claimed is below them, and
+  // will be published by its producer (a store closing waits for that).
+  void close_claims() {
+    unsigned __int128 current = load_next();
+    for (;;) {
+      const auto closed = current | (static_cast<unsigned __int128>(kClosedBit) << 64);
+      const unsigned __int128 seen = __sync_val_compare_and_swap(&next_, current, closed);
+      if (seen == current) return;
       current = seen;
     }
   }
@@ -213,7 +227,7 @@ class ByteRing {
   uint64_t segment_of(uint64_t position) const { return position / segment_bytes_; }
   uint64_t segment_offset(uint64_t position) const { return position % segment_bytes_; }
   // Next seq and position producers will claim (a snapshot).
-  uint64_t next_seq() const { return static_cast<uint64_t>(load_next() >> 64); }
+  uint64_t next_seq() const { return static_cast<uint64_t>(load_next() >> 64) & ~kClosedBit; }
   uint64_t next_position() const { return static_cast<uint64_t>(load_next()); }
 
  private:
@@ -241,6 +255,8 @@ class ByteRing {
     size_t bytes;
     void operator()(uint8_t* p) const { ::munmap(p, bytes); }
   };
+  // In the seq half of next_: claims are closed (seqs never reach 2^63).
+  static constexpr uint64_t kClosedBit = uint64_t{1} << 63;
   static unsigned __int128 pack(uint64_t seq, uint64_t position) {
     return (static_cast<unsigned __int128>(seq) << 64) | position;
   }

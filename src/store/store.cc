@@ -38,6 +38,9 @@ Result<uint64_t> Store::Impl::publish(wal::RecordFields& fields, bool fail_if_fu
   for (;;) {
     const auto got = ring->try_claim(bytes, &claim);
     if (got == pipeline::FrameRing::ClaimStatus::kOk) break;
+    if (got == pipeline::FrameRing::ClaimStatus::kClosed) {
+      return Status::failed(paths.root + ": store is closed");
+    }
     if (fail_if_full) return Status::busy(paths.root + ": the ring is full");
     const auto h = health.state();
     if (h == store::StageHealth::kFailed) return failure_status();
@@ -209,6 +212,11 @@ Status Store::Impl::close() {
     closed = true;
   }
   closing.store(true);
+  // No claim after this one: the journal thread, told to stop below, waits
+  // for every record claimed before it to be published, and writes it. (An
+  // append past its `closing` check could otherwise claim after the journal
+  // thread's last look, and close() would report it unwritten.)
+  ring->close_claims();
   stop_journal.store(true);
   published.notify();
   if (journal_thread.joinable()) journal_thread.join();
