@@ -114,7 +114,8 @@ TEST(QuietWrite, AnAppendAfterAQuietSpellIsWrittenWhenItReturns) {
 
 // A write made while the journal thread slept is synced as the policy says,
 // without a wait() asking: kAlways at once, kInterval within its interval
-// (the journal thread's idle sleep is 100 ms: these wait at most 50).
+// (without a policy the journal thread's idle sleep is 100 ms: these wait
+// at most 50).
 TEST(QuietWrite, ThePolicysSyncFollowsAWriteMadeWhileTheJournalSlept) {
   for (const char* sync : {"always", "interval:1ms"}) {
     SCOPED_TRACE(sync);

@@ -105,7 +105,9 @@ struct StoreOptions {
   // the journal thread to do it: tailers and kWritten waiters see a sparse
   // feed's records one thread wake-up sooner. Sustained appends still go
   // through the journal thread (the first of a burst may be written this
-  // way). false: append() never writes.
+  // way). Under SyncPolicy kInterval the journal thread then wakes every
+  // interval even when idle, to sync what producers wrote. false: append()
+  // never writes.
   bool write_when_idle = true;
   // The indexer syncs LMDB at least this often (the WAL is the truth: an
   // unsynced index is rebuilt from it after a power loss), and as often

@@ -81,18 +81,18 @@ bool Store::Impl::write_while_journal_sleeps() {
   if (!lock.owns_lock()) return false;
   // As in lead_sync: after stop_journal the stage is close()'s.
   if (stop_journal.load() || health.state() != store::StageHealth::kHealthy) return false;
-  const bool was_synced = journaller->durable_seq() >= journaller->written_seq();
   if (!journaller->write_published()) return false;  // a segment starts: the journal thread's
   last_write_ns.store(now, std::memory_order_relaxed);
   lock.unlock();
   released.notify();
-  // The journal thread schedules the policy's sync (its sleep may have no
-  // deadline), a sync a waiter asked for, and anything claimed meanwhile
-  // that it may have looked for while we held the lock (as in lead_sync).
-  const bool sync_clock = options.sync.mode == SyncPolicy::Mode::kAlways ||
-                          (options.sync.mode == SyncPolicy::Mode::kInterval && was_synced);
-  if (sync_clock) sync_check.store(true);
-  if (sync_clock || ring->next_position() != ring->consumer_position(0) ||
+  // The journal thread syncs now under kAlways (under kInterval it wakes
+  // every interval: a wake-up here would land beside this record's readers,
+  // once per interval); and it takes a sync a waiter asked for, and
+  // anything claimed meanwhile that it may have looked for while we held
+  // the lock (as in lead_sync).
+  const bool sync_now = options.sync.mode == SyncPolicy::Mode::kAlways;
+  if (sync_now) sync_check.store(true);
+  if (sync_now || ring->next_position() != ring->consumer_position(0) ||
       sync_request.load(std::memory_order_acquire) > head.durable_seq()) {
     published.notify();
   }

@@ -114,8 +114,8 @@ struct REEL_INTERNAL Store::Impl final : pipeline::JournalListener {
   // steady_clock ns of the last write by the journal thread or a producer
   // (write_while_journal_sleeps); relaxed, a heuristic.
   std::atomic<int64_t> last_write_ns{0};
-  // A producer wrote while the journal thread slept: the policy's sync is
-  // the journal thread's to schedule (kAlways: now; kInterval: its clock).
+  // A producer wrote while the journal thread slept under kAlways: the
+  // sync is the journal thread's to make now.
   std::atomic<bool> sync_check{false};
   // The journal thread is in an fdatasync without journal_mu (sync_journal):
   // producers may write meanwhile, as when it sleeps.

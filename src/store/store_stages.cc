@@ -186,7 +186,10 @@ void Store::Impl::journal_loop() {
     // the interval sync, and every 10 ms while the disk is full, to retry.
     auto timeout = std::chrono::nanoseconds(std::chrono::milliseconds(100));
     if (!r.stall.is_ok()) timeout = std::chrono::milliseconds(10);
-    if (options.sync.mode == SyncPolicy::Mode::kInterval && unsynced) {
+    // Under kInterval, every interval even with nothing unsynced when
+    // producers may write while it sleeps (write_when_idle): their writes
+    // are synced at the next tick, and do not wake it.
+    if (options.sync.mode == SyncPolicy::Mode::kInterval && (unsynced || options.write_when_idle)) {
       timeout = std::min<std::chrono::nanoseconds>(timeout, options.sync.interval);
     }
     // The journaller's state is read under the lock, but never waited for:
