@@ -52,8 +52,9 @@ void expect_acked_present(const std::string& dir,
   }
 }
 
-Result<std::unique_ptr<Store>> open_with_faults(const std::string& dir, FaultEnv::Plan* plan) {
-  return store::open_store_with_env(dir, small_segments(), std::make_unique<FaultEnv>(plan));
+Result<std::unique_ptr<Store>> open_with_faults(const std::string& dir, FaultEnv::Plan* plan,
+                                                StoreOptions options = small_segments()) {
+  return store::open_store_with_env(dir, options, std::make_unique<FaultEnv>(plan));
 }
 
 // A store stopped by a fault: close() reports it; a reopen recovers and
@@ -202,7 +203,11 @@ TEST(PipelineLeader, AFailedWriteBackStopsEveryAcknowledgement) {
   TempDir dir;
   FaultEnv::Plan plan;
   plan.fail_writeback_at = 2;
-  auto store = open_with_faults(dir.path(), &plan);
+  // Writeback starts after writes by the journal thread or a leader; a
+  // producer's own quiet write (write_when_idle) leaves it to the sync.
+  StoreOptions o = small_segments();
+  o.write_when_idle = false;
+  auto store = open_with_faults(dir.path(), &plan, o);
   ASSERT_TRUE(store);
   std::vector<std::pair<uint64_t, std::string>> acked;
   Status first_failure;

@@ -17,6 +17,7 @@
 
 #include "fault_env.h"
 #include "reel/reel.h"
+#include "store_stress.h"
 #include "test_util.h"
 #include "wal/segment_writer.h"
 
@@ -137,6 +138,34 @@ TEST(QuietWrite, ThePolicysSyncFollowsAWriteMadeWhileTheJournalSlept) {
   }
 }
 
+// Under kInterval a quiet write does not wake the journal thread; its
+// interval tick syncs it. A leader's sync just before the write moves the
+// policy's clock, and the tick must sync anyway: otherwise the write waits
+// a second interval (up to twice the promise).
+TEST(QuietWrite, AWriteAfterALeadersSyncIsDurableWithinTheInterval) {
+  testing::TempDir dir;
+  auto store = Store::open(dir / "S", small_store("interval:50ms"));
+  ASSERT_TRUE(store) << store.status().to_string();
+  for (int i = 0; i < 5; ++i) {
+    std::this_thread::sleep_for(milliseconds(60 + 7 * i));  // the journal thread asleep
+    auto led = (*store)->append("s", testing::numbered("led ", i));
+    ASSERT_TRUE(led);
+    ASSERT_TRUE((*store)->wait(*led, Level::kDurable));  // a leader's sync
+    auto quiet = (*store)->append("s", testing::numbered("quiet ", i));
+    ASSERT_TRUE(quiet);
+    const auto start = std::chrono::steady_clock::now();
+    while ((*store)->watermarks().durable_seq < *quiet &&
+           std::chrono::steady_clock::now() - start < milliseconds(500)) {
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
+    const auto waited = std::chrono::steady_clock::now() - start;
+    EXPECT_LT(waited, milliseconds(70))
+        << "record " << i << " waited " << std::chrono::duration<double, std::milli>(waited).count()
+        << " ms for a 50 ms interval";
+  }
+  ASSERT_TRUE((*store)->close());
+}
+
 // A waiter whose record cannot be written yet (another producer's, before
 // it, is claimed but not yet published: a large one, still being encoded)
 // asks the journal thread to sync. The other producer then writes both
@@ -202,57 +231,10 @@ TEST(QuietWrite, TheIndexThreadIsBatchWork) {
 // some leading their own syncs, beside a tailer; every record is there, in
 // order, after a reopen.
 TEST(QuietWrite, ProducersAtEveryPaceKeepEveryRecord) {
-  const uint64_t seed = testing::test_seed();
   testing::TempDir dir;
-  const std::string path = dir / "S";
-  constexpr uint64_t kEach = 3000;
-  std::map<uint64_t, std::string> written[2];
-  {
-    auto store = Store::open(path, small_store("always"));
-    ASSERT_TRUE(store) << store.status().to_string();
-    std::string tail_error;
-    std::thread tail([&] {
-      Tailer::Options from_start;
-      from_start.from_seq = 1;
-      auto tailer = Tailer::open(path, from_start);
-      if (!tailer) return void(tail_error = tailer.status().to_string());
-      RecordView v;
-      for (uint64_t s = 1; s <= 2 * kEach; ++s) {
-        if (!(*tailer)->next(&v, std::chrono::seconds(20)) || v.seq() != s) {
-          return void(tail_error = "tailer stopped at " + std::to_string(s) + ": " +
-                                   (*tailer)->status().to_string());
-        }
-      }
-    });
-    std::vector<std::thread> producers;
-    for (int t = 0; t < 2; ++t) {
-      producers.emplace_back([&, t] {
-        std::mt19937_64 rng(seed + t);
-        for (uint64_t i = 0; i < kEach; ++i) {
-          if (rng() % 8 == 0) std::this_thread::sleep_for(std::chrono::microseconds(rng() % 300));
-          std::string p(1 + rng() % 500, static_cast<char>('a' + (i + t) % 26));
-          auto seq = (*store)->append("s", p);
-          if (!seq) return;
-          written[t][*seq] = std::move(p);
-          if (rng() % 16 == 0 && !(*store)->wait(*seq, Level::kDurable)) return;
-        }
-      });
-    }
-    for (auto& p : producers) p.join();
-    tail.join();
-    EXPECT_EQ(tail_error, "") << "seed " << seed;
-    ASSERT_TRUE((*store)->close());
-  }
-  ASSERT_EQ(written[0].size() + written[1].size(), 2 * kEach) << "seed " << seed;
-  auto reader = Reader::open(path);
-  ASSERT_TRUE(reader) << reader.status().to_string();
-  for (const auto& m : written) {
-    for (const auto& [seq, payload] : m) {
-      auto v = (*reader)->get(seq);
-      ASSERT_TRUE(v) << "seq " << seq << ": " << v.status().to_string() << "; seed " << seed;
-      ASSERT_EQ(v->payload(), payload) << "seq " << seq << "; seed " << seed;
-    }
-  }
+  testing::stress_producers_and_tailer(
+      dir / "S", small_store("always"),
+      {.each = 3000, .max_payload = 500, .pause_us = 300, .lead_every = 16}, testing::test_seed());
 }
 
 }  // namespace

@@ -17,6 +17,7 @@
 #include <gtest/gtest.h>
 
 #include "reel/reel.h"
+#include "store_stress.h"
 #include "test_util.h"
 #include "wal/frame_format.h"
 #include "wal/io_env.h"
@@ -187,60 +188,13 @@ TEST(Zeroer, PaddedWriteStopsAtTheTail) {
 // thread starting the chunks, a tailer reading beside them; then every
 // record must be there after a reopen.
 TEST(Zeroer, StoreKeepsEveryRecordBesideLeadersAndATailer) {
-  const uint64_t seed = testing::test_seed();
   testing::TempDir dir;
-  const std::string path = dir / "S";
   StoreOptions o;
   o.segment_bytes_max = uint64_t{16} << 20;
   o.ring_bytes = uint64_t{1} << 20;
   o.zero_ahead_bytes = 64 << 10;
-  constexpr uint64_t kPerProducer = 4000;
-  std::map<uint64_t, std::string> written[2];
-  {
-    auto store = Store::open(path, o);
-    ASSERT_TRUE(store) << store.status().to_string();
-    std::string tail_error;
-    std::thread tail([&] {
-      Tailer::Options from_start;
-      from_start.from_seq = 1;
-      auto tailer = Tailer::open(path, from_start);
-      if (!tailer) return void(tail_error = tailer.status().to_string());
-      RecordView v;
-      for (uint64_t s = 1; s <= 2 * kPerProducer; ++s) {
-        if (!(*tailer)->next(&v, std::chrono::seconds(20)) || v.seq() != s) {
-          return void(tail_error = "tailer stopped at " + std::to_string(s) + ": " +
-                                   (*tailer)->status().to_string());
-        }
-      }
-    });
-    std::vector<std::thread> producers;
-    for (int t = 0; t < 2; ++t) {
-      producers.emplace_back([&, t] {
-        std::mt19937_64 rng(seed + t);
-        for (uint64_t i = 0; i < kPerProducer; ++i) {
-          std::string p(1 + rng() % 3000, static_cast<char>('a' + (i + t) % 26));
-          auto seq = (*store)->append("s", p);
-          if (!seq) return;
-          written[t][*seq] = std::move(p);
-          if (rng() % 4 == 0 && !(*store)->wait(*seq, Level::kDurable)) return;
-        }
-      });
-    }
-    for (auto& p : producers) p.join();
-    tail.join();
-    EXPECT_EQ(tail_error, "");
-    ASSERT_TRUE((*store)->close());
-  }
-  ASSERT_EQ(written[0].size() + written[1].size(), 2 * kPerProducer) << "seed " << seed;
-  auto reader = Reader::open(path);
-  ASSERT_TRUE(reader) << reader.status().to_string();
-  for (const auto& m : written) {
-    for (const auto& [seq, payload] : m) {
-      auto v = (*reader)->get(seq);
-      ASSERT_TRUE(v) << "seq " << seq << ": " << v.status().to_string() << "; seed " << seed;
-      ASSERT_EQ(v->payload(), payload) << "seq " << seq << "; seed " << seed;
-    }
-  }
+  testing::stress_producers_and_tailer(dir / "S", o, {.each = 4000, .max_payload = 3000},
+                                       testing::test_seed());
 }
 
 }  // namespace

@@ -163,6 +163,13 @@ std::optional<Journaller::PendingSync> Journaller::begin_sync(bool asked) {
   return p;
 }
 
+std::chrono::nanoseconds Journaller::until_sync_due() const {
+  if (options_.sync.mode != SyncPolicy::Mode::kInterval) return std::chrono::hours(24);
+  const auto due = last_sync_ + options_.sync.interval;
+  return std::max<std::chrono::nanoseconds>(std::chrono::nanoseconds(0),
+                                            due - std::chrono::steady_clock::now());
+}
+
 void Journaller::end_sync(PendingSync& p) {
   if (Status s = writer_->end_sync(p.ticket); !s) {
     fail(s);

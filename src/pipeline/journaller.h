@@ -72,6 +72,9 @@ class Journaller {
     uint64_t seq = 0;
   };
   std::optional<PendingSync> begin_sync(bool asked);
+  // kInterval: how long until the policy's sync is due (0: due now);
+  // otherwise a day.
+  std::chrono::nanoseconds until_sync_due() const;
   void run_sync(PendingSync& pending) { writer_->run_sync(pending.ticket); }
   void end_sync(PendingSync& pending);
   // Syncs now if anything written is not durable yet. A failed sync stops

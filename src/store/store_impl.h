@@ -170,7 +170,8 @@ struct REEL_INTERNAL Store::Impl final : pipeline::JournalListener {
   // The journal thread's sync (the policy's, or the one asked for), with
   // `lock` (on journal_mu) let go while the disk works; true if it synced.
   // `wrote`: the step before it wrote (the index thread is woken first).
-  bool sync_journal(std::unique_lock<std::mutex>& lock, bool wrote);
+  // `force`: sync whatever is unsynced, due or not (the interval tick).
+  bool sync_journal(std::unique_lock<std::mutex>& lock, bool wrote, bool force);
   // wait(seq, kDurable) on a healthy store: writes what is published up to
   // `seq` and syncs it on the calling thread. True once seq is durable;
   // false when it could not lead (closing, failed, stalled, a record before

@@ -127,8 +127,8 @@ bool Store::Impl::lead_sync(uint64_t seq) {
   return head.durable_seq() >= seq;
 }
 
-bool Store::Impl::sync_journal(std::unique_lock<std::mutex>& lock, bool wrote) {
-  auto pending = journaller->begin_sync(sync_asked_locked());
+bool Store::Impl::sync_journal(std::unique_lock<std::mutex>& lock, bool wrote, bool force) {
+  auto pending = journaller->begin_sync(force || sync_asked_locked());
   if (!pending) return false;
   journal_syncing.store(true);
   lock.unlock();
@@ -147,10 +147,11 @@ void Store::Impl::journal_loop() {
     start = journaller->position();
   }
   bool registered = false;
+  bool tick = false;  // woken by the interval's deadline: sync what is unsynced
   for (;;) {
     std::unique_lock<std::mutex> lock(journal_mu);
     JournalStep r = journal_step_locked(/*defer_sync=*/true);
-    if (!r.failed && sync_journal(lock, r.worked)) r.failed = journaller->failed();
+    if (!r.failed && sync_journal(lock, r.worked, tick)) r.failed = journaller->failed();
     if (!registered && journaller->position() - start >= ring->capacity()) {
       // A full lap written: this is sustained ingest, worth pinning the ring
       // as an io_uring fixed buffer (pinning 64 MiB costs ~100 ms, too much
@@ -166,6 +167,7 @@ void Store::Impl::journal_loop() {
     const bool stopping = stop_journal.load();
     const bool drained = journaller->position() == ring->next_position();
     const bool unsynced = journaller->durable_seq() < journaller->written_seq();
+    const auto due_in = journaller->until_sync_due();
     lock.unlock();
     if (r.worked) {
       last_write_ns.store(std::chrono::steady_clock::now().time_since_epoch().count(),
@@ -186,11 +188,18 @@ void Store::Impl::journal_loop() {
     // the interval sync, and every 10 ms while the disk is full, to retry.
     auto timeout = std::chrono::nanoseconds(std::chrono::milliseconds(100));
     if (!r.stall.is_ok()) timeout = std::chrono::milliseconds(10);
-    // Under kInterval, every interval even with nothing unsynced when
-    // producers may write while it sleeps (write_when_idle): their writes
-    // are synced at the next tick, and do not wake it.
+    // Under kInterval: when what is unsynced falls due; with nothing
+    // unsynced, an interval from now when producers may write while it
+    // sleeps (write_when_idle: their writes do not wake it). Woken by that
+    // deadline, it syncs what is unsynced whatever a leader's sync meanwhile
+    // did to the policy's clock: nothing waits more than an interval.
+    bool deadline_syncs = false;
     if (options.sync.mode == SyncPolicy::Mode::kInterval && (unsynced || options.write_when_idle)) {
-      timeout = std::min<std::chrono::nanoseconds>(timeout, options.sync.interval);
+      const auto left = unsynced ? due_in : options.sync.interval;
+      if (left <= timeout) {
+        timeout = left;
+        deadline_syncs = true;
+      }
     }
     // The journaller's state is read under the lock, but never waited for:
     // a leader may hold it through an fdatasync, and looks for what is left
@@ -200,7 +209,7 @@ void Store::Impl::journal_loop() {
     // Ready only for work a step can do: records to write while no segment
     // creation is stalled, or a sync a written record is waiting for; a
     // requested seq not yet published wakes us when its producer publishes.
-    published.wait_for(
+    const bool woken = published.wait_for(
         [&] {
           if (stop_journal.load() || retry_now.load() || sync_check.exchange(false)) return true;
           std::unique_lock<std::mutex> guard(journal_mu, std::try_to_lock);
@@ -210,6 +219,7 @@ void Store::Impl::journal_loop() {
                  journaller->written_seq() > journaller->durable_seq();
         },
         timeout);
+    tick = deadline_syncs && !woken;
   }
   journal_done.store(true);
   released.notify();
