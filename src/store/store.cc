@@ -62,8 +62,10 @@ Result<uint64_t> Store::Impl::publish(wal::RecordFields& fields, bool fail_if_fu
   // third of its rate, measured): this thread may write. If it does not, it
   // wakes the journal thread (notify() looks for a sleeper again, after the
   // journal lock this thread may have held is free).
-  const bool alone = ring->consumer_position(0) == claim.position;
-  if ((published.has_sleeper() || (alone && journal_syncing.load(std::memory_order_relaxed))) &&
+  // (The journal's cursor is read only while it syncs: under sustained
+  // appends that line moves with every write.)
+  if ((published.has_sleeper() || (journal_syncing.load(std::memory_order_relaxed) &&
+                                   ring->consumer_position(0) == claim.position)) &&
       !write_while_journal_sleeps()) {
     published.notify();
   }
