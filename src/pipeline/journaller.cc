@@ -97,7 +97,7 @@ bool Journaller::step(bool sync) {
     return true;
   }
   stall_ = stalled ? s : Status::ok();
-  if (Status w = finish_write(last_frame); !w) {
+  if (Status w = finish_write(last_frame, /*writeback=*/true); !w) {
     fail(w);
     return true;
   }
@@ -107,11 +107,11 @@ bool Journaller::step(bool sync) {
   return true;
 }
 
-Status Journaller::finish_write(uint64_t last_frame) {
+Status Journaller::finish_write(uint64_t last_frame, bool writeback) {
   if (last_frame != UINT64_MAX) written_seq_ = seq_at(last_frame);
   listener_->on_written(written_seq_);
   // After the watermark: readers woken by it need not wait for this call.
-  return writer_->start_writeback();
+  return writeback ? writer_->start_writeback() : Status::ok();
 }
 
 bool Journaller::write_published() {
@@ -127,11 +127,10 @@ bool Journaller::write_published() {
   // A zeroing chunk in the way completes on the journal thread (which may
   // be in an fdatasync): the write is that thread's then.
   if (p == position_ || writer_->append_would_wait(p - position_)) return false;
-  // No writeback here: the next step() starts it (a sync covers the pages
+  // No writeback: the next step() starts it (a sync covers the pages
   // anyway), and the producer goes back to its caller sooner.
   Status s = write_run(position_, p);
-  if (s && last_frame != UINT64_MAX) written_seq_ = seq_at(last_frame);
-  if (s) listener_->on_written(written_seq_);
+  if (s) s = finish_write(last_frame, /*writeback=*/false);
   if (!s) {
     fail(s);
     return true;

@@ -56,9 +56,9 @@ class Journaller {
   // calls this and every other method (the store holds its journal lock).
   // `sync` false: never syncs (the caller does, with begin_sync()).
   bool step(bool sync = true);
-  // Writes the published frames at position() up to the next segment start,
-  // and starts their writeback; never syncs, never starts a segment (that
-  // and the rest are step()'s). For a producer that writes while the
+  // Writes the published frames at position() up to the next segment start;
+  // never syncs, never starts a segment or writeback (those are step()'s;
+  // a sync covers the pages anyway). For a producer that writes while the
   // journal thread sleeps (store.cc). True when it wrote anything.
   bool write_published();
   // A sync with the caller's lock free while the disk works (the store's
@@ -97,9 +97,9 @@ class Journaller {
 
  private:
   Status write_run(uint64_t from, uint64_t to);
-  // After writing up to `to` (`last_frame`: the last frame written, or
-  // UINT64_MAX): the written watermark, then the pages' writeback.
-  Status finish_write(uint64_t last_frame);
+  // After a write (`last_frame`: the last frame written, or UINT64_MAX):
+  // the written watermark, then, if `writeback`, the pages' writeback.
+  Status finish_write(uint64_t last_frame, bool writeback);
   Status start_segment(uint64_t gap_position);
   void fail(const Status& status);
   bool sync_due() const;

@@ -61,9 +61,9 @@ Result<uint64_t> Store::Impl::publish(wal::RecordFields& fields, bool fail_if_fu
   // after: producers writing then cost 1-producer streaming under kAlways a
   // third of its rate, measured): this thread may write. If it does not, it
   // wakes the journal thread (notify() looks for a sleeper again, after the
-  // journal lock this thread may have held is free).
-  // (The journal's cursor is read only while it syncs: under sustained
-  // appends that line moves with every write.)
+  // journal lock this thread may have held is free). The journal's cursor
+  // is read only while it syncs: under sustained appends that line moves
+  // with every write.
   if ((published.has_sleeper() || (journal_syncing.load(std::memory_order_relaxed) &&
                                    ring->consumer_position(0) == claim.position)) &&
       !write_while_journal_sleeps()) {

@@ -146,7 +146,8 @@ struct REEL_INTERNAL Store::Impl final : pipeline::JournalListener {
   Result<uint64_t> append(std::string_view stream, std::string_view payload,
                           const AppendOptions& ao);
   Result<uint64_t> publish(wal::RecordFields& fields, bool fail_if_full);
-  // After a publish that found the journal thread asleep: writes what is
+  // After a publish that found the journal thread asleep (or syncing, with
+  // this record first in line): writes what is
   // published (Journaller::write_published) on this thread if the store is
   // healthy, idle (StoreOptions::write_when_idle) and the journal lock free.
   // False: nothing written, the caller wakes the journal thread.
@@ -166,6 +167,7 @@ struct REEL_INTERNAL Store::Impl final : pipeline::JournalListener {
   // what it covers is written (`defer_sync`: no sync; the caller syncs with
   // journal_mu free, sync_journal). Caller holds journal_mu.
   JournalStep journal_step_locked(bool defer_sync = false);
+  // A wait(kDurable)'s sync is due (sync_request). Caller holds journal_mu.
   bool sync_asked_locked();
   // The journal thread's sync (the policy's, or the one asked for), with
   // `lock` (on journal_mu) let go while the disk works; true if it synced.
