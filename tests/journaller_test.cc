@@ -152,6 +152,50 @@ TEST(Journaller, FailedWriteStopsTheJournallerAndNothingIsReleased) {
   EXPECT_EQ(ring.consumer_position(0), stuck) << "failed data must not be released";
 }
 
+// Writes `producers` x `each` records through a journaller on a FaultEnv
+// (nothing fails: it counts) under `mode`, stepping with `writeback`, and
+// returns the env's count of start_writeback calls that reached it; then
+// `*later`: the count after one start_writeback() of the journaller's.
+int writebacks_while_journalling(SyncPolicy::Mode mode, bool writeback, int* syncs,
+                                 int* later = nullptr) {
+  testing::TempDir dir;
+  std::filesystem::create_directories(dir / "wal");
+  testing::FaultEnv::Plan plan;
+  testing::FaultEnv env(&plan);
+  wal::SegmentWriter writer(&env, dir / "wal", 42, kSegment);
+  FrameRing ring(32 * 1024, 8 * 1024, 1, 1, 0, kSegment, wal::kSegmentHeaderBytes);
+  Recorder recorder;
+  Journaller::Options options;
+  options.sync.mode = mode;
+  options.segment_bytes = kSegment;
+  options.max_batch_bytes = 2048;  // several writes, each completing a page or not
+  Journaller journaller(&ring, &writer, &recorder, options, 0);
+  ring::YieldingWait wait;
+  produce(&ring, 1, 60, &wait);  // ~15 KB: pages to write back
+  for (int i = 0; i < 1000 && journaller.step(/*sync=*/true, writeback); ++i) {
+  }
+  EXPECT_TRUE(recorder.failure.is_ok()) << recorder.failure.to_string();
+  EXPECT_EQ(journaller.written_seq(), 60u);
+  *syncs = env.syncs;
+  const int during = env.writebacks;
+  journaller.start_writeback();
+  if (later != nullptr) *later = env.writebacks;
+  return during;
+}
+
+// Writeback (sync_file_range) right before an fdatasync only costs the
+// thread a call the sync does anyway: a step that syncs starts none.
+TEST(Journaller, AStepThatSyncsStartsNoWriteback) {
+  int syncs = 0;
+  EXPECT_EQ(writebacks_while_journalling(SyncPolicy::Mode::kAlways, true, &syncs), 0);
+  EXPECT_GT(syncs, 1);  // the segment's creation, then the steps' syncs
+  EXPECT_GT(writebacks_while_journalling(SyncPolicy::Mode::kNone, true, &syncs), 0)
+      << "steps that do not sync start writeback of the pages they complete";
+  int later = 0;
+  EXPECT_EQ(writebacks_while_journalling(SyncPolicy::Mode::kNone, false, &syncs, &later), 0);
+  EXPECT_EQ(later, 1) << "start_writeback() covers every page the steps left";
+}
+
 // Forwards segment starts from the journaller to the indexer.
 struct Forwarder : Recorder {
   RingIndexer* indexer = nullptr;

@@ -231,5 +231,31 @@ TEST(PipelineLeader, AFailedWriteBackStopsEveryAcknowledgement) {
   close_failed_reopen_and_check(std::move(*store), dir.path(), acked);
 }
 
+// Under `always` the journal thread syncs after every write: a writeback
+// started in between would only cost it a sync_file_range that the
+// fdatasync does anyway. With the producers leaving every write to the
+// journal thread, no writeback reaches the disk at all.
+TEST(PipelineLeader, UnderSyncAlwaysNoWritebackPrecedesTheJournalsSyncs) {
+  TempDir dir;
+  FaultEnv::Plan plan;
+  auto env = std::make_unique<FaultEnv>(&plan);
+  FaultEnv* counts = env.get();
+  StoreOptions o = small_segments();
+  o.sync.mode = SyncPolicy::Mode::kAlways;
+  o.write_when_idle = false;
+  auto store = store::open_store_with_env(dir.path(), o, std::move(env));
+  ASSERT_TRUE(store) << store.status().to_string();
+  uint64_t last = 0;
+  for (int i = 0; i < 300; ++i) {
+    auto seq = (*store)->append("s", tag(0, i) + std::string(500, 'a'));  // pages fill
+    ASSERT_TRUE(seq) << seq.status().to_string();
+    last = *seq;
+  }
+  ASSERT_TRUE((*store)->wait(last, Level::kDurable, std::chrono::seconds(30)));
+  EXPECT_GT(counts->syncs.load(), 2);
+  EXPECT_EQ(counts->writebacks.load(), 0);
+  ASSERT_TRUE((*store)->close());
+}
+
 }  // namespace
 }  // namespace reel

@@ -58,7 +58,7 @@ Status Journaller::write_run(uint64_t from, uint64_t to) {
   return Status::ok();
 }
 
-bool Journaller::step(bool sync) {
+bool Journaller::step(bool sync, bool writeback) {
   if (failed_) return false;
   const uint64_t end = ring_->published_end(position_, options_.max_batch_bytes);
   if (end == position_) {
@@ -97,11 +97,12 @@ bool Journaller::step(bool sync) {
     return true;
   }
   stall_ = stalled ? s : Status::ok();
-  if (Status w = finish_write(last_frame, /*writeback=*/true); !w) {
+  const bool sync_follows = sync && sync_due();
+  if (Status w = finish_write(last_frame, writeback && !sync_follows); !w) {
     fail(w);
     return true;
   }
-  if (sync && sync_due() && !sync_now()) return true;
+  if (sync_follows && !sync_now()) return true;
   ring_->release(0, done);
   position_ = done;
   return true;
@@ -138,6 +139,11 @@ bool Journaller::write_published() {
   ring_->release(0, p);
   position_ = p;
   return true;
+}
+
+void Journaller::start_writeback() {
+  if (failed_) return;
+  if (Status s = writer_->start_writeback(); !s) fail(s);
 }
 
 void Journaller::zero_ahead() {

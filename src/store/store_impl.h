@@ -165,7 +165,9 @@ struct REEL_INTERNAL Store::Impl final : pipeline::JournalListener {
   };
   // One journaller step, then the sync a waiter asked for (sync_request) once
   // what it covers is written (`defer_sync`: no sync; the caller syncs with
-  // journal_mu free, sync_journal). Caller holds journal_mu.
+  // journal_mu free, sync_journal). Starts no writeback: a sync follows,
+  // or the journal thread starts it once it knows none does. Caller holds
+  // journal_mu.
   JournalStep journal_step_locked(bool defer_sync = false);
   // A wait(kDurable)'s sync is due (sync_request). Caller holds journal_mu.
   bool sync_asked_locked();

@@ -79,7 +79,7 @@ bool Store::Impl::sync_asked_locked() {
 Store::Impl::JournalStep Store::Impl::journal_step_locked(bool defer_sync) {
   JournalStep r;
   retry_now.store(false);
-  r.worked = journaller->step(!defer_sync);
+  r.worked = journaller->step(!defer_sync, /*writeback=*/false);
   if (!defer_sync && !journaller->failed() && sync_asked_locked()) {
     (void)journaller->sync_now();  // a failure reaches on_failure()
   }
@@ -151,7 +151,10 @@ void Store::Impl::journal_loop() {
   for (;;) {
     std::unique_lock<std::mutex> lock(journal_mu);
     JournalStep r = journal_step_locked(/*defer_sync=*/true);
-    if (!r.failed && sync_journal(lock, r.worked, tick)) r.failed = journaller->failed();
+    if (!r.failed && !sync_journal(lock, r.worked, tick) && r.worked) {
+      journaller->start_writeback();  // no sync follows: the disk starts on these pages now
+    }
+    r.failed = journaller->failed();
     if (!registered && journaller->position() - start >= ring->capacity()) {
       // A full lap written: this is sustained ingest, worth pinning the ring
       // as an io_uring fixed buffer (pinning 64 MiB costs ~100 ms, too much
