@@ -113,6 +113,16 @@ struct StoreOptions {
   // unsynced index is rebuilt from it after a power loss), and as often
   // makes the head file's durable point durable (what recovery trusts).
   std::chrono::nanoseconds index_sync_interval = std::chrono::seconds(1);
+  // Once records are written, the index thread waits up to this long for
+  // more before it indexes them (one LMDB transaction for all), and between
+  // such small batches. A sparse feed's records are then indexed a few at a
+  // time, off the CPU their tailers wake on (on 2 vCPUs the index thread's
+  // transaction beside every record doubled a tailer's median wake-up,
+  // pipeline_bench (d)). wait(kIndexed), flush(), sync() and close() do not
+  // wait for it, nor does a backlog of a sixteenth of the ring or more; and
+  // readers' queries read records past the index from the WAL, so nothing
+  // written is hidden meanwhile. 0: index as soon as records are written.
+  std::chrono::nanoseconds index_delay = std::chrono::milliseconds(1);
   // LMDB map size for the index (address space, not disk).
   uint64_t index_map_bytes = uint64_t{256} << 30;
   RecoveryMode recovery = RecoveryMode::kTruncateTornTail;

@@ -41,6 +41,7 @@ Result<uint64_t> Store::Impl::publish(wal::RecordFields& fields, bool fail_if_fu
     if (got == pipeline::FrameRing::ClaimStatus::kClosed) {
       return Status::failed(paths.root + ": store is closed");
     }
+    index_nudge.notify();  // a full ring ends the index thread's batching delay (index_now())
     if (fail_if_full) return Status::busy(paths.root + ": the ring is full");
     const auto h = health.state();
     if (h == store::StageHealth::kFailed) return failure_status();
@@ -86,7 +87,7 @@ bool Store::Impl::write_while_journal_sleeps() {
   if (!journaller->write_published()) return false;  // a segment starts: the journal thread's
   last_write_ns.store(now, std::memory_order_relaxed);
   lock.unlock();
-  released.notify();
+  wrote_records();
   // The journal thread syncs now under kAlways (under kInterval it wakes
   // every interval: a wake-up here would land beside this record's readers,
   // once per interval); and it takes a sync a waiter asked for, and
@@ -183,6 +184,10 @@ Status Store::Impl::wait(uint64_t seq, Level level, std::chrono::nanoseconds tim
     store::atomic_max(sync_request, seq);
     published.notify();
   }
+  if (level == Level::kIndexed && level_seq(level) < seq) {
+    store::atomic_max(index_request, seq);
+    index_nudge.notify();
+  }
   const auto start = std::chrono::steady_clock::now();
   for (;;) {
     const uint32_t epoch = head.epoch();
@@ -221,6 +226,7 @@ Status Store::Impl::close() {
   ring->close_claims();
   stop_journal.store(true);
   published.notify();
+  index_nudge.notify();
   if (journal_thread.joinable()) journal_thread.join();
   if (index_thread.joinable()) index_thread.join();
   Status s;

@@ -102,6 +102,10 @@ struct REEL_INTERNAL Store::Impl final : pipeline::JournalListener {
   ring::Waiter published;  // only the journal thread sleeps here; producers wake it
   ring::Waiter released;   // only the index thread sleeps here; the journal thread wakes it
   ring::Waiter space;      // producers wait for ring space; the index thread wakes them
+  // Only the index thread sleeps here, through its batching delay
+  // (StoreOptions::index_delay); whatever must not wait for that delay
+  // wakes it (index_now()).
+  ring::Waiter index_nudge;
   std::thread journal_thread, index_thread;  // started at open; joined by close()
 
   // Flags and requests between threads (atomics; no lock).
@@ -109,6 +113,7 @@ struct REEL_INTERNAL Store::Impl final : pipeline::JournalListener {
   std::atomic<bool> stop_journal{false};   // close() sets; the journal thread drains, stops
   std::atomic<bool> journal_done{false};   // the journal thread sets as it ends
   std::atomic<uint64_t> sync_request{0};   // wait(kDurable) asks for an fdatasync up to here
+  std::atomic<uint64_t> index_request{0};  // wait(kIndexed) asks for the index up to here now
   std::atomic<bool> retry_now{false};      // a waiter asks a stalled journaller to retry now
   std::atomic<uint64_t> journal_steps{0};  // journal steps finished (either thread)
   // steady_clock ns of the last write by the journal thread or a producer
@@ -182,6 +187,26 @@ struct REEL_INTERNAL Store::Impl final : pipeline::JournalListener {
   // `seq` not yet published).
   bool lead_sync(uint64_t seq);
   void journal_loop();
+  // Bytes written and not yet indexed (a snapshot).
+  uint64_t index_backlog() const { return ring->upstream_end(1) - ring->consumer_position(1); }
+  // Whether the index thread indexes its backlog now, rather than after its
+  // batching delay: no delay is set, a wait(kIndexed) waits, the store
+  // closes or has stopped, or the backlog is a sixteenth of the ring or more.
+  bool index_now();
+  // After records were written (by any thread): wakes the index thread if
+  // it sleeps idle, or, through its batching delay, once index_now() holds
+  // for the backlog.
+  void wrote_records();
+  // The index thread's batching delay, cut short by index_now().
+  void index_batching_wait();
+  // The index thread's periodic duties: LMDB synced and the head file's
+  // durable point persisted, each every index_sync_interval.
+  struct IndexUpkeep {
+    bool dirty = false;  // LMDB commits not yet synced (head file marked so)
+    std::chrono::steady_clock::time_point last_sync, last_persist;
+    uint64_t persisted_durable = 0;
+  };
+  Status index_upkeep(IndexUpkeep& upkeep);
   void index_loop();
   void track_stall(const Status& stall_now);
   void set_failure(const Status& s);

@@ -116,7 +116,7 @@ bool Store::Impl::lead_sync(uint64_t seq) {
     (void)journaller->sync_now();  // a failure reaches on_failure()
   }
   lock.unlock();
-  if (worked) released.notify();
+  if (worked) wrote_records();
   // The journal thread may have looked while we held the lock and gone back
   // to sleep (its predicate does not wait for the lock): wake it if anything
   // is claimed beyond what is written, or a sync is asked for. Atomics only.
@@ -132,7 +132,7 @@ bool Store::Impl::sync_journal(std::unique_lock<std::mutex>& lock, bool wrote, b
   if (!pending) return false;
   journal_syncing.store(true);
   lock.unlock();
-  if (wrote) released.notify();  // the index thread works beside the sync
+  if (wrote) wrote_records();  // the index thread works beside the sync
   journaller->run_sync(*pending);
   journal_syncing.store(false);
   lock.lock();
@@ -175,7 +175,7 @@ void Store::Impl::journal_loop() {
     if (r.worked) {
       last_write_ns.store(std::chrono::steady_clock::now().time_since_epoch().count(),
                           std::memory_order_relaxed);
-      released.notify();
+      wrote_records();
     }
     if (r.failed) break;
     if (!r.stall.is_ok()) head.notify();  // waiters watch the stall
@@ -226,6 +226,40 @@ void Store::Impl::journal_loop() {
   }
   journal_done.store(true);
   released.notify();
+  index_nudge.notify();
+}
+
+bool Store::Impl::index_now() {
+  return options.index_delay.count() <= 0 || index_backlog() >= ring->capacity() / 16 ||
+         index_request.load(std::memory_order_acquire) > indexer->indexed_seq() || closing.load() ||
+         journal_done.load() || health.state() != store::StageHealth::kHealthy;
+}
+
+void Store::Impl::index_batching_wait() {
+  index_nudge.wait_for([&] { return index_now(); }, options.index_delay);
+}
+
+void Store::Impl::wrote_records() {
+  released.notify();
+  if (index_backlog() >= ring->capacity() / 16) index_nudge.notify();
+}
+
+Status Store::Impl::index_upkeep(IndexUpkeep& u) {
+  using Clock = std::chrono::steady_clock;
+  if (u.dirty && Clock::now() - u.last_sync >= options.index_sync_interval) {
+    if (Status s = index->sync(); !s) return s;
+    head.mark_index_clean();
+    u.dirty = false;
+    u.last_sync = Clock::now();
+  }
+  if (head.durable_seq() != u.persisted_durable &&
+      Clock::now() - u.last_persist >= options.index_sync_interval) {
+    // The durable point recovery trusts after a power cut (head_file.h).
+    u.persisted_durable = head.durable_seq();
+    if (Status s = head.persist(); !s) return s;
+    u.last_persist = Clock::now();
+  }
+  return Status::ok();
 }
 
 void Store::Impl::index_loop() {
@@ -237,21 +271,26 @@ void Store::Impl::index_loop() {
     sched_param none{};
     (void)sched_setscheduler(0, SCHED_BATCH, &none);
   }
-  using Clock = std::chrono::steady_clock;
-  bool dirty = false;
-  auto last_sync = Clock::now();
-  auto last_persist = last_sync;
-  uint64_t persisted_durable = head.durable_seq();
+  IndexUpkeep upkeep;
+  upkeep.last_sync = upkeep.last_persist = std::chrono::steady_clock::now();
+  upkeep.persisted_durable = head.durable_seq();
+  bool delayed = false;  // waited out the batching delay since the last idle sleep
   for (;;) {
     const bool pending = ring->upstream_end(1) != indexer->position();
-    if (pending && !dirty) {
+    if (pending && !delayed && !index_now()) {
+      // The first records after an idle spell: wait for more (index_delay).
+      index_batching_wait();
+      delayed = true;
+      continue;
+    }
+    if (pending && !upkeep.dirty) {
       // Before the first unsynced commit: a reboot from here on means the
       // index may have lost commits the WAL kept (head_file.h).
       if (Status s = head.mark_index_dirty(boot_id); !s) {
         set_failure(s);
         break;
       }
-      dirty = true;
+      upkeep.dirty = true;
     }
     const bool worked = pending && indexer->step();
     if (!indexer->status().is_ok()) {
@@ -263,27 +302,18 @@ void Store::Impl::index_loop() {
       head.notify();
       space.notify();
     }
-    if (dirty && Clock::now() - last_sync >= options.index_sync_interval) {
-      if (Status s = index->sync(); !s) {
-        set_failure(s);
-        break;
-      }
-      head.mark_index_clean();
-      dirty = false;
-      last_sync = Clock::now();
+    if (Status s = index_upkeep(upkeep); !s) {
+      set_failure(s);
+      break;
     }
-    if (head.durable_seq() != persisted_durable &&
-        Clock::now() - last_persist >= options.index_sync_interval) {
-      // The durable point recovery trusts after a power cut (head_file.h).
-      persisted_durable = head.durable_seq();
-      if (Status s = head.persist(); !s) {
-        set_failure(s);
-        break;
-      }
-      last_persist = Clock::now();
+    if (worked) {
+      // Records keep coming: index them after the delay too, in one batch.
+      if (!index_now()) index_batching_wait();
+      delayed = true;
+      continue;
     }
-    if (worked) continue;
     if (journal_done.load() && ring->upstream_end(1) == indexer->position()) break;
+    delayed = false;
     released.wait_for(
         [&] { return ring->upstream_end(1) != indexer->position() || journal_done.load(); },
         std::chrono::milliseconds(100));
