@@ -119,9 +119,12 @@ struct StoreOptions {
   // time, off the CPU their tailers wake on (on 2 vCPUs the index thread's
   // transaction beside every record doubled a tailer's median wake-up,
   // pipeline_bench (d)). wait(kIndexed), flush(), sync() and close() do not
-  // wait for it, nor does a backlog of a sixteenth of the ring or more; and
-  // readers' queries read records past the index from the WAL, so nothing
-  // written is hidden meanwhile. 0: index as soon as records are written.
+  // wait for it, nor does a backlog of a sixteenth of the ring or more, nor
+  // an append that finds the ring full; and readers' queries read records
+  // past the index from the WAL, so nothing written is hidden meanwhile.
+  // Tailers that follow the indexed watermark (in other processes) see it
+  // move up to this much later. Capped at index_sync_interval. 0: index as
+  // soon as records are written.
   std::chrono::nanoseconds index_delay = std::chrono::milliseconds(1);
   // LMDB map size for the index (address space, not disk).
   uint64_t index_map_bytes = uint64_t{256} << 30;

@@ -310,10 +310,10 @@ bool TcpReceiver::acks_pending() const {
   return false;
 }
 
-uint64_t TcpReceiver::pending_durable_seq() const {
+uint64_t TcpReceiver::pending_seq(Level level) const {
   uint64_t newest = 0;
   for (const auto& [id, c] : impl_->conns) {
-    if (c.acks && c.acks->level() == Level::kDurable) {
+    if (c.acks && c.acks->level() == level) {
       newest = std::max(newest, c.acks->newest_pending_seq());
     }
   }

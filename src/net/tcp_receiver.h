@@ -71,9 +71,10 @@ class TcpReceiver {
   // half-closed connections that have all theirs.
   void acknowledge(const Watermarks& w);
   // Whether some connection waits for acks, and the newest store seq one
-  // waits for at the durable level (0: none), so that a sync can be asked.
+  // waits for at `level` (0: none), so that a sync (kDurable) or the index
+  // (kIndexed) can be asked for it.
   bool acks_pending() const;
-  uint64_t pending_durable_seq() const;
+  uint64_t pending_seq(Level level) const;
   // Closes connections with no traffic either way for `idle` whose records
   // do not wait for the store. A zero `idle` closes none.
   void expire_idle(std::chrono::steady_clock::duration idle);

@@ -41,7 +41,10 @@ Result<uint64_t> Store::Impl::publish(wal::RecordFields& fields, bool fail_if_fu
     if (got == pipeline::FrameRing::ClaimStatus::kClosed) {
       return Status::failed(paths.root + ": store is closed");
     }
-    index_nudge.notify();  // a full ring ends the index thread's batching delay (index_now())
+    // A full ring: everything claimed is wanted indexed now (index_now()),
+    // not after the index thread's batching delay.
+    store::atomic_max(index_request, ring->next_seq() - 1);
+    index_nudge.notify();
     if (fail_if_full) return Status::busy(paths.root + ": the ring is full");
     const auto h = health.state();
     if (h == store::StageHealth::kFailed) return failure_status();

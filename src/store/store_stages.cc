@@ -236,7 +236,9 @@ bool Store::Impl::index_now() {
 }
 
 void Store::Impl::index_batching_wait() {
-  index_nudge.wait_for([&] { return index_now(); }, options.index_delay);
+  // Never longer than index_sync_interval: index_upkeep() runs between waits.
+  index_nudge.wait_for([&] { return index_now(); },
+                       std::min(options.index_delay, options.index_sync_interval));
 }
 
 void Store::Impl::wrote_records() {

@@ -128,12 +128,17 @@ struct Ingest {
   }
 
   // Sends the acks the watermarks allow; asks for a sync when a connection
-  // waits for the durable level (whatever the --sync policy).
+  // waits for the durable level (whatever the --sync policy), and for the
+  // index now (not after the index thread's batching delay) when one waits
+  // for the indexed level.
   void acknowledge() {
     if (!tcp->acks_pending()) return;
     const Watermarks w = store->watermarks();
-    if (const uint64_t want = tcp->pending_durable_seq(); want > w.durable_seq) {
+    if (const uint64_t want = tcp->pending_seq(Level::kDurable); want > w.durable_seq) {
       (void)store->wait(want, Level::kDurable, std::chrono::nanoseconds(0));
+    }
+    if (const uint64_t want = tcp->pending_seq(Level::kIndexed); want > w.indexed_seq) {
+      (void)store->wait(want, Level::kIndexed, std::chrono::nanoseconds(0));
     }
     tcp->acknowledge(w);
   }
@@ -338,7 +343,7 @@ int run_serve(const Args& args) {
     in.udp_stats[i].kernel_drops = in.udp->kernel_drops(i);
   }
   in.udp.reset();
-  if (in.tcp && in.failure && in.tcp->pending_durable_seq() != 0) {
+  if (in.tcp && in.failure && in.tcp->pending_seq(Level::kDurable) != 0) {
     in.failure = (*store)->sync();  // owed durable acks, whatever --sync says
   }
   Status closed = (*store)->close();
