@@ -187,8 +187,11 @@ struct REEL_INTERNAL Store::Impl final : pipeline::JournalListener {
   // `seq` not yet published).
   bool lead_sync(uint64_t seq);
   void journal_loop();
-  // Bytes written and not yet indexed (a snapshot).
-  uint64_t index_backlog() const { return ring->upstream_end(1) - ring->consumer_position(1); }
+  // Bytes written and not yet indexed (a snapshot) are a sixteenth of the
+  // ring or more: enough to index now.
+  bool index_backlog_large() const {
+    return ring->upstream_end(1) - ring->consumer_position(1) >= ring->capacity() / 16;
+  }
   // Whether the index thread indexes its backlog now, rather than after its
   // batching delay: no delay is set, a wait(kIndexed) waits, the store
   // closes or has stopped, or the backlog is a sixteenth of the ring or more.

@@ -230,7 +230,7 @@ void Store::Impl::journal_loop() {
 }
 
 bool Store::Impl::index_now() {
-  return options.index_delay.count() <= 0 || index_backlog() >= ring->capacity() / 16 ||
+  return options.index_delay.count() <= 0 || index_backlog_large() ||
          index_request.load(std::memory_order_acquire) > indexer->indexed_seq() || closing.load() ||
          journal_done.load() || health.state() != store::StageHealth::kHealthy;
 }
@@ -243,7 +243,7 @@ void Store::Impl::index_batching_wait() {
 
 void Store::Impl::wrote_records() {
   released.notify();
-  if (index_backlog() >= ring->capacity() / 16) index_nudge.notify();
+  if (index_backlog_large()) index_nudge.notify();
 }
 
 Status Store::Impl::index_upkeep(IndexUpkeep& u) {
