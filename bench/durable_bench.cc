@@ -165,7 +165,7 @@ Config parse(int argc, char** argv) {
           "  The durable write path (issue 12) beside LMDB, SQLite and RocksDB: batched\n"
           "  commits of 1,000 (N records, default 1,000,000), synced single appends (N,\n"
           "  default 10,000) and streaming appends (N, default 5,000,000), in DIR\n"
-          "  (default /var/tmp/reel-durable-bench). The batched rows end with two floors:\n"
+          "  (default /var/tmp/reel-durable-bench). The batched rows end with three floors:\n"
           "  reel's 188-byte frames written by a minimal pipelined WAL (bench/floor_wal.h)\n"
           "  into preallocated space, into space zeroed while written, and into space\n"
           "  zeroed before the run.\n");

@@ -21,7 +21,6 @@
 #pragma once
 
 #include <fcntl.h>
-#include <nmmintrin.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -36,6 +35,7 @@
 #include <vector>
 
 #include "peers.h"
+#include "util/crc32c.h"
 
 namespace reel::bench {
 
@@ -76,7 +76,7 @@ class FloorWal final : public Peer {
     const uint64_t ns = static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull + ts.tv_nsec;
     std::memcpy(f + 8, &ns, sizeof ns);
     std::memcpy(f + kFrameBytes - payload.size(), payload.data(), payload.size());
-    const uint32_t crc = crc32c(f + 8, kFrameBytes - 8);
+    const uint32_t crc = crc32c::value(f + 8, kFrameBytes - 8);  // reel's own
     std::memcpy(f, &crc, sizeof crc);
     end_ += kFrameBytes;
     if (end_ - published_hint_ >= kWritebackBytes) publish();
@@ -90,17 +90,6 @@ class FloorWal final : public Peer {
   }
 
  private:
-  __attribute__((target("sse4.2"))) static uint32_t crc32c(const uint8_t* p, size_t n) {
-    uint64_t c = ~uint32_t{0};
-    for (; n >= 8; n -= 8, p += 8) {
-      uint64_t v;
-      std::memcpy(&v, p, sizeof v);
-      c = _mm_crc32_u64(c, v);
-    }
-    for (; n > 0; --n, ++p) c = _mm_crc32_u8(static_cast<uint32_t>(c), *p);
-    return ~static_cast<uint32_t>(c);
-  }
-
   void publish() {
     published_hint_ = end_;
     published_.store(end_, std::memory_order_release);
@@ -116,8 +105,10 @@ class FloorWal final : public Peer {
     }
   }
 
-  // Keeps up to kZeroWindow past the writer zeroed, a chunk at a time, from
-  // a page boundary past it (never over a byte the writer may write).
+  // Keeps up to kZeroWindow past the writer zeroed, a chunk at a time,
+  // starting a chunk past the writer's page when it has caught up. (A
+  // writer that outran a chunk in flight could have bytes zeroed on disk:
+  // harmless here, where nothing reads the file back.)
   void zero_loop(const std::string& path) {
     const int fd = ::open(path.c_str(), O_WRONLY | O_DIRECT);
     void* zeros = nullptr;
