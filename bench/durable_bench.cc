@@ -1,4 +1,4 @@
-// The durable write path against its peers (issue 12), every row from one
+// The durable write path against its peers, every row from one
 // run on the same disk, each store fresh per run, medians of three:
 //
 //   batched: 1,000,000 appends of 100 B, a durable commit every 1,000
@@ -13,7 +13,7 @@
 //     of 100 B as the floor;
 //   streaming: 100 B appends as fast as they go with SyncPolicy always,
 //     durable at the end (one sync()), against a buffered write of as many
-//     bytes + one fdatasync; the issue's target is 5M records/s.
+//     bytes + one fdatasync; the target is 5M records/s.
 //
 // Usage: reel_durable_bench [--dir DIR] [--records N] [--singles N]
 //                           [--stream N] [--only reel|LMDB|SQLite|RocksDB|floor]
@@ -162,7 +162,7 @@ Config parse(int argc, char** argv) {
       std::printf(
           "usage: reel_durable_bench [--dir DIR] [--records N] [--singles N] [--stream N]\n"
           "                          [--only reel|LMDB|SQLite|RocksDB|floor]\n"
-          "  The durable write path (issue 12) beside LMDB, SQLite and RocksDB: batched\n"
+          "  The durable write path beside LMDB, SQLite and RocksDB: batched\n"
           "  commits of 1,000 (N records, default 1,000,000), synced single appends (N,\n"
           "  default 10,000) and streaming appends (N, default 5,000,000), in DIR\n"
           "  (default /var/tmp/reel-durable-bench). The batched rows end with three floors:\n"
@@ -267,7 +267,7 @@ std::vector<Row> singles_rows(const Config& c) {
 }
 
 // Streaming, under the two policies that sync; *interval_rate gets the
-// records/s under interval:10ms (the issue's target policy).
+// records/s under interval:10ms (the target's policy).
 std::vector<Row> streaming_rows(const Config& c, double* interval_rate) {
   std::printf("streaming: reel...\n");
   std::fflush(stdout);

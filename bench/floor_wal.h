@@ -1,6 +1,6 @@
 // FloorWal: the least a write-ahead log can do to make batches of reel-sized
-// frames durable on this disk, as a ceiling for reel's batched row (issue
-// 12). Benchmark code only.
+// frames durable on this disk, as a ceiling for reel's batched row.
+// Benchmark code only.
 //
 // put() builds a frame of kFrameBytes (reel's frame for a 100-byte payload:
 // a 24-byte header and the FlatBuffer around the payload) in memory: the

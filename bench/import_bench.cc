@@ -1,4 +1,4 @@
-// pcap import (issue 9) beside reading the same file with libpcap alone, in
+// pcap import beside reading the same file with libpcap alone, in
 // the same run. The capture is written here with libpcap (Ethernet, IPv4,
 // UDP, 100-byte payloads, nanosecond times) and read once before timing, so
 // both sides read from the page cache.

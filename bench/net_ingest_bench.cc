@@ -1,4 +1,4 @@
-// Network ingest (issue 9), each beside a baseline measured in the same run:
+// Network ingest, each beside a baseline measured in the same run:
 //
 //   UDP: 100-byte datagrams from a sender process at a paced rate into
 //        reel serve's receiver and store, against a plain recvmmsg loop

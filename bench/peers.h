@@ -1,4 +1,4 @@
-// The stores reel is measured against on the durable write path (issue 12),
+// The stores reel is measured against on the durable write path,
 // each behind one small interface so every workload runs them the same way
 // on the same data and disk: LMDB (one write transaction per commit),
 // SQLite (WAL, synchronous=FULL, one transaction per commit), RocksDB (one

@@ -1,4 +1,4 @@
-// pipeline_bench: the ingest pipeline's table (issue 3), each figure beside a
+// pipeline_bench: the ingest pipeline's table, each figure beside a
 // physical baseline measured in the same run on the same disk:
 //
 //   (a) ring publish-to-consume, 1 and 2 producers        vs memcpy

@@ -1,5 +1,5 @@
 // reel_read_bench: reel's read path beside a plain LMDB store holding the
-// same records, measured in the same run on the same data (issue 7):
+// same records, measured in the same run on the same data:
 //
 //   full scan      reel Reader::range(1)        LMDB cursor walk of seq -> payload
 //   random get     reel Reader::get(seq)        mdb_get(seq) in one read transaction

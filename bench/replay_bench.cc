@@ -1,4 +1,4 @@
-// reel replay (issue 10), each row beside a baseline from the same run:
+// reel replay, each row beside a baseline from the same run:
 //
 //   flat-out UDP, 100-byte records: Replayer --max into the UDP sink
 //     (sendmmsg of iovecs into the mapping) against a sendmmsg loop sending

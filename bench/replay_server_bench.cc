@@ -1,4 +1,4 @@
-// The replay server (issue 11), each row beside a baseline from the same run:
+// The replay server, each row beside a baseline from the same run:
 //
 //   history, one subscriber: a reel::Subscriber in another process reads a
 //     whole store (1 GiB by default) from a ReplayServer in this process,

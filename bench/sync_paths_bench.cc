@@ -1,17 +1,16 @@
-// Where a synced append's time goes (issue 12, point 1): the ways of making
+// Where a synced append's time goes: the ways of making
 // 200 bytes durable at the end of a preallocated file, each measured the same
 // way in one run (p50/p99 of write + sync, one at a time):
 //
 //   pwrite + fdatasync           both syscalls on the caller (reel's path on
-//                                ext4 since issue 12; the floor)
-//   io_uring write + FSYNC       two submissions, each waited for (reel's
-//                                path before)
+//                                ext4; the floor)
+//   io_uring write + FSYNC       two submissions, each waited for
 //   io_uring write->FSYNC link   one submission, IOSQE_IO_LINK
 //   io_uring RWF_NOWAIT write    how often the kernel refuses an inline
 //                                write (then pwrite) + fdatasync
 //   other thread does it         the caller hands the record to a thread
 //                                that does pwrite + fdatasync and wakes it
-//                                (the journal-thread shape before issue 12)
+//                                (a dedicated journal thread's shape)
 //   futex ping-pong              two thread wake-ups and nothing else: the
 //                                price of one round trip between threads
 //

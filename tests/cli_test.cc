@@ -88,7 +88,7 @@ TEST(Cli, TailPrintsTheLastRecordsAndRejectsBadFlags) {
   EXPECT_NE(r.err.find("no stream named 'nope'"), std::string::npos) << r.err;
 }
 
-TEST(Cli, TheIssuesDoneWhenScenario) {
+TEST(Cli, AMillionLinesThenATornTailAndAFlippedByte) {
   TempDir dir;
   const std::string S = dir / "S";
   CliRun r = reel("append " + S, lines(1, 1000000));

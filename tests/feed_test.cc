@@ -191,7 +191,7 @@ TEST(GapTracker, GapsAndDuplicatesAreCountedNeverDropped) {
 namespace reel::feed {
 namespace {
 
-TEST(Endpoint, TheIssuesExamplesParse) {
+TEST(Endpoint, TheDocumentedExamplesParse) {
   auto udp = parse_endpoint(Endpoint::Kind::kUdp, "127.0.0.1:9000,stream=itch,seq=moldudp64");
   ASSERT_TRUE(udp) << udp.status().to_string();
   EXPECT_EQ(udp->address, "127.0.0.1");

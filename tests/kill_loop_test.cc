@@ -1,11 +1,11 @@
-// The kill -9 loop (issue 8): a writer process with several producer threads
+// The kill -9 loop: a writer process with several producer threads
 // appends records of 1 B to 200 KiB and reports a record through a pipe only
 // after wait() returned for it; it is killed with SIGKILL at a random time,
 // sometimes again while the next open is recovering. After each cycle a
 // fresh writer open must succeed, and every acknowledged record must be
 // there with its exact payload, seqs dense from 1, no record twice.
 //
-// REEL_KILL_CYCLES sets the number of cycles (default 50; the README's long
+// REEL_KILL_CYCLES sets the number of cycles (default 50; docs/durability.md's long
 // run uses 1,000). The seed is printed and taken back (REEL_TEST_SEED).
 #include <signal.h>
 #include <sys/wait.h>

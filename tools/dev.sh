@@ -21,9 +21,9 @@ PACKAGES=(
   libzstd-dev libspdlog-dev
   googletest libgtest-dev libbenchmark-dev
   clang libclang-rt-14-dev clang-format
-  # real network clients and judges for the ingest and replay tests (issue 9)
+  # real network clients and judges for the ingest and replay tests
   libpcap-dev socat netcat-openbsd tcpreplay tshark tcpdump iproute2
-  # the durable-path benchmark's peers (issue 12); never linked into libreel
+  # the durable-path benchmark's peers; never linked into libreel
   libsqlite3-dev librocksdb-dev
 )
 
@@ -85,7 +85,8 @@ demo() {
   log "demo done; the store is left at $store (remove it with: rm -rf $(dirname "$store"))"
 }
 
-# The README's clang fuzz build (library, CLI and libFuzzer targets, -Werror),
+# The clang fuzz build (library, CLI and libFuzzer targets, -Werror; see
+# docs/testing.md, "Fuzzers"),
 # then each fuzzer for SECONDS on a scratch copy of its corpus.
 fuzz_build_and_run() {
   local seconds=$1

@@ -1,4 +1,4 @@
-// Takes one captured frame apart for `reel import` (issue 9): finds the IP
+// Takes one captured frame apart for `reel import`: finds the IP
 // packet behind the link layer (Ethernet with any number of 802.1Q/802.1ad
 // VLAN tags, Linux cooked v1 and v2, raw IP, BSD loopback), and the UDP
 // datagram in it, and says what the record's payload is for a layer:

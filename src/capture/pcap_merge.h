@@ -1,5 +1,5 @@
 // PcapMerge: the packets of several pcap or pcapng files (libpcap), in
-// capture-time order, for `reel import` (issue 9).
+// capture-time order, for `reel import`.
 //
 // Times are read at nanosecond precision whatever the file's own
 // (microsecond files give multiples of 1000). Each file is read as a stream,

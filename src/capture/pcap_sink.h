@@ -1,6 +1,6 @@
 // PcapSink: a replay destination writing a nanosecond pcap (libpcap) with
 // Ethernet/IPv4/UDP headers made around each payload, for `reel replay
-// --out pcap:FILE` (issue 10).
+// --out pcap:FILE`.
 //
 // The destination address of a record is its stream's name when that is
 // IPv4:PORT (as `reel import --stream-by dst` names streams), else the

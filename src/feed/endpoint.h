@@ -1,4 +1,4 @@
-// Ingest endpoint specs of `reel serve` (issue 9), as given on the command
+// Ingest endpoint specs of `reel serve`, as given on the command
 // line:
 //
 //   --tcp [ADDR:]PORT[,framing=lp|u16be|lines][,stream=NAME][,seq=SPEC]

@@ -1,5 +1,5 @@
 // Framings of a byte stream (a TCP connection) into records, for `reel
-// serve` (issue 9):
+// serve`:
 //
 //   lp      u32 little-endian length, then that many bytes (reel's own)
 //   u16be   u16 big-endian length, then that many bytes (SoupBinTCP and many

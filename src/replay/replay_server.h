@@ -1,6 +1,6 @@
 // ReplayServer: sends a store's frames to subscribers exactly as they lie in
-// the WAL, straight from the mapped segments (issue 11, first part; the
-// protocol is replay/wire.h and schemas/replay.fbs).
+// the WAL, straight from the mapped segments (the protocol is replay/wire.h
+// and schemas/replay.fbs).
 //
 // It needs only read access: it follows the store with Tailers, so it runs
 // beside the store's writer in the same process (`reel serve STORE --udp ...

@@ -53,7 +53,7 @@ class UringEnv final : public IoEnv {
   // RWF_NOWAIT io_uring would hand every such write to an io-wq worker and
   // wake this thread when it is done: on ext4, which has no non-blocking
   // buffered writes, that is every write, and two cross-CPU wake-ups (tens
-  // of microseconds on a VM) spent on nothing (README, "Where the time goes").
+  // of microseconds on a VM) spent on nothing (docs/benchmarks.md, "Where the time goes").
   Result<size_t> write_some(int fd, std::span<const uint8_t> data, uint64_t offset,
                             const std::string& name) override {
     const iovec iov{const_cast<uint8_t*>(data.data()), data.size()};

@@ -7,7 +7,7 @@
 // next fdatasync must commit that conversion to the file system's journal:
 // on this machine's ext4, a 188 KB write + fdatasync took 290 us p50 into
 // fallocated space and 150 us into space written with zeros beforehand
-// (README, "Where the time goes"). PostgreSQL zero-fills its WAL segments
+// (docs/benchmarks.md, "Where the time goes"). PostgreSQL zero-fills its WAL segments
 // for the same reason.
 //
 // How: O_DIRECT writes of zeros through a second descriptor and a private

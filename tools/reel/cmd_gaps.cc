@@ -1,4 +1,4 @@
-// reel gaps: where a feed's own sequence numbers skipped (issue 9).
+// reel gaps: where a feed's own sequence numbers skipped.
 #include <cinttypes>
 #include <cstdio>
 #include <map>

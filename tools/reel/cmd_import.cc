@@ -1,4 +1,4 @@
-// reel import: pcap and pcapng captures into a store (issue 9).
+// reel import: pcap and pcapng captures into a store.
 #include <cinttypes>
 #include <cstdio>
 #include <map>

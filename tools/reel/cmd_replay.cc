@@ -1,5 +1,5 @@
 // reel replay: stored records back out at their pace, N times faster or flat
-// out, streams merged by (ts_ns, seq), to UDP, TCP, pcap or stdout (issue 10).
+// out, streams merged by (ts_ns, seq), to UDP, TCP, pcap or stdout.
 #include <pthread.h>
 #include <signal.h>
 

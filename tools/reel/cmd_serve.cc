@@ -1,4 +1,4 @@
-// reel serve: the one writer of a store, fed by network endpoints (issue 9).
+// reel serve: the one writer of a store, fed by network endpoints.
 // UDP, multicast and TCP endpoints, acknowledged producers, idle timeout.
 #include <signal.h>
 
