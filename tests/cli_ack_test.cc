@@ -5,6 +5,7 @@
 // timeout closes a silent client.
 #include <poll.h>
 
+#include <cstdio>
 #include <random>
 #include <string>
 #include <thread>
@@ -186,52 +187,110 @@ std::string le32(uint32_t v) {
   return s;
 }
 
-// Found in review: the four bytes checked for a hello were dropped when they
-// were an empty record's length; a quiet `reel append --to` kept records in
-// its buffer; a publisher failed although every record was acknowledged.
-// And a client that asks for acks, reads none and half-closes is not held
-// open for ever (this one did not fail before the fix: the connection is
-// closed mid-stream either way).
-TEST(CliAck, ReviewFindings) {
+// Established server-side connections on `port` (ss from iproute2).
+int established_on(int port) {
+  const std::string cmd =
+      "ss -Htn state established '( sport = :" + std::to_string(port) + " )' | wc -l";
+  FILE* p = ::popen(cmd.c_str(), "r");
+  if (p == nullptr) return -1;
+  int n = -1;
+  if (std::fscanf(p, "%d", &n) != 1) n = -1;
+  ::pclose(p);
+  return n;
+}
+
+// Waits until the server holds no connection on `port`; false after 30 s
+// (that deadline only ends a hung test).
+bool server_closed_every_connection(int port) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (established_on(port) != 0) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return true;
+}
+
+struct IdleServer {
   testing::TempDir dir;
-  const std::string S = dir.path() + "/S";
+  std::string S = dir.path() + "/S";
   Server server;
-  start(&server, {"reel", "serve", S, "--tcp", "127.0.0.1:0", "--idle-timeout", "400ms"},
-        dir.path() + "/out", dir.path() + "/err");
-  const int port = server.port();
-  ASSERT_GT(port, 0);
+  int port = 0;
+  IdleServer() {
+    start(&server, {"reel", "serve", S, "--tcp", "127.0.0.1:0", "--idle-timeout", "400ms"},
+          dir.path() + "/out", dir.path() + "/err");
+    port = server.port();
+  }
+};
+
+// The four bytes read to look for a hello are a record's length when they
+// are not one: an empty first record on a connection without a hello is
+// kept, and so is the record after it.
+TEST(CliAck, AnEmptyFirstRecordWithoutAHelloIsKept) {
+  IdleServer s;
+  ASSERT_GT(s.port, 0);
   std::mt19937_64 rng(1);
-  // An empty first record on a connection without a hello.
-  int fd = connect_to(port);
+  const int fd = connect_to(s.port);
   ASSERT_GE(fd, 0);
   send_all(fd, le32(0) + le32(3) + "abc", rng);
   ::close(fd);
-  // reel append --to sends what it has when stdin pauses.
-  const std::string cmd = "(echo first; sleep 3; echo second) | " + std::string(REEL_BINARY) +
-                          " append --to " + addr(port) + " > " + dir.path() + "/append.out 2>&1";
+  ASSERT_TRUE(server_closed_every_connection(s.port));
+  ASSERT_EQ(s.server.interrupt(), 0);
+  auto reader = Reader::open(s.S);
+  ASSERT_TRUE(reader) << reader.status().to_string();
+  EXPECT_EQ((*reader)->get(1)->payload(), "");
+  EXPECT_EQ((*reader)->get(2)->payload(), "abc");
+}
+
+// `reel append --to` sends what it has when its stdin pauses: the first
+// line is in the store while the second has not been written yet (the pipe
+// waits for a file that the test creates only once it saw the first).
+TEST(CliAck, AppendToSendsWhatItHasWhileStdinPauses) {
+  IdleServer s;
+  ASSERT_GT(s.port, 0);
+  const std::string go = s.dir.path() + "/go";
+  const std::string cmd = "(echo first; while [ ! -e " + go + " ]; do sleep 0.05; done; " +
+                          "echo second) | " + std::string(REEL_BINARY) + " append --to " +
+                          addr(s.port) + " > " + s.dir.path() + "/append.out 2>&1";
   std::thread slow([&] { (void)std::system(cmd.c_str()); });
   bool seen = false;
-  for (int i = 0; i < 200 && !seen; ++i) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (!seen && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    auto r = Reader::open(S);
-    if (r && (*r)->get(3)) seen = (*r)->get(3)->payload() == "first";
+    auto r = Reader::open(s.S);
+    if (r && (*r)->get(1)) seen = (*r)->get(1)->payload() == "first";
   }
-  EXPECT_TRUE(seen) << "a record stayed in reel append's buffer while stdin paused";
+  testing::write_all(go, "");
   slow.join();
-  EXPECT_NE(testing::read_all(dir.path() + "/append.out").find("2 records acknowledged"),
-            std::string::npos);
-  // Every record acknowledged, then the server closes the idle connection:
-  // nothing owed, so flush() succeeds; a record after it fails.
-  auto pub = Publisher::connect(addr(port));
+  EXPECT_TRUE(seen) << "a record stayed in reel append's buffer while stdin paused";
+  EXPECT_NE(testing::read_all(s.dir.path() + "/append.out").find("2 records acknowledged"),
+            std::string::npos)
+      << testing::read_all(s.dir.path() + "/append.out");
+  ASSERT_EQ(s.server.interrupt(), 0);
+}
+
+// Every record acknowledged, then the server closes the idle connection:
+// nothing is owed, so flush() succeeds; a record after it fails.
+TEST(CliAck, APublisherOwedNothingFlushesAfterTheIdleClose) {
+  IdleServer s;
+  ASSERT_GT(s.port, 0);
+  auto pub = Publisher::connect(addr(s.port));
   ASSERT_TRUE(pub);
   ASSERT_TRUE((*pub)->publish("one"));
   ASSERT_TRUE((*pub)->flush(std::chrono::seconds(10)));
-  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+  ASSERT_TRUE(server_closed_every_connection(s.port)) << "the idle timeout never closed it";
   EXPECT_TRUE((*pub)->flush(std::chrono::seconds(10))) << "nothing was owed";
   ASSERT_TRUE((*pub)->publish("two"));
   EXPECT_EQ((*pub)->flush(std::chrono::seconds(10)).code(), Code::kFailed);
-  // A client that asks for acks, reads none, and half-closes.
-  fd = connect_to(port);
+  ASSERT_EQ(s.server.interrupt(), 0);
+}
+
+// A client that asks for acks, reads none and half-closes is not held open
+// for ever: the server closes it, and says so when it stops.
+TEST(CliAck, AClientThatReadsNoAcksAndHalfClosesIsClosed) {
+  IdleServer s;
+  ASSERT_GT(s.port, 0);
+  std::mt19937_64 rng(1);
+  const int fd = connect_to(s.port);
   ASSERT_GE(fd, 0);
   const int tiny = 1;
   ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &tiny, sizeof tiny);
@@ -241,15 +300,11 @@ TEST(CliAck, ReviewFindings) {
     std::this_thread::sleep_for(std::chrono::microseconds(100));
   }
   ::shutdown(fd, SHUT_WR);
-  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
-  ASSERT_EQ(server.interrupt(), 0);
+  EXPECT_TRUE(server_closed_every_connection(s.port)) << "the connection is held open";
+  ASSERT_EQ(s.server.interrupt(), 0);
   ::close(fd);
-  const std::string out = testing::read_all(dir.path() + "/out");
+  const std::string out = testing::read_all(s.dir.path() + "/out");
   EXPECT_NE(out.find("(0 open"), std::string::npos) << out;
-  auto reader = Reader::open(S);
-  ASSERT_TRUE(reader);
-  EXPECT_EQ((*reader)->get(1)->payload(), "");
-  EXPECT_EQ((*reader)->get(2)->payload(), "abc");
 }
 
 }  // namespace

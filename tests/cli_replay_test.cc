@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cmath>
+#include <chrono>
 #include <ctime>
 #include <random>
 #include <string>
@@ -84,6 +84,12 @@ TEST(CliReplay, ARoundTripThroughTcpdumpIsByteExactAndKeepsThePace) {
                      "-w", d + "/replay.pcap", "udp and dst port " + std::to_string(pb)},
                     d + "/again.err");
   ASSERT_TRUE(why.empty()) << why;
+  // Every datagram's capture time, from the realtime clock like tcpdump's,
+  // is judged against this instant, taken before reel replay starts.
+  const uint64_t started_ns =
+      static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                std::chrono::system_clock::now().time_since_epoch())
+                                .count());
   r = reel("replay " + d +
            "/S --stream feed --speed 1 --stats --out udp://127.0.0.1:" + std::to_string(pb));
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -91,33 +97,24 @@ TEST(CliReplay, ARoundTripThroughTcpdumpIsByteExactAndKeepsThePace) {
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   ASSERT_EQ(again.stop(), 0);
   EXPECT_EQ(tshark_payloads(d + "/replay.pcap", d + "/p1"), sent);
-  // The pace: each datagram's offset from the first, in the replay's
-  // capture and in the original's.
+  // The pace, judged by the event a busy machine cannot fake: no datagram
+  // leaves before its original offset from the first has passed since the
+  // replay started (a late one is the machine's load, and the precision is
+  // measured by reel_replay_bench). A flat-out replay sends all 150 within a
+  // few ms and fails at the 40 ms gap. 1 ms of slack covers the realtime
+  // clock's slew against the replayer's monotonic one.
   const auto t0 = tshark_times(d + "/feed.pcap", d + "/t0");
   const auto t1 = tshark_times(d + "/replay.pcap", d + "/t1");
   ASSERT_EQ(t0.size(), sent.size());
   ASSERT_EQ(t1.size(), sent.size());
-  // Judged robustly: on a 2-core VM running other tests (and ASan) the
-  // replayer is preempted now and then and a run of datagrams goes late
-  // together (CI saw 5% over 2 ms), or the first one alone (CI saw it 1 ms
-  // late, which shifted every offset measured from it). The pace holds when
-  // the offsets, less their common shift (the median), are mostly close and
-  // none is far off. The precision itself is measured by reel_replay_bench
-  // on a quiet machine.
-  std::vector<double> diffs;
+  constexpr uint64_t kSlackNs = 1'000'000;
   for (size_t i = 1; i < sent.size(); ++i) {
-    const double want = static_cast<double>(t0[i] - t0[0]);
-    const double got = static_cast<double>(t1[i] - t1[0]);
-    EXPECT_NEAR(got, want, 50e6) << "datagram " << i;
-    diffs.push_back(got - want);
+    const uint64_t offset = t0[i] - t0[0];
+    EXPECT_GE(t1[i] + kSlackNs, started_ns + offset)
+        << "datagram " << i << " left " << (started_ns + offset - t1[i]) / 1000
+        << " us before its time";
+    EXPECT_GE(t1[i], t1[i - 1]) << "datagram " << i << " left before the one before it";
   }
-  std::vector<double> sorted = diffs;
-  std::sort(sorted.begin(), sorted.end());
-  const double shift = sorted[sorted.size() / 2];
-  std::vector<double> errors;
-  for (double x : diffs) errors.push_back(std::abs(x - shift));
-  std::sort(errors.begin(), errors.end());
-  EXPECT_LT(errors[errors.size() / 2], 500e3) << "median pace error over 500 us";
 }
 
 // A store made with the library: two streams with interleaved and equal
@@ -277,16 +274,21 @@ TEST(CliReplay, BadInputIsOneLineAndANonZeroExit) {
   EXPECT_EQ(r.exit_code, 2) << r.err;
 }
 
-// Found in review: a stream named twice went out twice; --start-at was
-// ignored with --max; Ctrl-C could not stop a replay blocked on a TCP peer
-// that stopped reading.
-TEST(CliReplay, ReviewFindings) {
+// A stream named twice in --stream goes out once.
+TEST(CliReplay, AStreamNamedTwiceGoesOutOnce) {
   testing::TempDir dir;
   const std::string d = dir.path();
   ASSERT_EQ(reel("append " + d + "/S --stream s --segment-size 64MiB", lines(1, 3)).exit_code, 0);
   CliRun r = reel("replay " + d + "/S --stream s --stream s --max --out -");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out, "1\n2\n3\n");
+}
+
+// --max still waits for --start-at (a lower bound: load only delays it).
+TEST(CliReplay, MaxWaitsForStartAt) {
+  testing::TempDir dir;
+  const std::string d = dir.path();
+  ASSERT_EQ(reel("append " + d + "/S --stream s --segment-size 64MiB", lines(1, 3)).exit_code, 0);
   const auto begin = std::chrono::system_clock::now() + std::chrono::milliseconds(1500);
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(begin.time_since_epoch());
   const std::time_t secs = static_cast<std::time_t>(ms.count() / 1000);
@@ -295,12 +297,17 @@ TEST(CliReplay, ReviewFindings) {
   const std::string at =
       std::string(iso) + "." + std::to_string(1000 + ms.count() % 1000).substr(1) + "Z";
   const auto t0 = std::chrono::steady_clock::now();
-  r = reel("replay " + d + "/S --max --start-at " + at + " --out -");
+  const CliRun r = reel("replay " + d + "/S --max --start-at " + at + " --out -");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_GE(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(1000))
       << "--max started before --start-at " << at;
+}
 
-  // A peer that accepts and never reads; a large store fills the sockets.
+// Ctrl-C stops a replay blocked on a TCP peer that accepts and never reads
+// (a large store fills the sockets), saying where it stopped.
+TEST(CliReplay, CtrlCStopsAReplayBlockedOnAPeerThatDoesNotRead) {
+  testing::TempDir dir;
+  const std::string d = dir.path();
   std::string big;
   for (int i = 0; i < 40000; ++i) big += std::string(1000, 'x') + "\n";
   ASSERT_EQ(reel("append " + d + "/B --segment-size 64MiB", big).exit_code, 0);

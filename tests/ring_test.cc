@@ -304,15 +304,32 @@ TEST(ByteRing, ManyProducersKeepSeqsDenseAndTheirOwnOrderBusySpin) {
   stress<BusySpinWait>(2, 20000);
 }
 
-TEST(BlockingWait, WakesASleepingWaiter) {
-  BlockingWait wait;
-  std::atomic<bool> flag{false};
-  std::thread sleeper([&] { wait.wait_until([&] { return flag.load(); }); });
-  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+// The sleeper is on the futex (or about to be: its count is up) before the
+// flag is set; only notify() can end its sleep before its own 60 s limit.
+// The 20 s deadline only ends a hung test.
+TEST(BlockingWait, NotifyWakesAWaiterAsleepOnTheFutex) {
+  Waiter wait(WaitMode::kBlock);
+  std::atomic<bool> flag{false}, returned{false};
+  std::thread sleeper([&] {
+    wait.wait_for([&] { return flag.load(); }, std::chrono::seconds(60));
+    returned = true;
+  });
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (!wait.has_sleeper() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  const bool asleep = wait.has_sleeper();
+  const bool returned_early = returned.load();
   flag = true;
   wait.notify();
+  while (!returned.load() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  const bool woken = returned.load();
   sleeper.join();
-  SUCCEED();
+  EXPECT_TRUE(asleep) << "the waiter never went to sleep";
+  EXPECT_FALSE(returned_early) << "the waiter returned before its predicate held";
+  EXPECT_TRUE(woken) << "notify() did not wake the sleeping waiter";
 }
 
 }  // namespace

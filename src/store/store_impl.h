@@ -22,6 +22,7 @@
 #include "store/recovery.h"
 #include "store/stage_health.h"
 #include "store/store_dir.h"
+#include "store/store_internal.h"
 #include "store/stream_registry.h"
 #include "wal/frame.h"
 #include "wal/io_env.h"
@@ -66,6 +67,8 @@ struct REEL_INTERNAL Store::Impl final : pipeline::JournalListener {
   std::string boot_id;  // the index thread passes it to mark_index_dirty()
   uint64_t store_id = 0;
   uint32_t base_segment_no = 0;  // producers number frames from it
+
+  store::TestSeams seams;  // set at open; read-only afterwards
 
   // Taken at open; close() releases it last, after everything else is done.
   store::WriterLock lock;

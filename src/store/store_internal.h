@@ -1,6 +1,9 @@
 // Test seams for Store that are not part of the public API.
 #pragma once
 
+#include <atomic>
+#include <chrono>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -10,11 +13,24 @@
 
 namespace reel::store {
 
+// What a test may change about a store's threads besides its options. Set
+// before open; read by the journal thread.
+struct TestSeams {
+  // How long the journal thread sleeps when nothing wakes it (and no sync
+  // is due). A test that proves a wake-up is never lost sets it far past its
+  // own deadline, so that only the wake-up can end the wait.
+  std::chrono::nanoseconds journal_idle_wakeup = std::chrono::milliseconds(100);
+  // When set, counts the journal thread's wake-ups by the sync interval's
+  // deadline (nothing woke it first). Must outlive the store.
+  std::atomic<uint64_t>* journal_deadline_wakeups = nullptr;
+};
+
 // Opens a store whose WAL file operations go through `env` (tests pass a
 // fault-injecting wrapper).
 Result<std::unique_ptr<Store>> open_store_with_env(const std::string& dir,
                                                    const StoreOptions& options,
-                                                   std::unique_ptr<wal::IoEnv> env);
+                                                   std::unique_ptr<wal::IoEnv> env,
+                                                   const TestSeams& seams = {});
 
 // Rebuilds the index of the store in `dir` from its WAL (reel reindex).
 // Takes the writer lock. `progress` hears the records indexed so far; WAL

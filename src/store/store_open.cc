@@ -270,7 +270,8 @@ namespace store {
 
 Result<std::unique_ptr<Store>> open_store_with_env(const std::string& dir,
                                                    const StoreOptions& options,
-                                                   std::unique_ptr<wal::IoEnv> env) {
+                                                   std::unique_ptr<wal::IoEnv> env,
+                                                   const TestSeams& seams) {
   if (dir.empty()) return Status::invalid_argument("store directory is empty");
   if (!options.create_if_missing && ::access((dir + "/wal").c_str(), F_OK) != 0) {
     return Status::not_found(dir + ": no reel store here");
@@ -280,6 +281,7 @@ Result<std::unique_ptr<Store>> open_store_with_env(const std::string& dir,
   }
   auto impl = std::make_unique<Store::Impl>(dir, options);
   impl->env = std::move(env);
+  impl->seams = seams;
   Status s = impl->open_locked();
   if (!s) return s;
   return std::unique_ptr<Store>(new Store(std::move(impl)));

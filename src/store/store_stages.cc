@@ -189,7 +189,7 @@ void Store::Impl::journal_loop() {
     }
     // Sleep until something is published or a sync is asked for; wake for
     // the interval sync, and every 10 ms while the disk is full, to retry.
-    auto timeout = std::chrono::nanoseconds(std::chrono::milliseconds(100));
+    auto timeout = seams.journal_idle_wakeup;
     if (!r.stall.is_ok()) timeout = std::chrono::milliseconds(10);
     // Under kInterval: when what is unsynced falls due; with nothing
     // unsynced, an interval from now when producers may write while it
@@ -223,6 +223,9 @@ void Store::Impl::journal_loop() {
         },
         timeout);
     tick = deadline_syncs && !woken;
+    if (tick && seams.journal_deadline_wakeups != nullptr) {
+      seams.journal_deadline_wakeups->fetch_add(1, std::memory_order_relaxed);
+    }
   }
   journal_done.store(true);
   released.notify();
