@@ -22,6 +22,7 @@
 #include "capture/importer.h"
 #include "capture/pcap_merge.h"
 #include "reel/reel.h"
+#include "util/coding.h"
 
 namespace reel::bench {
 namespace {
@@ -46,17 +47,15 @@ std::vector<u_char> frame(uint64_t seq) {
   u_char* ip = &f[14];
   ip[0] = 0x45;
   const uint16_t total = 20 + 8 + kPayload;
-  ip[2] = total >> 8;
-  ip[3] = total & 0xff;
+  encode_big16(ip + 2, total);
   ip[8] = 64;
   ip[9] = 17;
   const u_char src[4] = {10, 0, 0, 1}, dst[4] = {239, 1, 1, 1};
   std::memcpy(ip + 12, src, 4);
   std::memcpy(ip + 16, dst, 4);
   u_char* udp = ip + 20;
-  udp[2] = 5000 >> 8;
-  udp[3] = 5000 & 0xff;
-  udp[5] = 8 + kPayload;
+  encode_big16(udp + 2, 5000);
+  encode_big16(udp + 4, 8 + kPayload);
   std::memcpy(udp + 8, &seq, sizeof seq);
   return f;
 }

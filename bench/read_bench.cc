@@ -28,6 +28,7 @@
 
 #include "bench_util.h"
 #include "reel/reel.h"
+#include "util/coding.h"
 #include "util/crc32c.h"
 
 namespace {
@@ -235,8 +236,7 @@ Row lmdb_window(Lmdb* db, const std::vector<uint64_t>& starts, uint64_t width) {
     uint64_t prev = 0;
     for (int rc = mdb_cursor_get(tc, &k, &v, MDB_SET_RANGE);
          rc == 0 && std::memcmp(k.mv_data, hi, 8) <= 0; rc = mdb_cursor_get(tc, &k, &v, MDB_NEXT)) {
-      uint64_t seq = 0;
-      for (int i = 0; i < 8; ++i) seq = seq << 8 | static_cast<const uint8_t*>(v.mv_data)[i];
+      const uint64_t seq = reel::decode_big64(static_cast<const uint8_t*>(v.mv_data));
       if (prev != 0 && seq == prev + 1) {
         check(mdb_cursor_get(sc, &sk, &sv, MDB_NEXT), "next");
       } else {

@@ -5,6 +5,8 @@
 
 #include <cstring>
 
+#include "util/coding.h"
+
 namespace reel::capture {
 namespace {
 
@@ -12,7 +14,7 @@ constexpr uint16_t kEtherIpv4 = 0x0800, kEtherIpv6 = 0x86DD;
 constexpr uint8_t kProtoUdp = 17, kProtoFragment = 44;
 
 uint16_t be16(const uint8_t* p) {
-  return static_cast<uint16_t>(p[0] << 8 | p[1]);
+  return decode_big16(p);
 }
 
 // The IP packet behind the link layer, or an empty span (not IP).

@@ -1,4 +1,5 @@
 #include "capture/pcap_sink.h"
+#include "util/coding.h"
 
 #include <arpa/inet.h>
 #include <pcap/pcap.h>
@@ -37,7 +38,7 @@ Dst parse_dst(const std::string& text) {
 
 uint16_t ip_checksum(const uint8_t* h) {
   uint32_t sum = 0;
-  for (int i = 0; i < 20; i += 2) sum += static_cast<uint32_t>(h[i] << 8 | h[i + 1]);
+  for (int i = 0; i < 20; i += 2) sum += decode_big16(h + i);
   while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
   return static_cast<uint16_t>(~sum);
 }
@@ -121,25 +122,19 @@ Status PcapSink::send(const RecordView& r, uint64_t due_ns) {
   uint8_t* ip = &f[14];
   const size_t total = 20 + 8 + payload.size();
   ip[0] = 0x45;
-  ip[2] = static_cast<uint8_t>(total >> 8);
-  ip[3] = static_cast<uint8_t>(total);
-  ip[4] = static_cast<uint8_t>(r.seq() >> 8);
-  ip[5] = static_cast<uint8_t>(r.seq());
+  encode_big16(ip + 2, static_cast<uint16_t>(total));
+  encode_big16(ip + 4, static_cast<uint16_t>(r.seq()));  // the IP id: the seq's low bits
   ip[8] = 64;
   ip[9] = 17;
   const uint8_t src[4] = {127, 0, 0, 1};
   std::memcpy(ip + 12, src, 4);
   std::memcpy(ip + 16, &dst->addr, 4);
   const uint16_t sum = ip_checksum(ip);
-  ip[10] = static_cast<uint8_t>(sum >> 8);
-  ip[11] = static_cast<uint8_t>(sum);
+  encode_big16(ip + 10, sum);
   uint8_t* udp = ip + 20;
-  udp[0] = 40000 >> 8;
-  udp[1] = 40000 & 0xff;
-  udp[2] = static_cast<uint8_t>(dst->port >> 8);
-  udp[3] = static_cast<uint8_t>(dst->port);
-  udp[4] = static_cast<uint8_t>((8 + payload.size()) >> 8);
-  udp[5] = static_cast<uint8_t>(8 + payload.size());
+  encode_big16(udp, 40000);
+  encode_big16(udp + 2, dst->port);
+  encode_big16(udp + 4, static_cast<uint16_t>(8 + payload.size()));
   f.insert(f.end(), payload.begin(), payload.end());
   uint64_t ts = r.ts_ns();
   if (due_ns != 0) {

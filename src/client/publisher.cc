@@ -11,6 +11,7 @@
 
 #include "client/connect.h"
 #include "feed/ack_protocol.h"
+#include "util/coding.h"
 
 namespace reel {
 namespace {
@@ -123,7 +124,8 @@ Result<std::unique_ptr<Publisher>> Publisher::connect(const std::string& host_po
   impl->options = options;
   impl->fd = *fd;
   const uint32_t hello = feed::ack_hello(options.level);
-  for (int i = 0; i < 4; ++i) impl->out.push_back(static_cast<uint8_t>(hello >> (8 * i)));
+  impl->out.resize(4);
+  encode_fixed32(impl->out.data(), hello);
   return std::unique_ptr<Publisher>(new Publisher(std::move(impl)));
 }
 
@@ -136,7 +138,9 @@ Status Publisher::publish(std::string_view payload) {
   }
   auto& out = impl_->out;
   const auto len = static_cast<uint32_t>(payload.size());
-  for (int i = 0; i < 4; ++i) out.push_back(static_cast<uint8_t>(len >> (8 * i)));
+  uint8_t header[4];
+  encode_fixed32(header, len);
+  out.insert(out.end(), header, header + 4);
   out.insert(out.end(), payload.begin(), payload.end());
   ++impl_->published;
   if (out.size() - impl_->out_off < impl_->options.buffer_bytes) return Status::ok();

@@ -23,6 +23,7 @@
 #include <optional>
 
 #include "reel/types.h"
+#include "util/coding.h"
 
 namespace reel::feed {
 
@@ -56,12 +57,10 @@ inline std::optional<Level> parse_ack_hello(uint32_t word) {
 }
 
 inline void put_u64le(uint8_t* p, uint64_t v) {
-  for (int i = 0; i < 8; ++i) p[i] = static_cast<uint8_t>(v >> (8 * i));
+  encode_fixed64(p, v);
 }
 inline uint64_t get_u64le(const uint8_t* p) {
-  uint64_t v = 0;
-  for (int i = 7; i >= 0; --i) v = v << 8 | p[i];
-  return v;
+  return decode_fixed64(p);
 }
 
 struct Ack {

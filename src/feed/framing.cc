@@ -33,7 +33,7 @@ size_t Deframer::header_bytes() const {
 
 uint64_t Deframer::length_of(const uint8_t* p) const {
   if (framing_ == Framing::kLengthPrefixed) return decode_fixed32(p);
-  return static_cast<uint64_t>(p[0]) << 8 | p[1];
+  return decode_big16(p);
 }
 
 Status Deframer::oversize(uint64_t length, uint64_t at) {

@@ -50,7 +50,7 @@ std::optional<SourceSeq> extract_source_seq(const SeqSpec& spec, std::span<const
     case SeqSpec::Kind::kMoldUdp64: {
       if (payload.size() < kMoldUdp64HeaderBytes) return std::nullopt;
       const uint64_t seq = decode_big64(p + 10);
-      const uint16_t count = static_cast<uint16_t>(p[18] << 8 | p[19]);
+      const uint16_t count = decode_big16(p + 18);
       // The session, folded to 64 bits (FNV-1a), only to tell sessions apart.
       uint64_t session = 0xcbf29ce484222325ull;
       for (int i = 0; i < 10; ++i) session = (session ^ p[i]) * 0x100000001b3ull;

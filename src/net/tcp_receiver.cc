@@ -16,6 +16,7 @@
 #include "feed/framing.h"
 #include "net/ack_ledger.h"
 #include "net/buffer_ring.h"
+#include "util/coding.h"
 
 namespace reel::net {
 namespace {
@@ -167,8 +168,7 @@ std::span<const uint8_t> TcpReceiver::Impl::take_hello(Connection* c,
   data = data.subspan(n);
   if (c->hello_len < sizeof c->hello) return data;
   c->hello_pending = false;
-  const uint32_t word = static_cast<uint32_t>(c->hello[0]) | c->hello[1] << 8 | c->hello[2] << 16 |
-                        static_cast<uint32_t>(c->hello[3]) << 24;
+  const uint32_t word = decode_fixed32(c->hello);
   if (auto level = feed::parse_ack_hello(word)) {
     c->acks.emplace(*level);
     ++counts[c->endpoint].acked_connections;

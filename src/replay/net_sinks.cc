@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "reel/replayer.h"
+#include "util/coding.h"
 
 namespace reel {
 namespace {
@@ -183,7 +184,7 @@ class TcpSink final : public ReplaySink {
       uint8_t* h = headers_[records_];
       if (framing_ == Framing::kLp) {
         const auto len = static_cast<uint32_t>(p.size());
-        for (int i = 0; i < 4; ++i) h[i] = static_cast<uint8_t>(len >> (8 * i));
+        encode_fixed32(h, len);
         iov_[n_++] = {h, 4};
       } else if (framing_ == Framing::kU16be) {
         if (p.size() > 0xffff) {
@@ -191,8 +192,7 @@ class TcpSink final : public ReplaySink {
                                           " has " + std::to_string(p.size()) +
                                           " bytes, more than u16be can frame");
         }
-        h[0] = static_cast<uint8_t>(p.size() >> 8);
-        h[1] = static_cast<uint8_t>(p.size() & 0xff);
+        encode_big16(h, static_cast<uint16_t>(p.size()));
         iov_[n_++] = {h, 2};
       }
       iov_[n_++] = {const_cast<char*>(p.data()), p.size()};

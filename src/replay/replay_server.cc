@@ -26,6 +26,7 @@
 #include "replay/pacer.h"
 #include "replay/protocol.h"
 #include "replay/wire.h"
+#include "util/coding.h"
 #include "wal/frame_format.h"
 
 namespace reel::replay {
@@ -292,7 +293,7 @@ void ReplayServer::Impl::stream(int fd, const Ask& ask) {
     if ((*tail)->next_seq() > last_wanted) {  // the range is complete
       uint8_t end_msg[12];
       put_u32(end_msg, kEnd);
-      for (int i = 0; i < 8; ++i) end_msg[4 + i] = static_cast<uint8_t>(out.last_sent >> (8 * i));
+      encode_fixed64(end_msg + 4, out.last_sent);
       out.iov.push_back({end_msg, sizeof end_msg});
       (void)send_batch(&out, true);  // waits out a full socket like frames
       return;

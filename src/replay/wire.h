@@ -16,6 +16,8 @@
 
 #include <cstdint>
 
+#include "util/coding.h"
+
 namespace reel::replay {
 
 inline constexpr uint32_t kHeartbeat = 0xFFFFFF01u;
@@ -27,11 +29,10 @@ inline constexpr uint32_t kMaxErrorBytes = 4096;
 inline constexpr uint32_t kMaxHeaderBytes = 16 << 20;
 
 inline void put_u32(uint8_t* p, uint32_t v) {
-  for (int i = 0; i < 4; ++i) p[i] = static_cast<uint8_t>(v >> (8 * i));
+  encode_fixed32(p, v);
 }
 inline uint32_t get_u32(const uint8_t* p) {
-  return static_cast<uint32_t>(p[0]) | static_cast<uint32_t>(p[1]) << 8 |
-         static_cast<uint32_t>(p[2]) << 16 | static_cast<uint32_t>(p[3]) << 24;
+  return decode_fixed32(p);
 }
 
 }  // namespace reel::replay

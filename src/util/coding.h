@@ -57,6 +57,12 @@ inline uint64_t decode_fixed64(const uint8_t* src) {
   return to_little(load_as<uint64_t>(src));
 }
 
+inline void encode_big16(uint8_t* dst, uint16_t v) {
+  store_as(dst, to_big(v));
+}
+inline uint16_t decode_big16(const uint8_t* src) {
+  return to_big(load_as<uint16_t>(src));
+}
 inline void encode_big32(uint8_t* dst, uint32_t v) {
   store_as(dst, to_big(v));
 }

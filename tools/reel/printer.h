@@ -11,6 +11,7 @@
 #include "reel/args.h"
 #include "reel/record_view.h"
 #include "reel/status.h"
+#include "util/coding.h"
 #include "util/embedded_schema.h"
 #include "util/time_format.h"
 
@@ -50,9 +51,8 @@ class Printer {
       if (format_ == "payload") std::fputc('\n', stdout);
     } else if (format_ == "lp") {
       const uint32_t n = static_cast<uint32_t>(v.payload().size());
-      const unsigned char len[4] = {
-          static_cast<unsigned char>(n), static_cast<unsigned char>(n >> 8),
-          static_cast<unsigned char>(n >> 16), static_cast<unsigned char>(n >> 24)};
+      uint8_t len[4];
+      encode_fixed32(len, n);
       std::fwrite(len, 1, 4, stdout);
       std::fwrite(v.payload().data(), 1, n, stdout);
     } else {

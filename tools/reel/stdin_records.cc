@@ -1,4 +1,5 @@
 #include "reel/stdin_records.h"
+#include "util/coding.h"
 
 #include <poll.h>
 #include <unistd.h>
@@ -38,7 +39,7 @@ Status StdinRecords::take_whole(const RecordFn& fn) {
   } else {
     while (carry_.size() - pos >= 4) {
       const auto* p = reinterpret_cast<const uint8_t*>(carry_.data() + pos);
-      const uint32_t len = p[0] | p[1] << 8 | p[2] << 16 | static_cast<uint32_t>(p[3]) << 24;
+      const uint32_t len = decode_fixed32(p);
       if (len > max_record_) {
         s = Status::invalid_argument("stdin: record at byte offset " +
                                      std::to_string(offset_ - carry_.size() + pos) + " claims " +
