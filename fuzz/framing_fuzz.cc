@@ -1,4 +1,4 @@
-// libFuzzer target: the stream framings of `reel serve` (feed/framing.h) and
+// libFuzzer target: the stream framings of `reel serve` (wire/framing.h) and
 // the source seq extractors, on hostile bytes fed in chunks of the input's
 // own choosing. The first byte picks the framing and the limit; the next
 // bytes pick chunk sizes. Whatever the chunks, the records (and the error)
@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "feed/framing.h"
 #include "feed/source_seq.h"
+#include "wire/framing.h"
 
 namespace {
 

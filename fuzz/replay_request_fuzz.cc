@@ -1,5 +1,5 @@
 // libFuzzer target: the replay server's reading of a subscriber's request
-// (replay/protocol.h, parse_request) on hostile bytes. Whatever it accepts
+// (wire/replay_protocol.h, parse_request) on hostile bytes. Whatever it accepts
 // must be a request the server can serve: one that ends when it says it
 // does, a sane speed, and only streams the store has.
 #include <cmath>
@@ -8,7 +8,7 @@
 #include <optional>
 #include <string_view>
 
-#include "replay/protocol.h"
+#include "wire/replay_protocol.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto lookup = [](std::string_view name) -> reel::Result<std::optional<uint32_t>> {

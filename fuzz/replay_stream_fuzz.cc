@@ -1,5 +1,5 @@
 // libFuzzer target: a subscriber's reading of what a replay server sends
-// after its header (replay/protocol.h, parse_message), on hostile bytes that
+// after its header (wire/replay_protocol.h, parse_message), on hostile bytes that
 // arrive in chunks of the input's own choosing, as from a socket. Whatever
 // the chunks, the messages (and the error) must be those of the stream read
 // in one piece; a message never claims bytes that are not there, and asking
@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "replay/protocol.h"
+#include "wire/replay_protocol.h"
 
 namespace {
 

@@ -7,10 +7,10 @@
 #include <gtest/gtest.h>
 
 #include "feed/endpoint.h"
-#include "feed/framing.h"
 #include "feed/gap_tracker.h"
 #include "feed/source_seq.h"
 #include "test_util.h"
+#include "wire/framing.h"
 
 namespace reel::feed {
 namespace {

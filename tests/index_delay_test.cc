@@ -204,5 +204,33 @@ TEST(IndexDelay, ReadersSeeWrittenRecordsTheIndexHasNotReached) {
   ASSERT_TRUE((*store)->close());
 }
 
+// Store::request() asks and returns: the index thread indexes now instead
+// of after its delay (a minute here), and the journal thread syncs a store
+// whose policy never does (kNone). The 30 s deadlines only end a hung test.
+TEST(IndexDelay, ARequestIndexesAndSyncsWithoutWaiting) {
+  testing::TempDir dir;
+  StoreOptions o = long_delay();
+  o.sync.mode = SyncPolicy::Mode::kNone;
+  auto store = Store::open(dir.path(), o);
+  ASSERT_TRUE(store) << store.status().to_string();
+  auto seq = (*store)->append("s", "one");
+  ASSERT_TRUE(seq);
+  ASSERT_TRUE((*store)->wait(*seq, Level::kWritten));
+  settle();
+  ASSERT_LT((*store)->watermarks().indexed_seq, *seq) << "indexed before any request";
+  ASSERT_LT((*store)->watermarks().durable_seq, *seq) << "synced before any request";
+  ASSERT_TRUE((*store)->request(*seq, Level::kIndexed));
+  ASSERT_TRUE((*store)->request(*seq, Level::kDurable));
+  const auto deadline = Clock::now() + seconds(30);
+  while (((*store)->watermarks().indexed_seq < *seq || (*store)->watermarks().durable_seq < *seq) &&
+         Clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  EXPECT_GE((*store)->watermarks().indexed_seq, *seq);
+  EXPECT_GE((*store)->watermarks().durable_seq, *seq);
+  EXPECT_EQ((*store)->request(*seq + 1, Level::kDurable).code(), Code::kInvalidArgument);
+  ASSERT_TRUE((*store)->close());
+}
+
 }  // namespace
 }  // namespace reel

@@ -19,9 +19,9 @@
 #include "reel/reel.h"
 #include "reel/replay_generated.h"
 #include "replay/replay_server.h"
-#include "replay/wire.h"
 #include "test_util.h"
 #include "wal/frame_format.h"
+#include "wire/replay_wire.h"
 
 namespace reel {
 namespace {

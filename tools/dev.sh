@@ -4,8 +4,10 @@
 #   bash tools/dev.sh demo    install dependencies, build, run the demo
 #   bash tools/dev.sh test    install dependencies, build, run every test
 #                             (Release build, then ASan+UBSan, then TSan for
-#                             the concurrent tests, then the clang libFuzzer
-#                             build with a short run of each fuzzer)
+#                             the concurrent tests, then the clang build, which
+#                             checks the lock annotations (-Wthread-safety)
+#                             and runs each libFuzzer target briefly; the
+#                             layer check comes first)
 #   bash tools/dev.sh deps    only install dependencies
 #   bash tools/dev.sh build   only build (build/)
 #
@@ -90,7 +92,7 @@ demo() {
 # then each fuzzer for SECONDS on a scratch copy of its corpus.
 fuzz_build_and_run() {
   local seconds=$1
-  log "fuzz: clang libFuzzer build (build-fuzz/), ${seconds}s per fuzzer"
+  log "clang build (build-fuzz/): -Wthread-safety, libFuzzer targets, ${seconds}s per fuzzer"
   configure_build build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang \
     -DCMAKE_CXX_COMPILER=clang++ -DREEL_FUZZ=ON -DREEL_TESTS=OFF -DREEL_BENCH=OFF
   local scratch
@@ -108,6 +110,8 @@ fuzz_build_and_run() {
 }
 
 test_all() {
+  log "layers: no lower layer of src/ includes a higher one"
+  bash "$ROOT/tools/check_layers.sh"
   build
   log "tests: release build"
   (cd build && ctest -j "$JOBS" --output-on-failure --timeout 900)

@@ -56,6 +56,14 @@ class REEL_EXPORT Store {
   Status wait(uint64_t seq, Level level,
               std::chrono::nanoseconds timeout = std::chrono::nanoseconds(-1));
 
+  // Asks for record `seq` to reach `level` soon and returns at once: kDurable
+  // asks the journal thread for an fdatasync now (whatever the sync policy),
+  // kIndexed asks the index thread to index now (not after its batching
+  // delay), kWritten asks nothing. For a poll loop that owes acknowledgements
+  // and must not block; watermarks() or wait() then tell when it happened.
+  // kInvalidArgument for a seq not yet appended.
+  Status request(uint64_t seq, Level level);
+
   // Waits until every record appended before the call is written and
   // indexed, and with SyncPolicy kAlways durable too.
   Status flush();

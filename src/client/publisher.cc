@@ -10,8 +10,8 @@
 #include <vector>
 
 #include "client/connect.h"
-#include "feed/ack_protocol.h"
 #include "util/coding.h"
+#include "wire/ack_protocol.h"
 
 namespace reel {
 namespace {

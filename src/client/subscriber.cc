@@ -10,8 +10,8 @@
 
 #include "client/connect.h"
 #include "reel/replay_generated.h"
-#include "replay/protocol.h"
-#include "replay/wire.h"
+#include "wire/replay_protocol.h"
+#include "wire/replay_wire.h"
 
 namespace reel {
 namespace {

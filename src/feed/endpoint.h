@@ -15,9 +15,9 @@
 #include <string>
 #include <string_view>
 
-#include "feed/framing.h"
 #include "feed/source_seq.h"
 #include "reel/status.h"
+#include "wire/framing.h"
 
 namespace reel::feed {
 

@@ -6,7 +6,7 @@
 #include <cstdio>
 #include <vector>
 
-#include "store/store_dir.h"
+#include "util/read_file.h"
 #include "wal/frame_format.h"
 
 namespace reel::json {
@@ -93,7 +93,7 @@ bool is_unsigned(reflection::BaseType t) {
 }  // namespace
 
 Status RecordJson::load(const std::string& bfbs_path) {
-  auto bytes = store::read_file(bfbs_path);
+  auto bytes = read_file(bfbs_path);
   if (!bytes) return bytes.status();
   return load_bytes(std::move(*bytes), bfbs_path);
 }

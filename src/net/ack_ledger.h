@@ -1,5 +1,5 @@
 // AckLedger: one acknowledged connection's bookkeeping on the server side
-// (feed/ack_protocol.h). It remembers, per batch of the connection's records
+// (wire/ack_protocol.h). It remembers, per batch of the connection's records
 // taken from one receive, the count so far and the store seq of the batch's
 // last record; as the store's watermark for the connection's level passes
 // those seqs it acknowledges the counts, sending each new ack without
@@ -13,8 +13,8 @@
 #include <cstdint>
 #include <deque>
 
-#include "feed/ack_protocol.h"
 #include "reel/status.h"
+#include "wire/ack_protocol.h"
 
 namespace reel::net {
 

@@ -13,10 +13,10 @@
 #include <map>
 #include <optional>
 
-#include "feed/framing.h"
 #include "net/ack_ledger.h"
 #include "net/buffer_ring.h"
 #include "util/coding.h"
+#include "wire/framing.h"
 
 namespace reel::net {
 namespace {

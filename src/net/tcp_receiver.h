@@ -13,7 +13,7 @@
 // connection is read, the kernel's socket buffers fill and TCP slows the
 // senders. Nothing is dropped.
 //
-// Acknowledged producers (feed/ack_protocol.h): an lp connection that opens
+// Acknowledged producers (wire/ack_protocol.h): an lp connection that opens
 // with a hello word gets acks; the callback returns each record's store seq
 // and acknowledge() sends the counts that reached the level. Such a
 // connection that half-closes stays open until its last ack is sent.

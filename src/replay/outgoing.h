@@ -14,8 +14,8 @@
 #include "reel/record_view.h"
 #include "reel/tailer.h"
 #include "replay/frame_sender.h"
-#include "replay/wire.h"
 #include "wal/frame_format.h"
+#include "wire/replay_wire.h"
 
 namespace reel::replay {
 

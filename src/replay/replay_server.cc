@@ -24,10 +24,10 @@
 #include "replay/frame_sender.h"
 #include "replay/outgoing.h"
 #include "replay/pacer.h"
-#include "replay/protocol.h"
-#include "replay/wire.h"
 #include "util/coding.h"
 #include "wal/frame_format.h"
+#include "wire/replay_protocol.h"
+#include "wire/replay_wire.h"
 
 namespace reel::replay {
 namespace {

@@ -1,5 +1,5 @@
 // ReplayServer: sends a store's frames to subscribers exactly as they lie in
-// the WAL, straight from the mapped segments (the protocol is replay/wire.h
+// the WAL, straight from the mapped segments (the protocol is wire/replay_wire.h
 // and schemas/replay.fbs).
 //
 // It needs only read access: it follows the store with Tailers, so it runs

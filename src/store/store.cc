@@ -83,13 +83,14 @@ bool Store::Impl::write_while_journal_sleeps() {
   if (!options.write_when_idle) return false;
   const int64_t now = std::chrono::steady_clock::now().time_since_epoch().count();
   if (now - last_write_ns.load(std::memory_order_relaxed) < kQuietNs) return false;
-  std::unique_lock<std::mutex> lock(journal_mu, std::try_to_lock);
-  if (!lock.owns_lock()) return false;
-  // As in lead_sync: after stop_journal the stage is close()'s.
-  if (stop_journal.load() || health.state() != store::StageHealth::kHealthy) return false;
-  if (!journaller->write_published()) return false;  // a segment starts: the journal thread's
-  last_write_ns.store(now, std::memory_order_relaxed);
-  lock.unlock();
+  if (!journal_mu.try_lock()) return false;
+  {
+    MutexLock guard(journal_mu, std::adopt_lock);
+    // As in lead_sync: after stop_journal the stage is close()'s.
+    if (stop_journal.load() || health.state() != store::StageHealth::kHealthy) return false;
+    if (!journaller->write_published()) return false;  // a segment starts: the journal thread's
+    last_write_ns.store(now, std::memory_order_relaxed);
+  }
   wrote_records();
   // The journal thread syncs now under kAlways (under kInterval it wakes
   // every interval: a wake-up here would land beside this record's readers,
@@ -171,19 +172,15 @@ uint64_t Store::Impl::level_seq(Level level) const {
   return head.durable_seq();
 }
 
-Status Store::Impl::wait(uint64_t seq, Level level, std::chrono::nanoseconds timeout) {
-  if (seq >= ring->next_seq()) {
-    return Status::invalid_argument(paths.root + ": seq " + std::to_string(seq) +
-                                    " has not been appended (the last is " +
-                                    std::to_string(ring->next_seq() - 1) + ")");
-  }
+Status Store::Impl::not_appended(uint64_t seq) const {
+  return Status::invalid_argument(paths.root + ": seq " + std::to_string(seq) +
+                                  " has not been appended (the last is " +
+                                  std::to_string(ring->next_seq() - 1) + ")");
+}
+
+Status Store::Impl::request(uint64_t seq, Level level) {
+  if (seq >= ring->next_seq()) return not_appended(seq);
   if (level == Level::kDurable && level_seq(level) < seq) {
-    // An untimed wait on a healthy store writes and syncs on this thread. A
-    // timed one (a poll loop's ack, say) only asks: leading could hold it
-    // through a write and an fdatasync, past its timeout.
-    if (timeout.count() < 0 && health.state() == store::StageHealth::kHealthy && lead_sync(seq)) {
-      return Status::ok();
-    }
     store::atomic_max(sync_request, seq);
     published.notify();
   }
@@ -191,6 +188,19 @@ Status Store::Impl::wait(uint64_t seq, Level level, std::chrono::nanoseconds tim
     store::atomic_max(index_request, seq);
     index_nudge.notify();
   }
+  return Status::ok();
+}
+
+Status Store::Impl::wait(uint64_t seq, Level level, std::chrono::nanoseconds timeout) {
+  if (seq >= ring->next_seq()) return not_appended(seq);
+  // An untimed wait for kDurable on a healthy store writes and syncs on
+  // this thread. A timed one only asks: leading could hold it through a
+  // write and an fdatasync, past its timeout.
+  if (level == Level::kDurable && level_seq(level) < seq && timeout.count() < 0 &&
+      health.state() == store::StageHealth::kHealthy && lead_sync(seq)) {
+    return Status::ok();
+  }
+  (void)request(seq, level);
   const auto start = std::chrono::steady_clock::now();
   for (;;) {
     const uint32_t epoch = head.epoch();
@@ -217,7 +227,7 @@ Status Store::Impl::wait(uint64_t seq, Level level, std::chrono::nanoseconds tim
 
 Status Store::Impl::close() {
   {
-    std::lock_guard<std::mutex> guard(close_mu);
+    MutexLock guard(close_mu);
     if (closed) return Status::ok();
     closed = true;
   }
@@ -235,7 +245,7 @@ Status Store::Impl::close() {
   Status s;
   // A leader (lead_sync) that took the lock before stop_journal was set may
   // still hold it.
-  std::unique_lock<std::mutex> journal_lock(journal_mu);
+  RelockableLock journal_lock(journal_mu);
   const uint64_t unwritten = ring->next_seq() - 1 - journaller->written_seq();
   if (health.state() == store::StageHealth::kFailed) {
     s = failure_status();
@@ -279,6 +289,10 @@ Result<uint64_t> Store::append(std::string_view stream, std::string_view payload
 
 Status Store::wait(uint64_t seq, Level level, std::chrono::nanoseconds timeout) {
   return impl_->wait(seq, level, timeout);
+}
+
+Status Store::request(uint64_t seq, Level level) {
+  return impl_->request(seq, level);
 }
 
 Status Store::flush() {

@@ -7,7 +7,6 @@
 
 #include <cerrno>
 #include <fstream>
-#include <sstream>
 
 namespace reel::store {
 
@@ -81,14 +80,6 @@ Status write_file_atomic(const std::string& path, std::string_view bytes) {
     return Status::from_errno(path + ": rename from " + tmp, errno);
   }
   return fsync_path(parent_dir(path), O_RDONLY | O_DIRECTORY);
-}
-
-Result<std::string> read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::from_errno(path + ": cannot read", errno ? errno : ENOENT);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
 }
 
 std::string boot_id() {

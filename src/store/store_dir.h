@@ -21,9 +21,6 @@ Status create_layout(const StorePaths& paths);
 // Replaces `path` atomically and durably with `bytes`.
 Status write_file_atomic(const std::string& path, std::string_view bytes);
 
-// Reads a whole small file.
-Result<std::string> read_file(const std::string& path);
-
 // This machine's boot id (/proc/sys/kernel/random/boot_id), or "" if unknown.
 std::string boot_id();
 

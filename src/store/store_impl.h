@@ -24,6 +24,7 @@
 #include "store/store_dir.h"
 #include "store/store_internal.h"
 #include "store/stream_registry.h"
+#include "util/mutex.h"
 #include "wal/frame.h"
 #include "wal/io_env.h"
 #include "wal/segment_writer.h"
@@ -70,6 +71,17 @@ struct REEL_INTERNAL Store::Impl final : pipeline::JournalListener {
 
   store::TestSeams seams;  // set at open; read-only afterwards
 
+  // Serialises the journal stage. The journal thread holds it for each step;
+  // a producer waiting for kDurable takes it to write and sync its own
+  // records instead of waiting for the journal thread to wake and then be
+  // woken in turn (leader sync: two thread hops fewer per synced append, as
+  // LevelDB's and RocksDB's writers write their own WAL). Never held while
+  // sleeping on a Waiter or on the head file. Open takes it too, so that
+  // every use of `writer` and `journaller` is under it (checked by clang's
+  // -Wthread-safety), bar the journal thread's unlocked fdatasync
+  // (sync_journal, through unlocked_journaller()).
+  Mutex journal_mu;
+
   // Taken at open; close() releases it last, after everything else is done.
   store::WriterLock lock;
   // Written at open, by the stages and by close(). Its watermarks and epoch
@@ -84,7 +96,7 @@ struct REEL_INTERNAL Store::Impl final : pipeline::JournalListener {
   std::unique_ptr<index::Index> index;
   // Used through the Journaller under journal_mu (the journal thread or a
   // leader); close() seals it after the join.
-  std::unique_ptr<wal::SegmentWriter> writer;
+  std::unique_ptr<wal::SegmentWriter> writer PT_GUARDED_BY(journal_mu);
 
   // The pipeline, built at open. The ring is lock-free: producers claim and
   // publish, the journaller and indexer consume (pipeline/frame_ring.h).
@@ -92,14 +104,7 @@ struct REEL_INTERNAL Store::Impl final : pipeline::JournalListener {
   // Used under journal_mu only (with `writer` and `env`): by the journal
   // thread, by a waiter that leads its own sync (lead_sync), and by close()
   // after the join.
-  std::unique_ptr<pipeline::Journaller> journaller;
-  // Serialises the journal stage. The journal thread holds it for each step;
-  // a producer waiting for kDurable takes it to write and sync its own
-  // records instead of waiting for the journal thread to wake and then be
-  // woken in turn (leader sync: two thread hops fewer per synced append, as
-  // LevelDB's and RocksDB's writers write their own WAL). Never held while
-  // sleeping on a Waiter or on the head file.
-  std::mutex journal_mu;
+  std::unique_ptr<pipeline::Journaller> journaller PT_GUARDED_BY(journal_mu);
   // The index thread's; the journal thread calls note_segment() (locked inside).
   std::unique_ptr<pipeline::RingIndexer> indexer;
   ring::Waiter published;  // only the journal thread sleeps here; producers wake it
@@ -133,22 +138,22 @@ struct REEL_INTERNAL Store::Impl final : pipeline::JournalListener {
   // waiters. Each Status is stored under status_mu before the move that
   // publishes it.
   store::StageHealth health;
-  mutable std::mutex status_mu;
-  Status failure;                 // guarded by status_mu; the first error only
-  Status stall;                   // guarded by status_mu; the journal thread, before try_stall()
-  bool failure_reported = false;  // guarded by status_mu
+  mutable Mutex status_mu;
+  Status failure GUARDED_BY(status_mu);  // the first error only
+  Status stall GUARDED_BY(status_mu);    // the journal thread's, before try_stall()
+  bool failure_reported GUARDED_BY(status_mu) = false;
 
   store::StreamRegistry streams;  // producers; locks inside (stream_registry.h)
 
-  std::mutex close_mu;
-  bool closed = false;  // guarded by close_mu
+  Mutex close_mu;
+  bool closed GUARDED_BY(close_mu) = false;
 
   Impl(const std::string& dir, const StoreOptions& o);
 
   // Opening and wiring (store_open.cc).
   Status open_locked();
   Status load_streams();
-  Status start_pipeline(const store::RecoveryResult& recovered);
+  Status start_pipeline(const store::RecoveryResult& recovered) EXCLUDES(journal_mu);
 
   // Producers, waiters and close (store.cc).
   Result<uint64_t> append(std::string_view stream, std::string_view payload,
@@ -159,11 +164,15 @@ struct REEL_INTERNAL Store::Impl final : pipeline::JournalListener {
   // published (Journaller::write_published) on this thread if the store is
   // healthy, idle (StoreOptions::write_when_idle) and the journal lock free.
   // False: nothing written, the caller wakes the journal thread.
-  bool write_while_journal_sleeps();
+  bool write_while_journal_sleeps() EXCLUDES(journal_mu);
+  // Store::request(): posts sync_request / index_request and wakes the
+  // stage that serves it; never blocks.
+  Status request(uint64_t seq, Level level);
   Status wait(uint64_t seq, Level level, std::chrono::nanoseconds timeout);
+  Status not_appended(uint64_t seq) const;
   uint64_t level_seq(Level level) const;
   bool retried_since_stall(uint64_t seq, Level level);
-  Status close();
+  Status close() EXCLUDES(journal_mu, close_mu);
 
   // The stages and their health (store_stages.cc).
   struct JournalStep {
@@ -176,20 +185,25 @@ struct REEL_INTERNAL Store::Impl final : pipeline::JournalListener {
   // journal_mu free, sync_journal). Starts no writeback: a sync follows,
   // or the journal thread starts it once it knows none does. Caller holds
   // journal_mu.
-  JournalStep journal_step_locked(bool defer_sync = false);
+  JournalStep journal_step_locked(bool defer_sync = false) REQUIRES(journal_mu);
   // A wait(kDurable)'s sync is due (sync_request). Caller holds journal_mu.
-  bool sync_asked_locked();
+  bool sync_asked_locked() REQUIRES(journal_mu);
   // The journal thread's sync (the policy's, or the one asked for), with
-  // `lock` (on journal_mu) let go while the disk works; true if it synced.
-  // `wrote`: the step before it wrote (the index thread is woken first).
-  // `force`: sync whatever is unsynced, due or not (the interval tick).
-  bool sync_journal(std::unique_lock<std::mutex>& lock, bool wrote, bool force);
+  // journal_mu let go while the disk works and held again on return; true
+  // if it synced. `wrote`: the step before it wrote (the index thread is
+  // woken first). `force`: sync whatever is unsynced, due or not (the
+  // interval tick).
+  bool sync_journal(bool wrote, bool force) REQUIRES(journal_mu);
+  // The journaller, for the one call made without journal_mu: run_sync()
+  // of a SyncTicket begun under it (SegmentWriter::SyncTicket: safe beside
+  // the writes that producers and leaders make meanwhile).
+  pipeline::Journaller* unlocked_journaller() NO_THREAD_SAFETY_ANALYSIS { return journaller.get(); }
   // wait(seq, kDurable) on a healthy store: writes what is published up to
   // `seq` and syncs it on the calling thread. True once seq is durable;
   // false when it could not lead (closing, failed, stalled, a record before
   // `seq` not yet published).
-  bool lead_sync(uint64_t seq);
-  void journal_loop();
+  bool lead_sync(uint64_t seq) EXCLUDES(journal_mu);
+  void journal_loop() EXCLUDES(journal_mu);
   // Bytes written and not yet indexed (a snapshot) are a sixteenth of the
   // ring or more: enough to index now.
   bool index_backlog_large() const {
@@ -214,10 +228,10 @@ struct REEL_INTERNAL Store::Impl final : pipeline::JournalListener {
   };
   Status index_upkeep(IndexUpkeep& upkeep);
   void index_loop();
-  void track_stall(const Status& stall_now);
-  void set_failure(const Status& s);
-  Status failure_status();
-  Status stall_status() const;
+  void track_stall(const Status& stall_now) EXCLUDES(status_mu);
+  void set_failure(const Status& s) EXCLUDES(status_mu);
+  Status failure_status() EXCLUDES(status_mu);
+  Status stall_status() const EXCLUDES(status_mu);
 
   // JournalListener (journal thread).
   // Each watermark move wakes waiters and tailers at once (before any sync

@@ -16,6 +16,7 @@
 #include "store/store_impl.h"
 #include "store/store_internal.h"
 #include "util/embedded_schema.h"
+#include "util/read_file.h"
 
 namespace reel {
 namespace {
@@ -171,7 +172,7 @@ Status Store::Impl::open_locked() {
   if (!s) return s;
   const std::string bfbs(reinterpret_cast<const char*>(embedded::kRecordBfbs),
                          embedded::kRecordBfbsSize);
-  auto existing = store::read_file(paths.schemas + "/record.bfbs");
+  auto existing = read_file(paths.schemas + "/record.bfbs");
   if (!existing || *existing != bfbs) {
     s = store::write_file_atomic(paths.schemas + "/record.bfbs", bfbs);
     if (!s) return s;
@@ -204,6 +205,9 @@ Status Store::Impl::start_pipeline(const store::RecoveryResult& recovered) {
     return Status::invalid_argument("segment size " + std::to_string(segment_bytes) +
                                     " must be a multiple of 4096 bytes");
   }
+  // No stage thread runs yet; the lock only states that the writer and the
+  // journaller are the journal stage's (store_impl.h).
+  RelockableLock journal_guard(journal_mu);
   writer = std::make_unique<wal::SegmentWriter>(env.get(), paths.wal, store_id, segment_bytes);
   // Zeroing ahead only shortens syncs: a store that never syncs on its own
   // keeps the disk's bandwidth.
@@ -255,6 +259,7 @@ Status Store::Impl::start_pipeline(const store::RecoveryResult& recovered) {
       indexer->resume_after(recovered.active->first_seq, recovered.last_frame_offset);
     }
   }
+  journal_guard.unlock();  // before the threads start
   journal_thread = std::thread([this] {
     ::pthread_setname_np(::pthread_self(), "reel-journal");
     journal_loop();

@@ -15,7 +15,7 @@ namespace reel {
 
 void Store::Impl::set_failure(const Status& s) {
   {
-    std::lock_guard<std::mutex> guard(status_mu);
+    MutexLock guard(status_mu);
     if (failure.is_ok()) {
       // A full disk or index map met by a stage that cannot wait it out is
       // not the temporary kNoSpace of a stalled segment creation: the store
@@ -35,7 +35,7 @@ void Store::Impl::set_failure(const Status& s) {
 // The first caller to see a failure gets the error itself; later calls get
 // kFailed: the store has stopped acknowledging anything (rule 7).
 Status Store::Impl::failure_status() {
-  std::lock_guard<std::mutex> guard(status_mu);
+  MutexLock guard(status_mu);
   if (!failure_reported) {
     failure_reported = true;
     return failure;
@@ -44,7 +44,7 @@ Status Store::Impl::failure_status() {
 }
 
 Status Store::Impl::stall_status() const {
-  std::lock_guard<std::mutex> guard(status_mu);
+  MutexLock guard(status_mu);
   return stall;
 }
 
@@ -54,7 +54,7 @@ Status Store::Impl::stall_status() const {
 void Store::Impl::track_stall(const Status& stall_now) {
   if (!stall_now.is_ok() && health.state() == store::StageHealth::kHealthy) {
     {
-      std::lock_guard<std::mutex> guard(status_mu);
+      MutexLock guard(status_mu);
       stall = stall_now;
     }
     if (health.try_stall()) {
@@ -93,16 +93,18 @@ Store::Impl::JournalStep Store::Impl::journal_step_locked(bool defer_sync) {
 }
 
 bool Store::Impl::lead_sync(uint64_t seq) {
-  std::unique_lock<std::mutex> lock(journal_mu, std::try_to_lock);
-  if (!lock.owns_lock()) {
+  if (!journal_mu.try_lock()) {
     // The journal thread is in a step (it may keep the lock through a burst
     // of ingest): it syncs for us at the end of that step; we take over if
     // we get the lock first.
     store::atomic_max(sync_request, seq);
-    lock.lock();
+    journal_mu.lock();
   }
   // Once the journal thread has decided to stop (close()), the stage is close()'s.
-  if (stop_journal.load() || journal_done.load()) return false;
+  if (stop_journal.load() || journal_done.load()) {
+    journal_mu.unlock();
+    return false;
+  }
   bool worked = false;
   bool stalled = false;
   while (!journaller->failed() && journaller->durable_seq() < seq &&
@@ -115,7 +117,7 @@ bool Store::Impl::lead_sync(uint64_t seq) {
   if (!journaller->failed() && !stalled && journaller->written_seq() >= seq) {
     (void)journaller->sync_now();  // a failure reaches on_failure()
   }
-  lock.unlock();
+  journal_mu.unlock();
   if (worked) wrote_records();
   // The journal thread may have looked while we held the lock and gone back
   // to sleep (its predicate does not wait for the lock): wake it if anything
@@ -127,15 +129,16 @@ bool Store::Impl::lead_sync(uint64_t seq) {
   return head.durable_seq() >= seq;
 }
 
-bool Store::Impl::sync_journal(std::unique_lock<std::mutex>& lock, bool wrote, bool force) {
+bool Store::Impl::sync_journal(bool wrote, bool force) {
   auto pending = journaller->begin_sync(force || sync_asked_locked());
   if (!pending) return false;
   journal_syncing.store(true);
-  lock.unlock();
+  pipeline::Journaller* unlocked = unlocked_journaller();
+  journal_mu.unlock();
   if (wrote) wrote_records();  // the index thread works beside the sync
-  journaller->run_sync(*pending);
+  unlocked->run_sync(*pending);
   journal_syncing.store(false);
-  lock.lock();
+  journal_mu.lock();
   journaller->end_sync(*pending);  // a failure reaches on_failure()
   return true;
 }
@@ -143,15 +146,15 @@ bool Store::Impl::sync_journal(std::unique_lock<std::mutex>& lock, bool wrote, b
 void Store::Impl::journal_loop() {
   uint64_t start = 0;
   {
-    std::lock_guard<std::mutex> guard(journal_mu);
+    MutexLock guard(journal_mu);
     start = journaller->position();
   }
   bool registered = false;
   bool tick = false;  // woken by the interval's deadline: sync what is unsynced
   for (;;) {
-    std::unique_lock<std::mutex> lock(journal_mu);
+    RelockableLock lock(journal_mu);
     JournalStep r = journal_step_locked(/*defer_sync=*/true);
-    if (!r.failed && !sync_journal(lock, r.worked, tick) && r.worked) {
+    if (!r.failed && !sync_journal(r.worked, tick) && r.worked) {
       journaller->start_writeback();  // no sync follows: the disk starts on these pages now
     }
     r.failed = journaller->failed();
@@ -184,8 +187,10 @@ void Store::Impl::journal_loop() {
     // close() reports what is left in the ring.
     if (stopping && (!r.stall.is_ok() || drained)) break;
     if (drained && r.stall.is_ok()) {
-      std::unique_lock<std::mutex> guard(journal_mu, std::try_to_lock);
-      if (guard.owns_lock()) journaller->zero_ahead();
+      if (journal_mu.try_lock()) {
+        MutexLock guard(journal_mu, std::adopt_lock);
+        journaller->zero_ahead();
+      }
     }
     // Sleep until something is published or a sync is asked for; wake for
     // the interval sync, and every 10 ms while the disk is full, to retry.
@@ -215,8 +220,8 @@ void Store::Impl::journal_loop() {
     const bool woken = published.wait_for(
         [&] {
           if (stop_journal.load() || retry_now.load() || sync_check.exchange(false)) return true;
-          std::unique_lock<std::mutex> guard(journal_mu, std::try_to_lock);
-          if (!guard.owns_lock()) return false;
+          if (!journal_mu.try_lock()) return false;
+          MutexLock guard(journal_mu, std::adopt_lock);
           if (journaller->stall().is_ok() && journaller->has_work()) return true;
           return sync_request.load(std::memory_order_acquire) > journaller->durable_seq() &&
                  journaller->written_seq() > journaller->durable_seq();

@@ -135,10 +135,10 @@ struct Ingest {
     if (!tcp->acks_pending()) return;
     const Watermarks w = store->watermarks();
     if (const uint64_t want = tcp->pending_seq(Level::kDurable); want > w.durable_seq) {
-      (void)store->wait(want, Level::kDurable, std::chrono::nanoseconds(0));
+      (void)store->request(want, Level::kDurable);
     }
     if (const uint64_t want = tcp->pending_seq(Level::kIndexed); want > w.indexed_seq) {
-      (void)store->wait(want, Level::kIndexed, std::chrono::nanoseconds(0));
+      (void)store->request(want, Level::kIndexed);
     }
     tcp->acknowledge(w);
   }

@@ -1,4 +1,4 @@
-#include "feed/framing.h"
+#include "wire/framing.h"
 
 #include <algorithm>
 #include <cstring>

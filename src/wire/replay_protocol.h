@@ -8,7 +8,7 @@
 //                   network bytes are never trusted), heartbeats, the end
 //                   marker and errors.
 //
-// Wire layout: replay/wire.h and schemas/format.md, "Replay protocol".
+// Wire layout: wire/replay_wire.h and schemas/format.md, "Replay protocol".
 // All functions are pure and thread-safe.
 #pragma once
 

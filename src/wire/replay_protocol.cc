@@ -1,10 +1,10 @@
-#include "replay/protocol.h"
+#include "wire/replay_protocol.h"
 
 #include <cmath>
 
 #include "reel/replay_generated.h"
-#include "replay/wire.h"
 #include "wal/frame.h"
+#include "wire/replay_wire.h"
 
 namespace reel::replay {
 
