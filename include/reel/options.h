@@ -12,15 +12,16 @@
 
 namespace reel {
 
-// When appended records reach the disk (design.md, "Durability contract").
+// When appended records reach the disk (docs/durability.md, "Sync policies").
 struct REEL_EXPORT SyncPolicy {
   enum class Mode {
     // sync() and flush() return only after an fdatasync covers every record
     // appended before the call (group commit: one fdatasync for all of them).
     kAlways,
-    // The background flusher fdatasyncs at least every `interval`: at most
-    // that window is lost on power loss; nothing written is lost when the
-    // process crashes.
+    // The store's journal thread fdatasyncs what is written at least every
+    // `interval` (and a wait for kDurable syncs at once): at most that window
+    // is lost on power loss; nothing written is lost when the process
+    // crashes.
     kInterval,
     // No fdatasync, ever: the OS decides. A process crash still loses nothing
     // written; power loss may lose anything not yet written back by the OS.

@@ -3,6 +3,15 @@
 // write permission on STORE/index/lock.mdb to use the index; without it,
 // queries read the WAL).
 //
+// What a reader sees past durable_seq: a reader reads every record the
+// writer has *written* (Watermarks::written_seq), durable or not. After a
+// power loss (not a process crash) the next writer's recovery may cut
+// records past the durable point that never reached the disk, and then
+// hands out their seqs again to new records: a seq read past durable_seq
+// is not guaranteed to name the same record after a power cut. Readers
+// that must only ever see records that survive one read up to
+// watermarks().durable_seq (`reel tail --durable` does).
+//
 // Thread safety: a Reader, and every Cursor it returns, may be used by one
 // thread at a time; it must not be shared between threads without a lock.
 // Open one Reader per thread instead: Readers are cheap, and Readers and a

@@ -13,11 +13,22 @@ namespace reel {
 // A view of one record inside a read-only mapping of a WAL segment. Nothing
 // is copied: every accessor points into the mapping.
 //
-// Ownership and lifetime (as LMDB's mdb_get): the bytes belong to the Reader
-// that returned the view and stay valid for as long as that Reader lives.
-// They are mapped PROT_READ: writing through them is forbidden (and faults).
+// Ownership and lifetime (as LMDB's mdb_get): the bytes belong to whatever
+// filled the view, never to the view, and how long they stay valid depends
+// on that source:
+//   Reader (get, cursors)   while the Reader lives (its mappings stay).
+//   Tailer::next            while the Tailer lives.
+//   Subscriber::next        until the next call to next() on that Subscriber
+//                           (the bytes are in its receive buffer), or its
+//                           destruction.
+//   Replayer, to a sink     from a local store: until run() returns; from a
+//                           tcp:// store: until the sink's next flush()
+//                           returns (ReplaySink in replayer.h).
+// Copy the frame (frame()) and use rebased() to keep a record longer. Bytes
+// from a mapping are PROT_READ: writing through them is forbidden (and
+// faults).
 // Thread safety: a view is immutable and may be read from any thread while
-// its Reader lives.
+// its bytes are valid.
 class RecordView {
  public:
   RecordView() = default;

@@ -37,11 +37,20 @@ class REEL_EXPORT Store {
   // seq as soon as the record is in the ring: *appended*. The journaller
   // then writes it (*written*: visible to readers, safe from a process
   // crash), the indexer indexes it, and it becomes *durable* as the sync
-  // policy says; wait() blocks until a level is reached. Thread-safe and
-  // lock-free; seqs are dense and totally ordered, and one thread's records
-  // keep that thread's order. When the ring is full it waits for space (or
-  // returns kBusy, see AppendOptions). Fails with kNoSpace when the disk is
-  // full and the ring is too, and with kFailed after a write error.
+  // policy says; wait() blocks until a level is reached. Thread-safe; seqs
+  // are dense and totally ordered, and one thread's records keep that
+  // thread's order.
+  //
+  // What it costs the caller: claiming ring space is lock-free (one
+  // compare-and-swap). Three things are not: a thread's first record to a
+  // stream takes the stream registry's mutex (later ones use a per-thread
+  // cache); a full ring blocks until the index thread frees space (or
+  // returns kBusy, see AppendOptions); and after a quiet spell (no write for
+  // 50 us, StoreOptions::write_when_idle) the append writes the record to
+  // the WAL itself, under the journal lock if it is free (try_lock, never
+  // waited for), so that readers see it one thread hop sooner. Fails with
+  // kNoSpace when the disk is full and the ring is too, and with kFailed
+  // after a write error.
   Result<uint64_t> append(std::string_view stream, std::string_view payload,
                           const AppendOptions& options = {});
 
