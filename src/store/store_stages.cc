@@ -100,11 +100,9 @@ bool Store::Impl::lead_sync(uint64_t seq) {
     store::atomic_max(sync_request, seq);
     journal_mu.lock();
   }
+  RelockableLock lock(journal_mu, std::adopt_lock);
   // Once the journal thread has decided to stop (close()), the stage is close()'s.
-  if (stop_journal.load() || journal_done.load()) {
-    journal_mu.unlock();
-    return false;
-  }
+  if (stop_journal.load() || journal_done.load()) return false;
   bool worked = false;
   bool stalled = false;
   while (!journaller->failed() && journaller->durable_seq() < seq &&
@@ -117,7 +115,7 @@ bool Store::Impl::lead_sync(uint64_t seq) {
   if (!journaller->failed() && !stalled && journaller->written_seq() >= seq) {
     (void)journaller->sync_now();  // a failure reaches on_failure()
   }
-  journal_mu.unlock();
+  lock.unlock();
   if (worked) wrote_records();
   // The journal thread may have looked while we held the lock and gone back
   // to sleep (its predicate does not wait for the lock): wake it if anything
@@ -134,6 +132,9 @@ bool Store::Impl::sync_journal(bool wrote, bool force) {
   if (!pending) return false;
   journal_syncing.store(true);
   pipeline::Journaller* unlocked = unlocked_journaller();
+  // Let go of the caller's lock and take it back below (REQUIRES: held on
+  // entry and return). Nothing between throws but a bad_alloc, which ends
+  // the journal thread, and with it the process, anyway.
   journal_mu.unlock();
   if (wrote) wrote_records();  // the index thread works beside the sync
   unlocked->run_sync(*pending);

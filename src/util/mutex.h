@@ -34,10 +34,13 @@ class SCOPED_CAPABILITY MutexLock {
 };
 
 // Holds `mu` like MutexLock, and may let it go and take it again in between
-// (unlock(), lock()); releases it at destruction if held.
+// (unlock(), lock()); releases it at destruction if held, so an exception
+// never leaves `mu` locked.
 class SCOPED_CAPABILITY RelockableLock {
  public:
   explicit RelockableLock(Mutex& mu) ACQUIRE(mu) : mu_(mu) { mu_.lock(); }
+  // Adopts a lock the caller already took (try_lock(), then lock()).
+  RelockableLock(Mutex& mu, std::adopt_lock_t) REQUIRES(mu) : mu_(mu) {}
   ~RelockableLock() RELEASE() {
     if (held_) mu_.unlock();
   }
