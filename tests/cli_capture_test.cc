@@ -115,6 +115,11 @@ TEST(CliCapture, ImportAndTcpreplayIntoServeKeepEveryDatagram) {
   r = reel("gaps " + d + "/S1 --seq moldudp64");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(count_lines(r.out), 2) << r.out;  // a header and the one gap
+  // The store kept the rule it was imported with: no --seq needed.
+  r = reel("gaps " + d + "/S1");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(count_lines(r.out), 2) << r.out;
+  EXPECT_NE(r.out.find("1 gaps (5 source seqs missing)"), std::string::npos) << r.out;
 
   // tcpreplay sends the capture again, from the namespace's end of the
   // veth, into reel serve (checksums fixed: the capture saw them offloaded).
@@ -133,6 +138,9 @@ TEST(CliCapture, ImportAndTcpreplayIntoServeKeepEveryDatagram) {
   EXPECT_NE(out.find("300 records"), std::string::npos) << out;
   EXPECT_NE(out.find("1 gaps (5 missing)"), std::string::npos) << out;
   expect_store(d + "/S2", sent, nullptr);
+  r = reel("gaps " + d + "/S2");  // the rule reel serve recorded with
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("1 gaps (5 source seqs missing)"), std::string::npos) << r.out;
 }
 
 // Sends `n` datagrams to 127.0.0.1:port_a and :port_b in turn, "a0", "b0",

@@ -4,6 +4,9 @@
 #include <gtest/gtest.h>
 
 #include "cli_util.h"
+#include "feed/source_seq.h"
+#include "ingest/seq_rules.h"
+#include "ingest/source_recorder.h"
 #include "reel/reel.h"
 #include "test_util.h"
 
@@ -66,6 +69,58 @@ TEST(CliGaps, ListsTheGapsAFeedLeftOnPurpose) {
   r = reel("gaps " + S + " --seq 3:u48be");
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("bad source seq spec"), std::string::npos) << r.err;
+}
+
+// A stream recorded through the path reel serve and reel import share
+// (ingest::SourceRecorder) keeps its rule in STORE/seq_rules: reel gaps
+// reads MoldUDP64 counts without being told, and --seq stored still reads
+// the one number per record that was stored.
+TEST(CliGaps, AStreamsRecordedRuleIsUsedWithoutAFlag) {
+  testing::TempDir dir;
+  const std::string S = dir.path() + "/S";
+  {
+    auto store = Store::open(S);
+    ASSERT_TRUE(store);
+    ingest::SourceRecorder recorder(store->get());
+    ingest::SourceCounts counts;
+    const auto rule = *feed::parse_seq_spec("moldudp64");
+    for (uint64_t s : {1, 3, 5, 7, 9, 15, 17}) {  // 2 messages each: 11..14 lost
+      const std::string p = mold(s, 2);
+      ASSERT_TRUE(recorder.record("itch", rule,
+                                  {reinterpret_cast<const uint8_t*>(p.data()), p.size()}, 0,
+                                  &counts));
+    }
+    EXPECT_EQ(counts.gaps.gaps(), 1u);
+    ASSERT_TRUE((*store)->close());
+  }
+  auto r = reel("gaps " + S);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("itch: source seq 11..14 missing (4)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("itch: 7 records with a source seq, 1 gaps (4 source seqs missing)"),
+            std::string::npos)
+      << r.out;
+  r = reel("gaps " + S + " --seq stored");  // 1, 3, 5, ...: every other number missing
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("itch: 7 records with a source seq, 6 gaps"), std::string::npos) << r.out;
+}
+
+TEST(SeqRules, NamesOfAnyBytesRoundTripAndABadLineIsNamed) {
+  ingest::SeqRules rules;
+  rules["itch"] = *feed::parse_seq_spec("moldudp64");
+  rules[std::string("a b%c\n\x01\xff", 8)] = *feed::parse_seq_spec("4:u32le");
+  auto back = ingest::parse_seq_rules(ingest::format_seq_rules(rules), "S/seq_rules");
+  ASSERT_TRUE(back) << back.status().to_string();
+  ASSERT_EQ(back->size(), 2u);
+  for (const auto& [name, spec] : rules) {
+    ASSERT_EQ(back->count(name), 1u) << name;
+    EXPECT_EQ(feed::seq_spec_name(back->at(name)), feed::seq_spec_name(spec));
+  }
+  auto bad = ingest::parse_seq_rules("moldudp64 itch\nnot-a-spec x\n", "S/seq_rules");
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.status().message().find("S/seq_rules: line 2"), std::string::npos)
+      << bad.status().to_string();
+  bad = ingest::parse_seq_rules("moldudp64 it%zzch\n", "S/seq_rules");
+  EXPECT_FALSE(bad);
 }
 
 }  // namespace

@@ -11,7 +11,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-LAYERS=(util wal json ring index pipeline store wire feed net replay client capture)
+LAYERS=(util wal json ring index pipeline store wire feed net ingest replay client capture)
 declare -A RANK
 for i in "${!LAYERS[@]}"; do RANK[${LAYERS[$i]}]=$i; done
 

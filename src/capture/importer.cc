@@ -40,20 +40,8 @@ Status Importer::take(const Packet& pk) {
     return Status::ok();
   }
   auto [stream, sc] = stream_of(p);
-  AppendOptions ao;
-  ao.ts_ns = pk.ts_ns;
-  const auto s = feed::extract_source_seq(options_.seq, p.payload);
-  if (s) {
-    ao.source_seq = s->seq;
-  } else if (options_.seq.kind != feed::SeqSpec::Kind::kNone) {
-    ++sc->no_seq;
-  }
-  auto seq = store_->append(
-      *stream, {reinterpret_cast<const char*>(p.payload.data()), p.payload.size()}, ao);
+  auto seq = recorder_.record(*stream, options_.seq, p.payload, pk.ts_ns, sc);
   if (!seq) return seq.status();
-  if (s) (void)sc->gaps.observe(*s, *seq, pk.ts_ns);
-  ++sc->records;
-  sc->bytes += p.payload.size();
   ++counts_.imported;
   return Status::ok();
 }

@@ -1,7 +1,8 @@
 // Importer: captured packets into a store, one at a time, for `reel import`
-// and its benchmark. Picks each packet's payload by the layer, its stream
-// (one, or one per destination), its source seq, and counts what it skipped
-// and each stream's records, bytes, gaps and duplicates.
+// and its benchmark. Picks each packet's payload by the layer and its stream
+// (one, or one per destination), counts what it skipped, and records the
+// rest as `reel serve` records a received packet (ingest::SourceRecorder:
+// source seq, gaps, duplicates, the stream's rule kept for `reel gaps`).
 //
 // One thread uses an Importer; the Store must outlive it.
 #pragma once
@@ -14,8 +15,8 @@
 
 #include "capture/packet_parser.h"
 #include "capture/pcap_merge.h"
-#include "feed/gap_tracker.h"
 #include "feed/source_seq.h"
+#include "ingest/source_recorder.h"
 #include "reel/store.h"
 
 namespace reel::capture {
@@ -28,10 +29,8 @@ struct ImportOptions {
   uint64_t max_record = 256 << 10;  // larger payloads are skipped and counted
 };
 
-struct StreamCounts {
-  uint64_t records = 0, bytes = 0, no_seq = 0;
-  feed::GapTracker gaps;
-};
+// One imported stream's records, bytes, gaps (ingest/source_recorder.h).
+using StreamCounts = ingest::SourceCounts;
 
 struct ImportCounts {
   uint64_t packets = 0, imported = 0, oversize = 0;
@@ -41,7 +40,7 @@ struct ImportCounts {
 
 class Importer {
  public:
-  Importer(Store* store, ImportOptions options) : store_(store), options_(std::move(options)) {}
+  Importer(Store* store, ImportOptions options) : recorder_(store), options_(std::move(options)) {}
 
   // Stores the packet (or counts why not); an error is the store's.
   Status take(const Packet& packet);
@@ -51,7 +50,7 @@ class Importer {
   // The stream of a parsed packet and its counts (cached by destination).
   std::pair<const std::string*, StreamCounts*> stream_of(const Parsed& p);
 
-  Store* store_;
+  ingest::SourceRecorder recorder_;  // the path every recorded packet takes
   ImportOptions options_;
   ImportCounts counts_;
   // by_dst: destination bytes + port -> the stream's entry in counts_.

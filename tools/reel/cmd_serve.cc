@@ -11,9 +11,7 @@
 #include <vector>
 
 #include "feed/endpoint.h"
-#include "net/metrics_server.h"
-#include "net/tcp_receiver.h"
-#include "net/udp_receiver.h"
+#include "ingest/network_ingest.h"
 #include "reel/commands.h"
 #include "reel/serve_report.h"
 #include "reel/store.h"
@@ -49,133 +47,8 @@ Result<std::vector<feed::Endpoint>> endpoints_from(const Args& args, bool tcp) {
   return out;
 }
 
-// One record into the store, its source seq observed for gaps; returns its
-// seq.
-Result<uint64_t> store_record(Store* store, const feed::Endpoint& e,
-                              std::span<const uint8_t> payload, uint64_t ts_ns, EndpointStats* st) {
-  AppendOptions ao;
-  ao.ts_ns = ts_ns;
-  auto s = feed::extract_source_seq(e.seq, payload);
-  if (s) {
-    ao.source_seq = s->seq;
-  } else if (e.seq.kind != feed::SeqSpec::Kind::kNone) {
-    ++st->no_seq;
-  }
-  auto seq =
-      store->append(e.stream, {reinterpret_cast<const char*>(payload.data()), payload.size()}, ao);
-  if (!seq) return seq.status();
-  if (s) (void)st->gaps.observe(*s, *seq, ao.ts_ns);
-  ++st->records;
-  st->bytes += payload.size();
-  return *seq;
-}
-
-// One received datagram into the store. A truncated one (over --max-record)
-// is counted and not stored: it is not what was sent.
-Status take(Store* store, const feed::Endpoint& e, const net::Datagram& d, EndpointStats* st) {
-  if (d.truncated) {
-    if (st->truncated++ == 0) {
-      std::fprintf(stderr, "reel serve: %s: a datagram over --max-record was not stored\n",
-                   feed::endpoint_name(e).c_str());
-    }
-    return Status::ok();
-  }
-  return store_record(store, e, d.payload, d.ts_ns, st).status();
-}
-
-// Every receiver of one `reel serve`, and what each endpoint got.
-struct Ingest {
-  Store* store = nullptr;
-  std::vector<feed::Endpoint> udp_eps, tcp_eps;
-  std::unique_ptr<net::UdpReceiver> udp;
-  std::unique_ptr<net::TcpReceiver> tcp;
-  std::vector<EndpointStats> udp_stats, tcp_stats;
-  std::chrono::steady_clock::duration idle_timeout{};
-  std::unique_ptr<net::MetricsServer> metrics;
-  std::chrono::steady_clock::time_point last_metrics{};
-  uint64_t ring_peak = 0;
-  Status failure;
-
-  // One round over the receivers, waiting up to `wait` in all; returns how
-  // many records it took.
-  size_t round(std::chrono::milliseconds wait) {
-    size_t taken = 0;
-    // Both receivers get a share; never a zero wait when one was asked (a
-    // 1 ms budget halved must not become a busy loop).
-    auto each = udp && tcp ? wait / 2 : wait;
-    if (wait.count() > 0 && each.count() == 0) each = std::chrono::milliseconds(1);
-    if (udp && failure) {
-      auto n = udp->poll(each, [&](const net::Datagram& d) {
-        if (failure) failure = take(store, udp_eps[d.endpoint], d, &udp_stats[d.endpoint]);
-      });
-      if (!n) failure = n.status();
-      taken += n ? *n : 0;
-    }
-    if (tcp && failure) {
-      auto n = tcp->poll(each, [&](const net::TcpRecord& r) -> uint64_t {
-        if (!failure) return 0;
-        auto seq =
-            store_record(store, tcp_eps[r.endpoint], r.payload, r.ts_ns, &tcp_stats[r.endpoint]);
-        if (!seq) failure = seq.status();
-        return seq ? *seq : 0;
-      });
-      if (!n) failure = n.status();
-      taken += n ? *n : 0;
-      acknowledge();
-      tcp->expire_idle(idle_timeout);
-    }
-    return taken;
-  }
-
-  // Sends the acks the watermarks allow; asks for a sync when a connection
-  // waits for the durable level (whatever the --sync policy), and for the
-  // index now (not after the index thread's batching delay) when one waits
-  // for the indexed level.
-  void acknowledge() {
-    if (!tcp->acks_pending()) return;
-    const Watermarks w = store->watermarks();
-    if (const uint64_t want = tcp->pending_seq(Level::kDurable); want > w.durable_seq) {
-      (void)store->request(want, Level::kDurable);
-    }
-    if (const uint64_t want = tcp->pending_seq(Level::kIndexed); want > w.indexed_seq) {
-      (void)store->request(want, Level::kIndexed);
-    }
-    tcp->acknowledge(w);
-  }
-  // How long one round may wait for input: short while acks are owed.
-  std::chrono::milliseconds wait_budget() const {
-    return tcp && tcp->acks_pending() ? std::chrono::milliseconds(1)
-                                      : std::chrono::milliseconds(100);
-  }
-
-  ServeView view() {
-    ServeView v;
-    v.udp_eps = &udp_eps;
-    v.udp_stats = &udp_stats;
-    v.udp = udp.get();
-    v.tcp_eps = &tcp_eps;
-    v.tcp_stats = &tcp_stats;
-    v.tcp = tcp.get();
-    v.store = store;
-    v.ring_peak_bytes = ring_peak;
-    return v;
-  }
-  void print(FILE* out) {
-    print_endpoints(view(), out);
-    print_store(view(), out);
-  }
-  // Every round: the ring's peak; now and then, the metrics page.
-  void observe(bool force) {
-    ring_peak = std::max(ring_peak, store->ring_fill().used_bytes);
-    const auto now = std::chrono::steady_clock::now();
-    if (metrics && (force || now - last_metrics >= std::chrono::milliseconds(500))) {
-      metrics->publish(prometheus_text(view()));
-      last_metrics = now;
-    }
-  }
-};
-
-Status open_receivers(const Args& args, const StoreOptions& o, Ingest* in) {
+// The ingest's options from the flags; kInvalidArgument names the bad one.
+Result<ingest::IngestOptions> ingest_options(const Args& args, const StoreOptions& o) {
   auto udp = endpoints_from(args, false);
   if (!udp) return udp.status();
   auto tcp = endpoints_from(args, true);
@@ -194,45 +67,41 @@ Status open_receivers(const Args& args, const StoreOptions& o, Ingest* in) {
     return Status::invalid_argument("bad --idle-timeout '" + args.get("--idle-timeout") +
                                     "' (e.g. 30s, 5m; 0 for none)");
   }
-  in->idle_timeout = std::chrono::nanoseconds(*idle);
+  ingest::IngestOptions io;
+  io.udp = std::move(*udp);
+  io.tcp = std::move(*tcp);
+  io.max_record = o.max_record_bytes;
+  io.max_connections = *max_conns;
+  io.idle_timeout = std::chrono::nanoseconds(*idle);
   if (args.has("--metrics")) {
     auto at = feed::parse_endpoint(feed::Endpoint::Kind::kTcp, args.get("--metrics"));
     if (!at) return Status::invalid_argument("bad --metrics '" + args.get("--metrics") + "'");
-    auto m = net::MetricsServer::start(at->address, at->port);
-    if (!m) return m.status();
-    in->metrics = std::move(*m);
+    io.metrics = *at;
   }
-  in->udp_eps = *udp;
-  in->tcp_eps = *tcp;
-  in->udp_stats.resize(udp->size());
-  in->tcp_stats.resize(tcp->size());
-  if (!udp->empty()) {
-    auto rx = net::UdpReceiver::open(*udp, std::min<uint64_t>(o.max_record_bytes, 65535));
-    if (!rx) return rx.status();
-    in->udp = std::move(*rx);
-  }
-  if (!tcp->empty()) {
-    auto rx = net::TcpReceiver::open(*tcp, o.max_record_bytes, *max_conns);
-    if (!rx) return rx.status();
-    in->tcp = std::move(*rx);
-  }
-  return Status::ok();
+  io.warn = [](const std::string& what) { std::fprintf(stderr, "reel serve: %s\n", what.c_str()); };
+  return io;
 }
 
-void announce(const Ingest& in) {
-  for (size_t i = 0; i < in.udp_eps.size(); ++i) {
-    std::fprintf(stderr, "reel serve: %s: listening on port %u, stream %s, source seq %s\n",
-                 feed::endpoint_name(in.udp_eps[i]).c_str(), in.udp->port(i),
-                 in.udp_eps[i].stream.c_str(), feed::seq_spec_name(in.udp_eps[i].seq).c_str());
+void announce(const ingest::NetworkIngest& in) {
+  if (const auto* udp = in.udp()) {
+    for (size_t i = 0; i < udp->endpoints().size(); ++i) {
+      const auto& e = udp->endpoints()[i];
+      std::fprintf(stderr, "reel serve: %s: listening on port %u, stream %s, source seq %s\n",
+                   feed::endpoint_name(e).c_str(), udp->receiver()->port(i), e.stream.c_str(),
+                   feed::seq_spec_name(e.seq).c_str());
+    }
   }
-  for (size_t i = 0; i < in.tcp_eps.size(); ++i) {
-    std::fprintf(
-        stderr, "reel serve: %s: listening on port %u, stream %s, framing %s, source seq %s\n",
-        feed::endpoint_name(in.tcp_eps[i]).c_str(), in.tcp->port(i), in.tcp_eps[i].stream.c_str(),
-        feed::framing_name(in.tcp_eps[i].framing), feed::seq_spec_name(in.tcp_eps[i].seq).c_str());
+  if (const auto* tcp = in.tcp()) {
+    for (size_t i = 0; i < tcp->endpoints().size(); ++i) {
+      const auto& e = tcp->endpoints()[i];
+      std::fprintf(stderr,
+                   "reel serve: %s: listening on port %u, stream %s, framing %s, source seq %s\n",
+                   feed::endpoint_name(e).c_str(), tcp->receiver()->port(i), e.stream.c_str(),
+                   feed::framing_name(e.framing), feed::seq_spec_name(e.seq).c_str());
+    }
   }
-  if (in.metrics) {
-    std::fprintf(stderr, "reel serve: metrics on port %u (GET /metrics)\n", in.metrics->port());
+  if (in.metrics()) {
+    std::fprintf(stderr, "reel serve: metrics on port %u (GET /metrics)\n", in.metrics()->port());
   }
   std::fflush(stderr);
 }
@@ -302,15 +171,18 @@ int run_serve(const Args& args) {
   if (!has_ingest(args) && args.has("--replay")) return run_replay_only(args, dir);
   auto options = parse_store_flags(args, kMaxRecordFlag);
   if (!options) return usage_error("serve", options.status().message());
+  auto io = ingest_options(args, *options);
+  if (!io) return usage_error("serve", io.status().message());
   auto store = Store::open(dir, *options);
   if (!store) return fail("serve", store.status());
-  Ingest in;
-  in.store = store->get();
-  if (Status s = open_receivers(args, *options, &in); !s) {
+  auto opened = ingest::NetworkIngest::open(store->get(), std::move(*io));
+  if (!opened) {
     (void)(*store)->close();
-    return s.code() == Code::kInvalidArgument ? usage_error("serve", s.message())
-                                              : fail("serve", s);
+    return opened.status().code() == Code::kInvalidArgument
+               ? usage_error("serve", opened.status().message())
+               : fail("serve", opened.status());
   }
+  ingest::NetworkIngest& in = **opened;
   std::unique_ptr<replay::ReplayServer> replay;
   if (args.has("--replay")) {
     auto r = start_replay(args, dir);
@@ -327,32 +199,24 @@ int run_serve(const Args& args) {
   announce(in);
   const bool show = args.has("--stats");
   auto last_report = std::chrono::steady_clock::now();
-  while (!g_stop.load() && in.failure) {
+  while (!g_stop.load() && in.failure()) {
     (void)in.round(in.wait_budget());
     in.observe(false);
     if (show && std::chrono::steady_clock::now() - last_report >= std::chrono::seconds(5)) {
-      in.print(stderr);
+      print_endpoints(in.view(), stderr);
+      print_store(in.view(), stderr);
       last_report = std::chrono::steady_clock::now();
     }
   }
   // Stop receiving: take what already arrived, then write, index and sync
   // it, and close.
-  while (in.failure && in.round(std::chrono::milliseconds(0)) > 0) {
-  }
-  for (size_t i = 0; i < in.udp_eps.size(); ++i) {
-    in.udp_stats[i].kernel_drops = in.udp->kernel_drops(i);
-  }
-  in.udp.reset();
-  if (in.tcp && in.failure && in.tcp->pending_seq(Level::kDurable) != 0) {
-    in.failure = (*store)->sync();  // owed durable acks, whatever --sync says
-  }
-  Status closed = (*store)->close();
-  if (in.tcp) in.tcp->acknowledge((*store)->watermarks());  // the last acks
-  in.observe(true);
-  in.print(stdout);
-  in.tcp.reset();
+  const Status closed = in.finish();
+  print_endpoints(in.view(), stdout);
+  print_store(in.view(), stdout);
+  const Status failure = in.failure();
+  opened->reset();
   if (replay) print_replay(*replay, stdout);
-  if (!in.failure) return fail("serve", in.failure);
+  if (!failure) return fail("serve", failure);
   if (!closed) return fail("serve", closed);
   return kExitOk;
 }

@@ -3,71 +3,21 @@
 #include <cinttypes>
 
 namespace reel::cli {
-namespace {
 
-std::string label(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '\\' || c == '"') out += '\\';
-    if (c == '\n') {
-      out += "\\n";
-      continue;
-    }
-    out += c;
-  }
-  return out;
-}
-
-// Appends one metric family with a sample per endpoint.
-template <typename Value>
-void family(std::string* out, const char* name, const char* type, const char* help,
-            const std::vector<feed::Endpoint>& eps, Value value) {
-  if (eps.empty()) return;
-  *out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
-  for (size_t i = 0; i < eps.size(); ++i) {
-    *out += std::string(name) + "{endpoint=\"" + label(feed::endpoint_name(eps[i])) +
-            "\",stream=\"" + label(eps[i].stream) + "\"} " + std::to_string(value(i)) + "\n";
-  }
-}
-
-void scalar(std::string* out, const char* name, const char* type, const char* help,
-            uint64_t value) {
-  *out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n" +
-          name + " " + std::to_string(value) + "\n";
-}
-
-void common(std::string* out, const std::vector<feed::Endpoint>& eps,
-            const std::vector<EndpointStats>& st, const char* kind) {
-  const std::string p = std::string("reel_serve_") + kind + "_";
-  family(out, (p + "records_total").c_str(), "counter", "Records stored.", eps,
-         [&](size_t i) { return st[i].records; });
-  family(out, (p + "bytes_total").c_str(), "counter", "Payload bytes stored.", eps,
-         [&](size_t i) { return st[i].bytes; });
-  family(out, (p + "gaps_total").c_str(), "counter", "Source seq gaps seen.", eps,
-         [&](size_t i) { return st[i].gaps.gaps(); });
-  family(out, (p + "missing_total").c_str(), "counter", "Source seqs missing in gaps.", eps,
-         [&](size_t i) { return st[i].gaps.missing(); });
-  family(out, (p + "duplicates_total").c_str(), "counter", "Source seqs seen again (stored).", eps,
-         [&](size_t i) { return st[i].gaps.duplicates(); });
-}
-
-}  // namespace
-
-void print_endpoints(const ServeView& v, FILE* out) {
+void print_endpoints(const ingest::IngestView& v, FILE* out) {
   for (size_t i = 0; v.udp_eps != nullptr && i < v.udp_eps->size(); ++i) {
-    auto& st = (*v.udp_stats)[i];
+    const auto& st = (*v.udp_counts)[i];
     const auto& e = (*v.udp_eps)[i];
-    if (v.udp != nullptr) st.kernel_drops = v.udp->kernel_drops(i);
     std::fprintf(out,
                  "reel serve: %s -> %s: %" PRIu64 " records, %" PRIu64 " bytes, %" PRIu64
                  " gaps (%" PRIu64 " missing), %" PRIu64 " duplicates, %" PRIu64
                  " kernel drops, %" PRIu64 " truncated, %" PRIu64 " without a source seq\n",
                  feed::endpoint_name(e).c_str(), e.stream.c_str(), st.records, st.bytes,
-                 st.gaps.gaps(), st.gaps.missing(), st.gaps.duplicates(), st.kernel_drops,
+                 st.gaps.gaps(), st.gaps.missing(), st.gaps.duplicates(), v.udp_kernel_drops(i),
                  st.truncated, st.no_seq);
   }
   for (size_t i = 0; v.tcp != nullptr && i < v.tcp_eps->size(); ++i) {
-    const auto& st = (*v.tcp_stats)[i];
+    const auto& st = (*v.tcp_counts)[i];
     const auto& e = (*v.tcp_eps)[i];
     const auto& c = v.tcp->counts(i);
     std::fprintf(out,
@@ -81,7 +31,7 @@ void print_endpoints(const ServeView& v, FILE* out) {
   }
 }
 
-void print_store(const ServeView& v, FILE* out) {
+void print_store(const ingest::IngestView& v, FILE* out) {
   const RingFill f = v.store->ring_fill();
   const Watermarks w = v.store->watermarks();
   std::fprintf(
@@ -92,49 +42,6 @@ void print_store(const ServeView& v, FILE* out) {
       f.capacity_bytes ? 100.0 * f.used_bytes / f.capacity_bytes : 0.0, f.used_bytes,
       f.capacity_bytes, f.capacity_bytes ? 100.0 * v.ring_peak_bytes / f.capacity_bytes : 0.0,
       f.unwritten_records, v.store->last_seq(), w.written_seq, w.indexed_seq, w.durable_seq);
-}
-
-std::string prometheus_text(const ServeView& v) {
-  std::string out;
-  if (v.udp_eps != nullptr) {
-    const auto& eps = *v.udp_eps;
-    common(&out, eps, *v.udp_stats, "udp");
-    family(
-        &out, "reel_serve_udp_kernel_drops_total", "counter",
-        "Datagrams the kernel dropped for a full socket buffer (SO_RXQ_OVFL).", eps,
-        [&](size_t i) { return v.udp ? v.udp->kernel_drops(i) : (*v.udp_stats)[i].kernel_drops; });
-    family(&out, "reel_serve_udp_truncated_total", "counter",
-           "Datagrams over --max-record, not stored.", eps,
-           [&](size_t i) { return (*v.udp_stats)[i].truncated; });
-  }
-  if (v.tcp_eps != nullptr && v.tcp != nullptr) {
-    const auto& eps = *v.tcp_eps;
-    common(&out, eps, *v.tcp_stats, "tcp");
-    const auto& rx = *v.tcp;
-    family(&out, "reel_serve_tcp_connections_total", "counter", "Connections accepted.", eps,
-           [&](size_t i) { return rx.counts(i).connections; });
-    family(&out, "reel_serve_tcp_connections_open", "gauge", "Connections open now.", eps,
-           [&](size_t i) { return rx.counts(i).open; });
-    family(&out, "reel_serve_tcp_refused_total", "counter", "Connections over --max-connections.",
-           eps, [&](size_t i) { return rx.counts(i).refused; });
-    family(&out, "reel_serve_tcp_framing_errors_total", "counter",
-           "Connections closed for bad framing or an oversize record.", eps,
-           [&](size_t i) { return rx.counts(i).framing_errors; });
-    family(&out, "reel_serve_tcp_idle_closed_total", "counter",
-           "Connections closed by --idle-timeout.", eps,
-           [&](size_t i) { return rx.counts(i).idle_closed; });
-  }
-  const RingFill f = v.store->ring_fill();
-  const Watermarks w = v.store->watermarks();
-  scalar(&out, "reel_ring_used_bytes", "gauge", "Ring bytes in use.", f.used_bytes);
-  scalar(&out, "reel_ring_peak_bytes", "gauge", "Most ring bytes in use, since start.",
-         v.ring_peak_bytes);
-  scalar(&out, "reel_ring_capacity_bytes", "gauge", "Ring size.", f.capacity_bytes);
-  scalar(&out, "reel_store_appended_seq", "gauge", "Last seq appended.", v.store->last_seq());
-  scalar(&out, "reel_store_written_seq", "gauge", "Last seq written.", w.written_seq);
-  scalar(&out, "reel_store_indexed_seq", "gauge", "Last seq indexed.", w.indexed_seq);
-  scalar(&out, "reel_store_durable_seq", "gauge", "Last seq durable.", w.durable_seq);
-  return out;
 }
 
 }  // namespace reel::cli
