@@ -4,9 +4,11 @@
 
 #include <atomic>
 #include <cerrno>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
+#include <string_view>
 
 #include "wal/io_env.h"
 
@@ -47,6 +49,21 @@ class ForwardingEnv : public wal::IoEnv {
     return target_->register_buffer(memory);
   }
   void unregister_buffer() override { target_->unregister_buffer(); }
+  Status sync_mapping(void* addr, size_t bytes, const std::string& name) override {
+    return target_->sync_mapping(addr, bytes, name);
+  }
+  Status write_file_atomic(const std::string& path, std::string_view bytes) override {
+    return target_->write_file_atomic(path, bytes);
+  }
+  Status lock_exclusive(int fd, const std::string& path) override {
+    return target_->lock_exclusive(fd, path);
+  }
+  int index_call(const std::function<int()>& call, const std::string& what) override {
+    return target_->index_call(call, what);
+  }
+  Status before_zeroing(const std::string& name, uint64_t from, uint64_t to) override {
+    return target_->before_zeroing(name, from, to);
+  }
 
  protected:
   wal::IoEnv* target_;
@@ -127,11 +144,20 @@ class SweepEnv final : public UringForwardingEnv {
     kPreallocate,
     kRename,
     kRemove,
+    kSyncMapping,
+    kAtomicWrite,
+    kLock,
+    kIndexOpen,
+    kIndexCommit,
+    kIndexSync,
+    kZeroing,
     kOpCount
   };
   static const char* name(int op) {
-    static const char* names[] = {"create",    "open",        "write",  "short write", "fdatasync",
-                                  "fsync_dir", "preallocate", "rename", "unlink"};
+    static const char* names[] = {"create",     "open",        "write",        "short write",
+                                  "fdatasync",  "fsync_dir",   "preallocate",  "rename",
+                                  "unlink",     "head msync",  "atomic write", "writer lock",
+                                  "index open", "LMDB commit", "index sync",   "zeroing"};
     return names[op];
   }
 
@@ -175,6 +201,29 @@ class SweepEnv final : public UringForwardingEnv {
       return Status::from_errno(name + ": preallocate " + std::to_string(bytes) + " bytes", EIO);
     }
     return UringForwardingEnv::preallocate(fd, bytes, name);
+  }
+  Status sync_mapping(void* addr, size_t bytes, const std::string& name) override {
+    if (hit(kSyncMapping)) return Status::from_errno(name + ": msync", EIO);
+    return UringForwardingEnv::sync_mapping(addr, bytes, name);
+  }
+  Status write_file_atomic(const std::string& path, std::string_view bytes) override {
+    if (hit(kAtomicWrite)) return Status::from_errno(path + ".tmp: write", EIO);
+    return UringForwardingEnv::write_file_atomic(path, bytes);
+  }
+  Status lock_exclusive(int fd, const std::string& path) override {
+    if (hit(kLock)) return Status::from_errno(path + ": flock", EIO);
+    return UringForwardingEnv::lock_exclusive(fd, path);
+  }
+  Status before_zeroing(const std::string& name, uint64_t from, uint64_t to) override {
+    if (hit(kZeroing)) return Status::from_errno(name + ": zeroing", EIO);
+    return UringForwardingEnv::before_zeroing(name, from, to);
+  }
+  int index_call(const std::function<int()>& call, const std::string& what) override {
+    const int op = what.find("open") != std::string::npos     ? kIndexOpen
+                   : what.find("commit") != std::string::npos ? kIndexCommit
+                                                              : kIndexSync;
+    if (hit(op)) return EIO;
+    return UringForwardingEnv::index_call(call, what);
   }
 
  private:

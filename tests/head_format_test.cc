@@ -7,6 +7,7 @@
 
 #include "store/head_file.h"
 #include "test_util.h"
+#include "wal/io_env.h"
 
 namespace reel {
 namespace {
@@ -15,8 +16,10 @@ TEST(HeadFormat, EveryFieldSitsAtItsPinnedOffset) {
   testing::TempDir dir;
   const std::string path = dir.path() + "/head";
   {
+    auto env = wal::make_uring_env();
+    ASSERT_TRUE(env) << env.status().to_string();
     store::HeadFile head;
-    ASSERT_TRUE(head.open_for_write(path, 0x1122334455667788ull));
+    ASSERT_TRUE(head.open_for_write(path, 0x1122334455667788ull, env->get()));
     ASSERT_TRUE(head.begin_writer_session(4242));  // pid, generation 1, clean 0
     head.set_written_seq(1001);
     head.set_durable_seq(1000);

@@ -34,9 +34,10 @@ void IndexBatch::clear() {
 }
 
 Result<std::unique_ptr<Index>> Index::open(const std::string& dir, bool read_only,
-                                           uint64_t map_bytes) {
+                                           uint64_t map_bytes, wal::IoEnv* io) {
   std::unique_ptr<Index> index(new Index());
-  auto env = LmdbEnv::acquire(dir, !read_only, map_bytes, 10);
+  index->io_ = io;
+  auto env = LmdbEnv::acquire(dir, !read_only, map_bytes, 10, io);
   if (!env) return env.status();
   index->env_ = std::move(*env);
   Status s = index->open_dbs(read_only);
@@ -66,7 +67,7 @@ Status Index::open_dbs(bool read_only) {
     int rc = mdb_dbi_open(txn.get(), db.name, db.flags | create, db.dbi);
     if (rc != 0) return lmdb_status(rc, std::string("index: open database ") + db.name);
   }
-  return txn.commit();
+  return txn.commit(io_);
 }
 
 Status Index::put_meta_u64(MDB_txn* txn, const char* name, uint64_t value) {
@@ -130,7 +131,7 @@ Status Index::set_store_id(uint64_t store_id) {
   LmdbTxn txn;
   Status s = txn.begin(env_->get(), false);
   if (s) s = put_meta_u64(txn.get(), format::kMetaStoreId, store_id);
-  if (s) s = txn.commit();
+  if (s) s = txn.commit(io_);
   return s;
 }
 
@@ -252,7 +253,7 @@ Status Index::apply(const IndexBatch& batch) {
   if (s) s = put_meta_u64(txn.get(), format::kMetaIndexedSeq, batch.last_seq());
   if (s) s = put_meta_u64(txn.get(), format::kMetaFormat, kIndexFormat);
   if (!s) return s;
-  return txn.commit();
+  return txn.commit(io_);
 }
 
 Status Index::clear() {
@@ -263,11 +264,12 @@ Status Index::clear() {
     int rc = mdb_drop(txn.get(), dbi, 0);
     if (rc != 0) return lmdb_status(rc, "index: clear");
   }
-  return txn.commit();
+  return txn.commit(io_);
 }
 
 Status Index::sync() {
-  return lmdb_status(mdb_env_sync(env_->get(), 1), "index: sync");
+  auto call = [&] { return mdb_env_sync(env_->get(), 1); };
+  return lmdb_status(io_ != nullptr ? io_->index_call(call, "index: sync") : call(), "index: sync");
 }
 
 Result<std::optional<SeqPosition>> Snapshot::floor_position(uint64_t seq) const {

@@ -121,9 +121,11 @@ class Snapshot {
 
 class Index {
  public:
-  // Opens (read_only = false: creates) the index in `dir`.
+  // Opens (read_only = false: creates) the index in `dir`. A writer passes
+  // its I/O seam `io` (which must outlive the Index): the LMDB open, every
+  // commit and every sync then run through it.
   static Result<std::unique_ptr<Index>> open(const std::string& dir, bool read_only,
-                                             uint64_t map_bytes);
+                                             uint64_t map_bytes, wal::IoEnv* io = nullptr);
 
   // A read transaction over the index as committed now.
   Result<std::unique_ptr<Snapshot>> snapshot() const;
@@ -157,6 +159,7 @@ class Index {
                    StreamState* st, class TimeIndexWriter* time);
 
   std::shared_ptr<LmdbEnv> env_;  // shared by every Index of this directory in the process
+  wal::IoEnv* io_ = nullptr;      // the writer's seam, or null
   MDB_dbi meta_ = 0, seqpos_ = 0, time_ = 0, key_ = 0, streams_ = 0, names_ = 0;
   MDB_dbi late_ = 0, time_state_ = 0;
 };

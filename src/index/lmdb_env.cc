@@ -89,7 +89,8 @@ Status LmdbEnv::extend_to_last_commit(const std::string& dir) {
   return Status::ok();
 }
 
-Status LmdbEnv::open(const std::string& dir, bool writable, uint64_t map_bytes, unsigned max_dbs) {
+Status LmdbEnv::open(const std::string& dir, bool writable, uint64_t map_bytes, unsigned max_dbs,
+                     wal::IoEnv* io) {
   writable_ = writable;
   // The index is derived data: writes skip LMDB's syncs and the store syncs
   // the environment itself (see Index::sync and the boot-id rule in index.h).
@@ -100,7 +101,8 @@ Status LmdbEnv::open(const std::string& dir, bool writable, uint64_t map_bytes, 
   mdb_env_set_maxdbs(env_, max_dbs);
   mdb_env_set_mapsize(env_, map_bytes);
   mdb_env_set_maxreaders(env_, 254);
-  rc = mdb_env_open(env_, dir.c_str(), flags, 0644);
+  auto call = [&] { return mdb_env_open(env_, dir.c_str(), flags, 0644); };
+  rc = io != nullptr ? io->index_call(call, dir + ": open index") : call();
   if (rc == 0) {
     Status s = writable ? extend_to_last_commit(dir) : Status::ok();
     if (s) return s;
@@ -125,7 +127,8 @@ bool LmdbEnv::open_in_this_process(const std::string& dir) {
 }
 
 Result<std::shared_ptr<LmdbEnv>> LmdbEnv::acquire(const std::string& dir, bool write,
-                                                  uint64_t map_bytes, unsigned max_dbs) {
+                                                  uint64_t map_bytes, unsigned max_dbs,
+                                                  wal::IoEnv* io) {
   std::lock_guard<std::mutex> guard(g_envs_mu);
   struct stat st {};
   if (::stat(dir.c_str(), &st) != 0) return Status::from_errno(dir + ": index", errno);
@@ -148,21 +151,11 @@ Result<std::shared_ptr<LmdbEnv>> LmdbEnv::acquire(const std::string& dir, bool w
     rw = may_write(data) && may_write(lock);
   }
   std::unique_ptr<LmdbEnv> env(new LmdbEnv());
-  Status s = env->open(dir, rw, map_bytes, max_dbs);
+  Status s = env->open(dir, rw, map_bytes, max_dbs, io);
   if (!s) return s;
   Entry& entry = envs()[key];
   entry.env = std::move(env);
   return handle(key, &entry);
-}
-
-namespace {
-std::atomic<int64_t> g_commit_fault_in{-1};
-std::atomic<int> g_commit_fault_error{0};
-}  // namespace
-
-void fail_commit_for_testing(int64_t n, int error) {
-  g_commit_fault_error.store(error);
-  g_commit_fault_in.store(n);
 }
 
 Status LmdbTxn::begin(MDB_env* env, bool read_only) {
@@ -173,13 +166,14 @@ Status LmdbTxn::begin(MDB_env* env, bool read_only) {
   return lmdb_status(rc, "index: begin transaction");
 }
 
-Status LmdbTxn::commit() {
-  if (!read_only_ && g_commit_fault_in.load(std::memory_order_relaxed) >= 0 &&
-      g_commit_fault_in.fetch_sub(1) == 0) {
-    abort();
-    return lmdb_status(g_commit_fault_error.load(), "index: commit");
-  }
-  int rc = mdb_txn_commit(txn_);
+Status LmdbTxn::commit(wal::IoEnv* io) {
+  bool ran = false;
+  auto call = [&] {
+    ran = true;
+    return mdb_txn_commit(txn_);
+  };
+  const int rc = io != nullptr && !read_only_ ? io->index_call(call, "index: commit") : call();
+  if (!ran) mdb_txn_abort(txn_);  // the seam failed it without committing
   txn_ = nullptr;
   return lmdb_status(rc, "index: commit");
 }

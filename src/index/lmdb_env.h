@@ -1,5 +1,7 @@
 // RAII owners for LMDB handles: the environment and transactions. All LMDB
-// calls in reel go through src/index/.
+// calls in reel go through src/index/; the writer's opens, commits and syncs
+// also pass through its I/O seam (wal::IoEnv::index_call), where tests fail
+// them.
 #pragma once
 
 #include <lmdb.h>
@@ -11,6 +13,7 @@
 #include <string_view>
 
 #include "reel/status.h"
+#include "wal/io_env.h"
 
 namespace reel::index {
 
@@ -43,8 +46,11 @@ class LmdbEnv {
   // initialised environment yet; kIoError naming lock.mdb when it may not be
   // written (a reader must register in it; MDB_NOLOCK would be unsafe beside
   // a writer).
+  // `io`: the writer's I/O seam, through which mdb_env_open runs when this
+  // call opens the environment (null: called directly).
   static Result<std::shared_ptr<LmdbEnv>> acquire(const std::string& dir, bool write,
-                                                  uint64_t map_bytes, unsigned max_dbs);
+                                                  uint64_t map_bytes, unsigned max_dbs,
+                                                  wal::IoEnv* io = nullptr);
   // Whether some handle in this process still holds the environment of
   // `dir` (its files must not be replaced under it).
   static bool open_in_this_process(const std::string& dir);
@@ -59,7 +65,8 @@ class LmdbEnv {
 
  private:
   LmdbEnv() = default;
-  Status open(const std::string& dir, bool writable, uint64_t map_bytes, unsigned max_dbs);
+  Status open(const std::string& dir, bool writable, uint64_t map_bytes, unsigned max_dbs,
+              wal::IoEnv* io);
   Status extend_to_last_commit(const std::string& dir);
   MDB_env* env_ = nullptr;
   bool writable_ = false;
@@ -74,7 +81,9 @@ class LmdbTxn {
   LmdbTxn& operator=(const LmdbTxn&) = delete;
 
   Status begin(MDB_env* env, bool read_only);
-  Status commit();
+  // Commits through `io` (the writer's I/O seam; null: directly). The
+  // transaction is over either way.
+  Status commit(wal::IoEnv* io = nullptr);
   void abort();
   MDB_txn* get() const { return txn_; }
 
@@ -82,12 +91,6 @@ class LmdbTxn {
   MDB_txn* txn_ = nullptr;
   bool read_only_ = false;
 };
-
-// Test seam (the index's half of the I/O seam, for the fault sweep): the
-// `n`-th write-transaction commit from now in this process (0-based) aborts
-// and reports `error` (an errno or an MDB_ code) as if mdb_txn_commit had
-// returned it. n < 0 turns it off. Costs one relaxed atomic load per commit.
-void fail_commit_for_testing(int64_t n, int error);
 
 class LmdbCursor {
  public:

@@ -2,8 +2,8 @@
 
 #include <cstdio>
 
-#include "store/store_dir.h"
 #include "util/read_file.h"
+#include "wal/store_files.h"
 
 namespace reel::ingest {
 namespace {
@@ -95,7 +95,7 @@ Result<SeqRules> load_seq_rules(const std::string& store_dir) {
 }
 
 Status save_seq_rules(const std::string& store_dir, const SeqRules& rules) {
-  return store::write_file_atomic(file_of(store_dir), format_seq_rules(rules));
+  return wal::write_file_atomic(file_of(store_dir), format_seq_rules(rules));
 }
 
 }  // namespace reel::ingest

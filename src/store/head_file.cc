@@ -79,8 +79,9 @@ void HeadFile::store(size_t offset, uint64_t value) {
       .store(value, std::memory_order_release);
 }
 
-Status HeadFile::open_for_write(const std::string& path, uint64_t store_id) {
+Status HeadFile::open_for_write(const std::string& path, uint64_t store_id, wal::IoEnv* env) {
   path_ = path;
+  env_ = env;
   auto mapped = map_head(path, true);
   if (!mapped && mapped.status().code() != Code::kNotFound &&
       mapped.status().code() != Code::kCorruption) {
@@ -92,7 +93,7 @@ Status HeadFile::open_for_write(const std::string& path, uint64_t store_id) {
     std::memcpy(p, kHeadMagic, sizeof kHeadMagic);
     encode_fixed32(p + kHeadVersionOffset, kHeadVersion);
     encode_fixed64(p + kHeadStoreIdOffset, store_id);
-    Status s = write_file_atomic(path, bytes);
+    Status s = env_->write_file_atomic(path, bytes);
     if (!s) return s;
     mapped = map_head(path, true);
     if (!mapped) return mapped.status();
@@ -147,25 +148,20 @@ void HeadFile::end_writer_session() {
 Status HeadFile::mark_index_dirty(const std::string& boot_id) {
   write_text(base_, kHeadBootIdOffset, boot_id);
   store(kHeadIndexDirtyOffset, 1);
-  if (::msync(base_, kHeadFileBytes, MS_SYNC) != 0) {
-    return Status::from_errno(path_ + ": msync", errno);
-  }
-  return Status::ok();
+  return sync_mapping();
 }
 
 Status HeadFile::persist() {
-  if (::msync(base_, kHeadFileBytes, MS_SYNC) != 0) {
-    return Status::from_errno(path_ + ": msync", errno);
-  }
-  return Status::ok();
+  return sync_mapping();
+}
+
+Status HeadFile::sync_mapping() {
+  return env_->sync_mapping(base_, kHeadFileBytes, path_);
 }
 
 Status HeadFile::mark_clean_shutdown() {
   store(kHeadCleanShutdownOffset, 1);
-  if (::msync(base_, kHeadFileBytes, MS_SYNC) != 0) {
-    return Status::from_errno(path_ + ": msync", errno);
-  }
-  return Status::ok();
+  return sync_mapping();
 }
 
 }  // namespace reel::store

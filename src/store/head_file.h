@@ -23,6 +23,7 @@
 #include "reel/status.h"
 #include "reel/types.h"
 #include "store/head_format.h"
+#include "wal/io_env.h"
 
 namespace reel::store {
 
@@ -34,8 +35,9 @@ class HeadFile {
   HeadFile& operator=(const HeadFile&) = delete;
 
   // Writer: creates the file if missing (or replaces one that is malformed)
-  // and maps it read-write.
-  Status open_for_write(const std::string& path, uint64_t store_id);
+  // and maps it read-write. Its file operations (the atomic creation, every
+  // msync) go through `env`, which must outlive the HeadFile.
+  Status open_for_write(const std::string& path, uint64_t store_id, wal::IoEnv* env);
   // Reader: maps it read-only. kNotFound if there is none.
   Status open_for_read(const std::string& path);
   bool is_open() const { return base_ != nullptr; }
@@ -84,8 +86,10 @@ class HeadFile {
  private:
   uint64_t load(size_t offset) const;
   void store(size_t offset, uint64_t value);
+  Status sync_mapping();  // msync through env_
   uint8_t* base_ = nullptr;
-  int fd_ = -1;  // kept open: the writer session's lock lives on it
+  int fd_ = -1;                // kept open: the writer session's lock lives on it
+  wal::IoEnv* env_ = nullptr;  // the writer's
   bool writable_ = false;
   std::string path_;
 };

@@ -1,7 +1,6 @@
 #include "store/store_dir.h"
 
 #include <fcntl.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -53,35 +52,6 @@ Status create_layout(const StorePaths& paths) {
   return s;
 }
 
-Status write_file_atomic(const std::string& path, std::string_view bytes) {
-  const std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return Status::from_errno(tmp + ": create", errno);
-  size_t done = 0;
-  while (done < bytes.size()) {
-    ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      int err = errno;
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      return Status::from_errno(tmp + ": write", err);
-    }
-    done += static_cast<size_t>(n);
-  }
-  if (::fsync(fd) != 0) {
-    int err = errno;
-    ::close(fd);
-    ::unlink(tmp.c_str());
-    return Status::from_errno(tmp + ": fsync", err);
-  }
-  ::close(fd);
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    return Status::from_errno(path + ": rename from " + tmp, errno);
-  }
-  return fsync_path(parent_dir(path), O_RDONLY | O_DIRECTORY);
-}
-
 std::string boot_id() {
   static const std::string id = [] {
     std::ifstream in("/proc/sys/kernel/random/boot_id");
@@ -101,15 +71,14 @@ void WriterLock::release() {
   fd_ = -1;
 }
 
-Status WriterLock::acquire(const std::string& path) {
+Status WriterLock::acquire(const std::string& path, wal::IoEnv* env) {
   int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) return Status::from_errno(path + ": cannot open lock file", errno);
-  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
-    int err = errno;
+  if (Status locked = env->lock_exclusive(fd, path); !locked) {
     char buf[32] = {};
     ssize_t n = ::pread(fd, buf, sizeof buf - 1, 0);
     ::close(fd);
-    if (err == EWOULDBLOCK) {
+    if (locked.code() == Code::kBusy) {
       std::string holder = n > 0 ? std::string(buf, static_cast<size_t>(n)) : "unknown";
       while (!holder.empty() && (holder.back() == '\n' || holder.back() == '\0')) {
         holder.pop_back();
@@ -117,7 +86,7 @@ Status WriterLock::acquire(const std::string& path) {
       return Status::busy(path + ": the store is open for writing by another writer (pid " +
                           holder + ")");
     }
-    return Status::from_errno(path + ": flock", err);
+    return locked;
   }
   std::string pid = std::to_string(::getpid()) + "\n";
   if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, pid.data(), pid.size(), 0) < 0) {

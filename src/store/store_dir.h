@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "reel/status.h"
+#include "wal/io_env.h"
 
 namespace reel::store {
 
@@ -17,9 +18,6 @@ struct StorePaths {
 
 // Creates the directories of a new store (idempotent).
 Status create_layout(const StorePaths& paths);
-
-// Replaces `path` atomically and durably with `bytes`.
-Status write_file_atomic(const std::string& path, std::string_view bytes);
 
 // This machine's boot id (/proc/sys/kernel/random/boot_id), or "" if unknown.
 std::string boot_id();
@@ -33,8 +31,9 @@ class WriterLock {
   ~WriterLock();
   WriterLock(const WriterLock&) = delete;
   WriterLock& operator=(const WriterLock&) = delete;
-  // kBusy naming the holder's pid when another writer holds it.
-  Status acquire(const std::string& path);
+  // kBusy naming the holder's pid when another writer holds it. The flock
+  // goes through `env` (the writer's I/O seam).
+  Status acquire(const std::string& path, wal::IoEnv* env);
   // Lets go of the lock (idempotent); another writer may take it at once.
   void release();
 

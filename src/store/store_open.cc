@@ -75,8 +75,8 @@ struct OpenedIndex {
 // Replaces an index LMDB reported damaged (`why`) by an empty one: closes
 // this process's handle, removes its files and opens afresh. Refuses when
 // another handle in this process still holds the environment.
-Status replace_damaged_index(const store::StorePaths& paths, uint64_t map_bytes, const Status& why,
-                             std::unique_ptr<index::Index>* index) {
+Status replace_damaged_index(const store::StorePaths& paths, uint64_t map_bytes, wal::IoEnv* env,
+                             const Status& why, std::unique_ptr<index::Index>* index) {
   index->reset();  // the last handle of this process, unless another holds it
   if (index::LmdbEnv::open_in_this_process(paths.index)) {
     return why.with_context(paths.index +
@@ -90,7 +90,7 @@ Status replace_damaged_index(const store::StorePaths& paths, uint64_t map_bytes,
     std::filesystem::remove(paths.index + file, ec);
     if (ec) return Status::from_errno(paths.index + file + ": cannot remove", ec.value());
   }
-  auto idx = index::Index::open(paths.index, false, map_bytes);
+  auto idx = index::Index::open(paths.index, false, map_bytes, env);
   if (!idx) return idx.status();
   *index = std::move(*idx);
   return Status::ok();
@@ -105,9 +105,10 @@ bool index_damaged(const Status& s) {
 // Opens the index for the writer. The index is derived from the WAL: one that
 // LMDB reports damaged (a file system that lost writes, a torn copy) is
 // started afresh, and recovery rebuilds it, instead of refusing the store.
-Result<OpenedIndex> open_index_or_start_afresh(const store::StorePaths& paths, uint64_t map_bytes) {
+Result<OpenedIndex> open_index_or_start_afresh(const store::StorePaths& paths, uint64_t map_bytes,
+                                               wal::IoEnv* env) {
   OpenedIndex out;
-  auto idx = index::Index::open(paths.index, false, map_bytes);
+  auto idx = index::Index::open(paths.index, false, map_bytes, env);
   Status s = idx ? Status::ok() : idx.status();
   if (s) {
     auto probe = (*idx)->store_id();
@@ -118,7 +119,7 @@ Result<OpenedIndex> open_index_or_start_afresh(const store::StorePaths& paths, u
   if (idx) out.index = std::move(*idx);
   if (s) return out;
   if (s.code() != Code::kCorruption) return s;
-  if (Status r = replace_damaged_index(paths, map_bytes, s, &out.index); !r) return r;
+  if (Status r = replace_damaged_index(paths, map_bytes, env, s, &out.index); !r) return r;
   out.started_afresh = true;
   return out;
 }
@@ -130,7 +131,7 @@ Result<store::RecoveryResult> recover_rebuilding_a_damaged_index(
     std::unique_ptr<index::Index>* index, uint64_t* store_id, store::RecoveryOptions ro) {
   auto result = store::recover(paths, env, index->get(), store_id, ro);
   if (result || !index_damaged(result.status())) return result;
-  if (Status s = replace_damaged_index(paths, map_bytes, result.status(), index); !s) return s;
+  if (Status s = replace_damaged_index(paths, map_bytes, env, result.status(), index); !s) return s;
   ro.force_rebuild = true;
   return store::recover(paths, env, index->get(), store_id, std::move(ro));
 }
@@ -140,14 +141,14 @@ Result<store::RecoveryResult> recover_rebuilding_a_damaged_index(
 Status Store::Impl::open_locked() {
   Status s = store::create_layout(paths);
   if (!s) return s;
-  s = lock.acquire(paths.lock);
+  s = lock.acquire(paths.lock, env.get());
   if (!s) return s;
   // Store id: the head file's, else the first segment's (recovery), else new.
   store::HeadFile probe;
   if (probe.open_for_read(paths.head)) store_id = probe.store_id();
   const bool rebuild_after_reboot =
       probe.is_open() && probe.index_dirty() && probe.boot_id() != store::boot_id();
-  auto idx = open_index_or_start_afresh(paths, options.index_map_bytes);
+  auto idx = open_index_or_start_afresh(paths, options.index_map_bytes, env.get());
   if (!idx) return idx.status();
   index = std::move(idx->index);
   const bool rebuild_after_reboot_or_damage = rebuild_after_reboot || idx->started_afresh;
@@ -168,13 +169,13 @@ Status Store::Impl::open_locked() {
   if (store_id == 0) store_id = random_store_id();
   s = index->set_store_id(store_id);
   if (s) s = index->sync();
-  if (s) s = head.open_for_write(paths.head, store_id);
+  if (s) s = head.open_for_write(paths.head, store_id, env.get());
   if (!s) return s;
   const std::string bfbs(reinterpret_cast<const char*>(embedded::kRecordBfbs),
                          embedded::kRecordBfbsSize);
   auto existing = read_file(paths.schemas + "/record.bfbs");
   if (!existing || *existing != bfbs) {
-    s = store::write_file_atomic(paths.schemas + "/record.bfbs", bfbs);
+    s = env->write_file_atomic(paths.schemas + "/record.bfbs", bfbs);
     if (!s) return s;
   }
   boot_id = store::boot_id();
@@ -298,15 +299,15 @@ Status reindex_store(const std::string& dir, uint64_t* records_indexed,
   StorePaths paths(dir);
   if (::access(paths.wal.c_str(), F_OK) != 0)
     return Status::not_found(dir + ": no reel store here");
-  WriterLock lock;
-  Status s = lock.acquire(paths.lock);
-  if (!s) return s;
   if (io == nullptr) {
     auto env = wal::make_uring_env();
     if (!env) return env.status();
     io = std::move(*env);
   }
-  auto idx = open_index_or_start_afresh(paths, StoreOptions().index_map_bytes);
+  WriterLock lock;
+  Status s = lock.acquire(paths.lock, io.get());
+  if (!s) return s;
+  auto idx = open_index_or_start_afresh(paths, StoreOptions().index_map_bytes, io.get());
   if (!idx) return idx.status();
   HeadFile probe;
   uint64_t store_id = 0;
@@ -321,7 +322,7 @@ Status reindex_store(const std::string& dir, uint64_t* records_indexed,
   s = idx->index->sync();
   if (!s) return s;
   HeadFile head;
-  s = head.open_for_write(paths.head, store_id);
+  s = head.open_for_write(paths.head, store_id, io.get());
   if (!s) return s;
   // Recovery may have cut: the durable point must not stay above the log.
   head.set_written_seq(result->last_seq);

@@ -1,5 +1,7 @@
-// IoEnv: the one seam every WAL file operation passes through (LevelDB's Env,
-// Redpanda's file_sanitizer). The default environment writes through
+// IoEnv: the one seam every file operation of a store's writer passes
+// through (LevelDB's Env, Redpanda's file_sanitizer): the WAL's segments,
+// the head file's msync, atomic file replacements, the writer lock and the
+// index's LMDB calls. The default environment writes through
 // io_uring where the file system completes the write inline, and with
 // pwrite(2) and fdatasync(2) on the calling thread where io_uring would only
 // hand the call to a worker thread (io_env.cc); tests wrap it to fail,
@@ -9,15 +11,20 @@
 // An IoEnv is used by one thread at a time (whichever holds the store's
 // journal lock), except datasync(), which the journal thread also calls
 // without that lock, beside another thread's calls (SegmentWriter::run_sync):
-// datasync() must be safe to call concurrently with the other operations.
+// datasync() must be safe to call concurrently with the other operations;
+// and index_call() and sync_mapping(), which the index thread makes beside
+// the journal's operations, likewise.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
+#include <string_view>
 
 #include "reel/status.h"
+#include "wal/store_files.h"
 
 namespace reel::wal {
 
@@ -82,6 +89,43 @@ class IoEnv {
   // pinned at registration, so a write from a new allocation at the same
   // address would write the old pages' bytes.
   virtual void unregister_buffer() {}
+
+  // --- The store's other files, through the same seam (wal/store_files.h
+  // has the real operations, which these defaults run) ---
+  // msync(MS_SYNC) of `bytes` at `addr`, a shared mapping of `name` (the
+  // head file's durable fields).
+  virtual Status sync_mapping(void* addr, size_t bytes, const std::string& name) {
+    return wal::sync_mapping(addr, bytes, name);
+  }
+  // Replaces `path` atomically and durably with `bytes` (write a temporary,
+  // fsync, rename, fsync the directory): schemas, the head file's fallback.
+  virtual Status write_file_atomic(const std::string& path, std::string_view bytes) {
+    return wal::write_file_atomic(path, bytes);
+  }
+  // flock(LOCK_EX | LOCK_NB) on `fd`, opened on `path` (the writer lock):
+  // kBusy when another open file holds it.
+  virtual Status lock_exclusive(int fd, const std::string& path) {
+    return wal::lock_exclusive(fd, path);
+  }
+  // Zeroing ahead (wal/zeroer.h) asks here before it writes zeros over
+  // [from, to) of segment `name` (with its own O_DIRECT descriptor and ring,
+  // in the background). An error counts as a failed zeroing write: zeroing
+  // stops for that segment and nothing else changes, as zeros go only over
+  // blocks that already read as zeros.
+  virtual Status before_zeroing(const std::string& name, uint64_t from, uint64_t to) {
+    (void)name;
+    (void)from;
+    (void)to;
+    return Status::ok();
+  }
+  // One LMDB call that reads or writes the index's files (mdb_env_open,
+  // mdb_txn_commit, mdb_env_sync): runs `call` and returns its LMDB code. A
+  // test environment may return a failure without running it; the caller
+  // then cleans up as after that failure. `what` names the call and index.
+  virtual int index_call(const std::function<int()>& call, const std::string& what) {
+    (void)what;
+    return call();
+  }
 };
 
 // The real environment: io_uring for writes it can complete inline, syscalls

@@ -87,7 +87,7 @@ Status SegmentWriter::resume_segment(const SegmentHeader& header, uint64_t end_o
 void SegmentWriter::open_zeroer(const std::string& path, bool first_window) {
   zeroer_.reset();
   if (zero_window_ == 0) return;
-  auto z = Zeroer::open(path, capacity_, zero_window_);
+  auto z = Zeroer::open(path, capacity_, zero_window_, env_);
   if (!z) return;  // no O_DIRECT here: write without (only slower syncs)
   zeroer_ = std::move(*z);
   // One chunk now (about a millisecond), the rest when the journal is idle.

@@ -33,10 +33,12 @@ uint64_t page_bytes() {
 }  // namespace
 
 Result<std::unique_ptr<Zeroer>> Zeroer::open(const std::string& path, uint64_t capacity,
-                                             uint64_t window) {
+                                             uint64_t window, IoEnv* env) {
   const int fd = ::open(path.c_str(), O_WRONLY | O_DIRECT | O_CLOEXEC);
   if (fd < 0) return Status::from_errno(path + ": open with O_DIRECT for zeroing", errno);
   std::unique_ptr<Zeroer> z(new Zeroer(fd, capacity, window));
+  z->path_ = path;
+  z->env_ = env;
   if (Status s = z->ring_.init(2); !s) return s;
   return z;
 }
@@ -51,12 +53,19 @@ Zeroer::~Zeroer() {
   ::close(fd_);
 }
 
+bool Zeroer::allowed(uint64_t from, uint64_t to) {
+  if (env_ == nullptr || env_->before_zeroing(path_, from, to).is_ok()) return true;
+  stopped_ = true;
+  return false;
+}
+
 Status Zeroer::zero_now(uint64_t from, uint64_t to) {
   from = round_up(from, kAlign);
   to = std::min(to, limit_) / kAlign * kAlign;
   uint64_t off = from;
   while (off < to) {
     const size_t n = static_cast<size_t>(std::min(to - off, kChunkBytes));
+    if (!allowed(off, off + n)) return Status::io_error(path_ + ": zeroing refused");
     const ssize_t w = ::pwrite(fd_, g_zeros, n, static_cast<off_t>(off));
     if (w < 0 && errno == EINTR) continue;
     if (w <= 0) {
@@ -81,7 +90,7 @@ void Zeroer::start_ahead(uint64_t end) {
                             ? zeroed_to_
                             : next_page + std::min(kChunkBytes, window_ / kAlign * kAlign);
   const uint64_t to = std::min(from + kChunkBytes, limit_);
-  if (from >= to) return;
+  if (from >= to || !allowed(from, to)) return;
   io_uring_sqe* sqe = ring_.get_sqe();
   io_uring_prep_write(sqe, fd_, g_zeros, static_cast<unsigned>(to - from), from);
   sqe->rw_flags = RWF_NOWAIT;

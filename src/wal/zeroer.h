@@ -46,6 +46,7 @@
 #include <string>
 
 #include "reel/status.h"
+#include "wal/io_env.h"
 #include "wal/uring.h"
 
 namespace reel::wal {
@@ -63,8 +64,10 @@ class Zeroer {
   // Opens `path` a second time, O_DIRECT. [0, capacity) is preallocated;
   // zeroing keeps up to `window` bytes past the writer's end. Fails where
   // the file system has no O_DIRECT (tmpfs): the writer then does without.
+  // Every write of zeros is announced to `env` first (IoEnv::before_zeroing),
+  // which must outlive the Zeroer.
   static Result<std::unique_ptr<Zeroer>> open(const std::string& path, uint64_t capacity,
-                                              uint64_t window);
+                                              uint64_t window, IoEnv* env);
   ~Zeroer();  // waits for a chunk in flight
   Zeroer(const Zeroer&) = delete;
   Zeroer& operator=(const Zeroer&) = delete;
@@ -101,11 +104,15 @@ class Zeroer {
 
  private:
   Zeroer(int fd, uint64_t capacity, uint64_t window);
+  // Asks the env before zeroing [from, to); false stops zeroing.
+  bool allowed(uint64_t from, uint64_t to);
   // Takes the chunk in flight's completion: false while it is still (or
   // may still be) under way.
   bool reap(bool wait);
 
   int fd_;
+  std::string path_;
+  IoEnv* env_ = nullptr;
   uint64_t limit_;  // the capacity, rounded down to a page
   uint64_t window_;
   Uring ring_;
