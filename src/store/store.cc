@@ -60,50 +60,8 @@ Result<uint64_t> Store::Impl::publish(wal::RecordFields& fields, bool fail_if_fu
   const auto segment_no = base_segment_no + static_cast<uint32_t>(ring->segment_of(claim.position));
   const uint32_t word = encoder.write_unpublished(segment_no, {claim.data, claim.bytes});
   ring->publish(claim, word);
-  // The journal thread sleeps, or syncs with nothing but this record waiting
-  // (while it syncs under sustained appends it writes them, in one batch,
-  // after: producers writing then cost 1-producer streaming under kAlways a
-  // third of its rate, measured): this thread may write. If it does not, it
-  // wakes the journal thread (notify() looks for a sleeper again, after the
-  // journal lock this thread may have held is free). The journal's cursor
-  // is read only while it syncs: under sustained appends that line moves
-  // with every write.
-  if ((published.has_sleeper() || (journal_syncing.load(std::memory_order_relaxed) &&
-                                   ring->consumer_position(0) == claim.position)) &&
-      !write_while_journal_sleeps()) {
-    published.notify();
-  }
+  journal->published(claim.position);
   return claim.seq;
-}
-
-bool Store::Impl::write_while_journal_sleeps() {
-  // Sustained appends keep the journal thread busy and the producers free:
-  // only a record after a quiet spell is written here.
-  constexpr int64_t kQuietNs = 50'000;
-  if (!options.write_when_idle) return false;
-  const int64_t now = std::chrono::steady_clock::now().time_since_epoch().count();
-  if (now - last_write_ns.load(std::memory_order_relaxed) < kQuietNs) return false;
-  if (!journal_mu.try_lock()) return false;
-  {
-    MutexLock guard(journal_mu, std::adopt_lock);
-    // As in lead_sync: after stop_journal the stage is close()'s.
-    if (stop_journal.load() || health.state() != store::StageHealth::kHealthy) return false;
-    if (!journaller->write_published()) return false;  // a segment starts: the journal thread's
-    last_write_ns.store(now, std::memory_order_relaxed);
-  }
-  wrote_records();
-  // The journal thread syncs now under kAlways (under kInterval it wakes
-  // every interval: a wake-up here would land beside this record's readers,
-  // once per interval); and it takes a sync a waiter asked for, and
-  // anything claimed meanwhile that it may have looked for while we held
-  // the lock (as in lead_sync).
-  const bool sync_now = options.sync.mode == SyncPolicy::Mode::kAlways;
-  if (sync_now) sync_check.store(true);
-  if (sync_now || ring->next_position() != ring->consumer_position(0) ||
-      sync_request.load(std::memory_order_acquire) > head.durable_seq()) {
-    published.notify();
-  }
-  return true;
 }
 
 Result<uint64_t> Store::Impl::append(std::string_view stream, std::string_view payload,
@@ -147,14 +105,13 @@ Result<uint64_t> Store::Impl::append(std::string_view stream, std::string_view p
 // creation now and waits for that attempt, so that a wait right after space
 // returns does not see the old stall. False if the disk is still full.
 bool Store::Impl::retried_since_stall(uint64_t seq, Level level) {
-  const uint64_t before = journal_steps.load(std::memory_order_acquire);
-  retry_now.store(true);
-  published.notify();
+  const uint64_t before = journal->steps();
+  journal->retry_now();
   // Two finished steps: the second began after the request.
-  while (journal_steps.load(std::memory_order_acquire) < before + 2 && !journal_done.load()) {
+  while (journal->steps() < before + 2 && !journal->done()) {
     const uint32_t epoch = head.epoch();
     if (level_seq(level) >= seq) return true;
-    if (journal_steps.load(std::memory_order_acquire) >= before + 2) break;
+    if (journal->steps() >= before + 2) break;
     head.wait_for_change(epoch, std::chrono::milliseconds(10));
   }
   return health.state() != store::StageHealth::kStalled;
@@ -180,10 +137,7 @@ Status Store::Impl::not_appended(uint64_t seq) const {
 
 Status Store::Impl::request(uint64_t seq, Level level) {
   if (seq >= ring->next_seq()) return not_appended(seq);
-  if (level == Level::kDurable && level_seq(level) < seq) {
-    store::atomic_max(sync_request, seq);
-    published.notify();
-  }
+  if (level == Level::kDurable && level_seq(level) < seq) journal->request_sync(seq);
   if (level == Level::kIndexed && level_seq(level) < seq) {
     store::atomic_max(index_request, seq);
     index_nudge.notify();
@@ -197,7 +151,7 @@ Status Store::Impl::wait(uint64_t seq, Level level, std::chrono::nanoseconds tim
   // this thread. A timed one only asks: leading could hold it through a
   // write and an fdatasync, past its timeout.
   if (level == Level::kDurable && level_seq(level) < seq && timeout.count() < 0 &&
-      health.state() == store::StageHealth::kHealthy && lead_sync(seq)) {
+      health.state() == store::StageHealth::kHealthy && journal->lead_sync(seq)) {
     return Status::ok();
   }
   (void)request(seq, level);
@@ -209,7 +163,7 @@ Status Store::Impl::wait(uint64_t seq, Level level, std::chrono::nanoseconds tim
     if (h == store::StageHealth::kFailed) return failure_status();
     if (h == store::StageHealth::kStalled && !retried_since_stall(seq, level))
       return stall_status();
-    if (journal_done.load()) {
+    if (journal->done()) {
       return Status::failed(paths.root + ": store is closed before seq " + std::to_string(seq) +
                             " was reached");
     }
@@ -237,16 +191,14 @@ Status Store::Impl::close() {
   // append past its `closing` check could otherwise claim after the journal
   // thread's last look, and close() would report it unwritten.)
   ring->close_claims();
-  stop_journal.store(true);
-  published.notify();
+  journal->stop();
   index_nudge.notify();
-  if (journal_thread.joinable()) journal_thread.join();
+  journal->join();
   if (index_thread.joinable()) index_thread.join();
   Status s;
-  // A leader (lead_sync) that took the lock before stop_journal was set may
-  // still hold it.
-  RelockableLock journal_lock(journal_mu);
-  const uint64_t unwritten = ring->next_seq() - 1 - journaller->written_seq();
+  // A leader (lead_sync) that took the journal lock before the stop may
+  // still hold it: the journal stage's calls below wait for it.
+  const uint64_t unwritten = ring->next_seq() - 1 - journal->written_seq();
   if (health.state() == store::StageHealth::kFailed) {
     s = failure_status();
   } else if (unwritten != 0) {
@@ -255,14 +207,12 @@ Status Store::Impl::close() {
     s = s.with_context(paths.root + ": " + std::to_string(unwritten) +
                        " appended records were not written");
   }
-  if (s && options.sync.mode != SyncPolicy::Mode::kNone) s = journaller->sync_now();
-  if (s && writer->has_segment()) s = writer->seal();
-  journal_lock.unlock();
+  s = journal->finish(s, options.sync.mode != SyncPolicy::Mode::kNone);
   Status s2 = index->sync();
   if (s2) head.mark_index_clean();
   if (s && s2) s2 = head.mark_clean_shutdown();
   head.notify();
-  writer.reset();
+  journal->release_writer();
   env->unregister_buffer();  // before the ring's memory goes (io_env.h)
   head.end_writer_session();
   lock.release();  // last: everything above is done before another writer may open

@@ -49,7 +49,6 @@ ring::WaitMode wait_mode(WaitStrategy w) {
 Store::Impl::Impl(const std::string& dir, const StoreOptions& o)
     : options(o),
       paths(dir),
-      published(wait_mode(o.wait_strategy), ring::Sleepers::kOneSleeper),
       released(wait_mode(o.wait_strategy), ring::Sleepers::kOneSleeper),
       space(wait_mode(o.wait_strategy)) {}
 
@@ -206,10 +205,7 @@ Status Store::Impl::start_pipeline(const store::RecoveryResult& recovered) {
     return Status::invalid_argument("segment size " + std::to_string(segment_bytes) +
                                     " must be a multiple of 4096 bytes");
   }
-  // No stage thread runs yet; the lock only states that the writer and the
-  // journaller are the journal stage's (store_impl.h).
-  RelockableLock journal_guard(journal_mu);
-  writer = std::make_unique<wal::SegmentWriter>(env.get(), paths.wal, store_id, segment_bytes);
+  auto writer = std::make_unique<wal::SegmentWriter>(env.get(), paths.wal, store_id, segment_bytes);
   // Zeroing ahead only shortens syncs: a store that never syncs on its own
   // keeps the disk's bandwidth.
   writer->set_zero_ahead(options.sync.mode == SyncPolicy::Mode::kNone ? 0
@@ -248,7 +244,17 @@ Status Store::Impl::start_pipeline(const store::RecoveryResult& recovered) {
   jo.max_batch_bytes = options.batch_bytes_max;
   jo.last_seq = recovered.last_seq;
   head.set_durable_seq(recovered.last_seq);
-  journaller = std::make_unique<pipeline::Journaller>(ring.get(), writer.get(), this, jo, start);
+  store::JournalStage::Parts parts;
+  parts.options = &options;
+  parts.seams = seams;
+  parts.root = paths.root;
+  parts.ring = ring.get();
+  parts.env = env.get();
+  parts.head = &head;
+  parts.health = &health;
+  parts.host = this;
+  parts.wait_mode = wait_mode(options.wait_strategy);
+  journal = std::make_unique<store::JournalStage>(parts, std::move(writer), jo, start);
   pipeline::RingIndexer::Options io;
   io.segment_bytes = segment_bytes;
   io.consumer = 1;
@@ -260,11 +266,7 @@ Status Store::Impl::start_pipeline(const store::RecoveryResult& recovered) {
       indexer->resume_after(recovered.active->first_seq, recovered.last_frame_offset);
     }
   }
-  journal_guard.unlock();  // before the threads start
-  journal_thread = std::thread([this] {
-    ::pthread_setname_np(::pthread_self(), "reel-journal");
-    journal_loop();
-  });
+  journal->start();
   index_thread = std::thread([this] {
     ::pthread_setname_np(::pthread_self(), "reel-index");
     index_loop();
