@@ -67,7 +67,8 @@ class Journaller {
   // Writes the published frames at position() up to the next segment start;
   // never syncs, never starts a segment or writeback (those are step()'s;
   // a sync covers the pages anyway). For a producer that writes while the
-  // journal thread sleeps (store.cc). True when it wrote anything.
+  // journal thread sleeps (JournalStage::write_if_idle, store/journal_stage.cc). True when it wrote
+  // anything.
   bool write_published();
   // A sync with the caller's lock free while the disk works (the store's
   // journal thread: producers and leaders write meanwhile; see

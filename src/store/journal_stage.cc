@@ -49,22 +49,6 @@ void JournalStage::start() {
   });
 }
 
-void JournalStage::published(uint64_t position) {
-  // The journal thread sleeps, or syncs with nothing but this record waiting
-  // (while it syncs under sustained appends it writes them, in one batch,
-  // after: producers writing then cost 1-producer streaming under kAlways a
-  // third of its rate, measured): this thread may write. If it does not, it
-  // wakes the journal thread (notify() looks for a sleeper again, after the
-  // journal lock this thread may have held is free). The journal's cursor
-  // is read only while it syncs: under sustained appends that line moves
-  // with every write.
-  if ((wake_.has_sleeper() ||
-       (syncing_.load(std::memory_order_relaxed) && ring_->consumer_position(0) == position)) &&
-      !write_if_idle()) {
-    wake_.notify();
-  }
-}
-
 bool JournalStage::write_if_idle() {
   // Sustained appends keep the journal thread busy and the producers free:
   // only a record after a quiet spell is written here.

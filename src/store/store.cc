@@ -1,6 +1,6 @@
 // The writer's front: append() and publish() (producers), wait(), close(),
-// and the Store methods. The stages are in store_stages.cc, opening in
-// store_open.cc.
+// and the Store methods. The stages are journal_stage.cc and index_stage.cc,
+// their health store_health.cc, opening store_open.cc.
 #include "reel/store.h"
 
 #include <algorithm>
@@ -43,13 +43,12 @@ Result<uint64_t> Store::Impl::publish(wal::RecordFields& fields, bool fail_if_fu
     }
     // A full ring: everything claimed is wanted indexed now (index_now()),
     // not after the index thread's batching delay.
-    store::atomic_max(index_request, ring->next_seq() - 1);
-    index_nudge.notify();
+    index_stage->request(ring->next_seq() - 1);
     if (fail_if_full) return Status::busy(paths.root + ": the ring is full");
     const auto h = health.state();
     if (h == store::StageHealth::kFailed) return failure_status();
     if (h == store::StageHealth::kStalled) return stall_status();
-    if (closing.load()) return Status::failed(paths.root + ": store is closed");
+    if (closing_.load()) return Status::failed(paths.root + ": store is closed");
     space.wait_for(
         [&] {
           return ring->has_space_for(bytes) || health.state() != store::StageHealth::kHealthy;
@@ -79,7 +78,7 @@ Result<uint64_t> Store::Impl::append(std::string_view stream, std::string_view p
   if (stream.empty() || stream.size() > 255) {
     return Status::invalid_argument("stream name must be 1 to 255 bytes");
   }
-  if (closing.load(std::memory_order_relaxed)) {
+  if (closing_.load(std::memory_order_relaxed)) {
     return Status::failed(paths.root + ": store is closed");
   }
   if (health.state() == store::StageHealth::kFailed) return failure_status();
@@ -138,10 +137,7 @@ Status Store::Impl::not_appended(uint64_t seq) const {
 Status Store::Impl::request(uint64_t seq, Level level) {
   if (seq >= ring->next_seq()) return not_appended(seq);
   if (level == Level::kDurable && level_seq(level) < seq) journal->request_sync(seq);
-  if (level == Level::kIndexed && level_seq(level) < seq) {
-    store::atomic_max(index_request, seq);
-    index_nudge.notify();
-  }
+  if (level == Level::kIndexed && level_seq(level) < seq) index_stage->request(seq);
   return Status::ok();
 }
 
@@ -185,16 +181,16 @@ Status Store::Impl::close() {
     if (closed) return Status::ok();
     closed = true;
   }
-  closing.store(true);
+  closing_.store(true);
   // No claim after this one: the journal thread, told to stop below, waits
   // for every record claimed before it to be published, and writes it. (An
   // append past its `closing` check could otherwise claim after the journal
   // thread's last look, and close() would report it unwritten.)
   ring->close_claims();
   journal->stop();
-  index_nudge.notify();
+  index_stage->nudge();
   journal->join();
-  if (index_thread.joinable()) index_thread.join();
+  index_stage->join();
   Status s;
   // A leader (lead_sync) that took the journal lock before the stop may
   // still hold it: the journal stage's calls below wait for it.

@@ -1,6 +1,6 @@
 // Store internals, shared by store.cc (append, publish, wait, close),
-// store_stages.cc (the index thread, health) and store_open.cc (opening and
-// wiring). The journal stage is journal_stage.h.
+// store_health.cc (the stages' health) and store_open.cc (opening and
+// wiring). The stages are journal_stage.h and index_stage.h.
 #pragma once
 
 #include <atomic>
@@ -19,6 +19,7 @@
 #include "reel/store.h"
 #include "ring/wait_strategy.h"
 #include "store/head_file.h"
+#include "store/index_stage.h"
 #include "store/journal_stage.h"
 #include "store/recovery.h"
 #include "store/stage_health.h"
@@ -62,7 +63,7 @@ inline void atomic_max(std::atomic<uint64_t>& a, uint64_t v) {
 //
 // "Open" below means open_store_with_env() on one thread, before the stage
 // threads start (start_pipeline) and before anyone else holds the Store.
-struct REEL_INTERNAL Store::Impl final : store::JournalHost {
+struct REEL_INTERNAL Store::Impl final : store::JournalHost, store::IndexHost {
   // Set at open; read-only afterwards, from any thread.
   StoreOptions options;
   store::StorePaths paths;
@@ -87,22 +88,9 @@ struct REEL_INTERNAL Store::Impl final : store::JournalHost {
   // The pipeline, built at open. The ring is lock-free: producers claim and
   // publish, the journaller and indexer consume (pipeline/frame_ring.h).
   std::unique_ptr<pipeline::FrameRing> ring;
-  // The journal stage: its lock, the SegmentWriter and Journaller, the
-  // requests made of it and its thread (journal_stage.h). Built at open.
-  std::unique_ptr<store::JournalStage> journal;
-  // The index thread's; the journal thread calls note_segment() (locked inside).
-  std::unique_ptr<pipeline::RingIndexer> indexer;
-  ring::Waiter released;  // only the index thread sleeps here; the journal thread wakes it
-  ring::Waiter space;     // producers wait for ring space; the index thread wakes them
-  // Only the index thread sleeps here, through its batching delay
-  // (StoreOptions::index_delay); whatever must not wait for that delay
-  // wakes it (index_now()).
-  ring::Waiter index_nudge;
-  std::thread index_thread;  // started at open; joined by close()
-
-  // Flags and requests between threads (atomics; no lock).
-  std::atomic<bool> closing{false};        // close() sets; producers refuse new records
-  std::atomic<uint64_t> index_request{0};  // wait(kIndexed) asks for the index up to here now
+  ring::Waiter space;  // producers wait for ring space; the index thread wakes them
+  // close() sets; producers refuse new records.
+  std::atomic<bool> closing_{false};
 
   // Health: moved by the stages (stage_health.h), read by producers and
   // waiters. Each Status is stored under status_mu before the move that
@@ -117,6 +105,16 @@ struct REEL_INTERNAL Store::Impl final : store::JournalHost {
 
   Mutex close_mu;
   bool closed GUARDED_BY(close_mu) = false;
+
+  // The stages, declared last: destroyed first, while everything their
+  // threads use still exists (close() has normally stopped them already).
+  // The index stage: the RingIndexer, its requests and thread
+  // (index_stage.h). Built at open; outlives the journal stage, which wakes
+  // it.
+  std::unique_ptr<store::IndexStage> index_stage;
+  // The journal stage: its lock, the SegmentWriter and Journaller, the
+  // requests made of it and its thread (journal_stage.h). Built at open.
+  std::unique_ptr<store::JournalStage> journal;
 
   Impl(const std::string& dir, const StoreOptions& o);
 
@@ -138,37 +136,14 @@ struct REEL_INTERNAL Store::Impl final : store::JournalHost {
   bool retried_since_stall(uint64_t seq, Level level);
   Status close() EXCLUDES(close_mu);
 
-  // The index stage and the stages' health (store_stages.cc).
-  // Bytes written and not yet indexed (a snapshot) are a sixteenth of the
-  // ring or more: enough to index now.
-  bool index_backlog_large() const {
-    return ring->upstream_end(1) - ring->consumer_position(1) >= ring->capacity() / 16;
-  }
-  // Whether the index thread indexes its backlog now, rather than after its
-  // batching delay: no delay is set, a wait(kIndexed) waits, the store
-  // closes or has stopped, or the backlog is a sixteenth of the ring or more.
-  bool index_now();
-  // After records were written (by any thread): wakes the index thread if
-  // it sleeps idle, or, through its batching delay, once index_now() holds
-  // for the backlog.
-  void wrote_records() override;
-  void journal_ended() override {
-    released.notify();
-    index_nudge.notify();
-  }
-  // The index thread's batching delay, cut short by index_now().
-  void index_batching_wait();
-  // The index thread's periodic duties: LMDB synced and the head file's
-  // durable point persisted, each every index_sync_interval.
-  struct IndexUpkeep {
-    bool dirty = false;  // LMDB commits not yet synced (head file marked so)
-    std::chrono::steady_clock::time_point last_sync, last_persist;
-    uint64_t persisted_durable = 0;
-  };
-  Status index_upkeep(IndexUpkeep& upkeep);
-  void index_loop();
+  // The stages' health (store_health.cc) and what they ask of the store.
+  void wrote_records() override { index_stage->wrote_records(); }
+  void journal_ended() override { index_stage->nudge(); }
+  void space_freed() override { space.notify(); }
+  bool journal_done() const override { return journal->done(); }
+  bool closing() const override { return closing_.load(); }
   void track_stall(const Status& stall_now) override EXCLUDES(status_mu);
-  void set_failure(const Status& s) EXCLUDES(status_mu);
+  void set_failure(const Status& s) override EXCLUDES(status_mu);
   Status failure_status() EXCLUDES(status_mu);
   Status stall_status() const EXCLUDES(status_mu);
 
@@ -184,7 +159,7 @@ struct REEL_INTERNAL Store::Impl final : store::JournalHost {
     head.notify();
   }
   void on_segment(uint64_t segment_index, uint64_t first_seq) override {
-    indexer->note_segment(segment_index, first_seq);
+    index_stage->note_segment(segment_index, first_seq);
   }
   void on_failure(const Status& s) override { set_failure(s); }
 };

@@ -47,10 +47,7 @@ ring::WaitMode wait_mode(WaitStrategy w) {
 }  // namespace
 
 Store::Impl::Impl(const std::string& dir, const StoreOptions& o)
-    : options(o),
-      paths(dir),
-      released(wait_mode(o.wait_strategy), ring::Sleepers::kOneSleeper),
-      space(wait_mode(o.wait_strategy)) {}
+    : options(o), paths(dir), space(wait_mode(o.wait_strategy)) {}
 
 Status Store::Impl::load_streams() {
   std::vector<StreamInfo> infos;
@@ -259,18 +256,24 @@ Status Store::Impl::start_pipeline(const store::RecoveryResult& recovered) {
   io.segment_bytes = segment_bytes;
   io.consumer = 1;
   io.max_batch_bytes = std::max<size_t>(options.batch_bytes_max, 1 << 20);
-  indexer = std::make_unique<pipeline::RingIndexer>(ring.get(), index.get(), io, start);
+  store::IndexStage::Parts ip;
+  ip.options = &options;
+  ip.boot_id = boot_id;
+  ip.ring = ring.get();
+  ip.index = index.get();
+  ip.head = &head;
+  ip.health = &health;
+  ip.host = this;
+  ip.wait_mode = wait_mode(options.wait_strategy);
+  index_stage = std::make_unique<store::IndexStage>(ip, io, start);
   if (resume) {
-    indexer->note_segment(0, recovered.active->first_seq);
+    index_stage->indexer().note_segment(0, recovered.active->first_seq);
     if (recovered.last_frame_offset != 0) {
-      indexer->resume_after(recovered.active->first_seq, recovered.last_frame_offset);
+      index_stage->indexer().resume_after(recovered.active->first_seq, recovered.last_frame_offset);
     }
   }
   journal->start();
-  index_thread = std::thread([this] {
-    ::pthread_setname_np(::pthread_self(), "reel-index");
-    index_loop();
-  });
+  index_stage->start();
   return Status::ok();
 }
 
