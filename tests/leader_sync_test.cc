@@ -1,4 +1,4 @@
-// Leader sync (store_health.cc, lead_sync): a producer that waits for
+// Leader sync (JournalStage::lead_sync, store/journal_stage.cc): a producer that waits for
 // kDurable writes and syncs its own records under the journal lock, beside
 // the journal thread, other leaders, timed waiters and close(). These run
 // under TSan too (the "Pipeline" filter in tools/dev.sh).

@@ -246,7 +246,7 @@ TEST(QuietWrite, NoDurableWaitDependsOnTheIdleWakeUp) {
 }
 
 // The index thread is batch work: woken with a tailer by the same write, it
-// must not preempt it (store_health.cc).
+// must not preempt it (IndexStage::run, store/index_stage.cc).
 TEST(QuietWrite, TheIndexThreadIsBatchWork) {
   testing::TempDir dir;
   auto store = Store::open(dir / "S", small_store("none"));
