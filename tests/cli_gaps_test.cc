@@ -86,9 +86,8 @@ TEST(CliGaps, AStreamsRecordedRuleIsUsedWithoutAFlag) {
     const auto rule = *feed::parse_seq_spec("moldudp64");
     for (uint64_t s : {1, 3, 5, 7, 9, 15, 17}) {  // 2 messages each: 11..14 lost
       const std::string p = mold(s, 2);
-      ASSERT_TRUE(recorder.record("itch", rule,
-                                  {reinterpret_cast<const uint8_t*>(p.data()), p.size()}, 0,
-                                  &counts));
+      ASSERT_TRUE(recorder.record(
+          "itch", rule, {reinterpret_cast<const uint8_t*>(p.data()), p.size()}, 0, &counts));
     }
     EXPECT_EQ(counts.gaps.gaps(), 1u);
     ASSERT_TRUE((*store)->close());
