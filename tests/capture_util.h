@@ -90,4 +90,15 @@ inline std::vector<uint64_t> tshark_times(const std::string& pcap, const std::st
   return out;
 }
 
+// Waits until tcpdump has written `n` packets to `pcap` (it lags on a busy
+// machine); false after 30 s, which only ends a hung test.
+inline bool captured(const std::string& pcap, size_t n, const std::string& scratch) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (tshark_times(pcap, scratch).size() < n) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return true;
+}
+
 }  // namespace reel

@@ -98,7 +98,7 @@ TEST(CliCapture, ImportAndTcpreplayIntoServeKeepEveryDatagram) {
       "  time.sleep(0.0003)\n";
   testing::write_all(d + "/send.py", py);
   ASSERT_EQ(sh("ip netns exec " + net.ns + " python3 " + d + "/send.py"), 0);
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_TRUE(captured(d + "/cap.pcap", 300, d + "/n"));
   ASSERT_EQ(dump.stop(), 0) << testing::read_all(d + "/tcpdump.err");
   const auto sent = sent_lines(d + "/sent.hex");
   ASSERT_EQ(sent.size(), 300u);
@@ -180,7 +180,8 @@ TEST(CliCapture, FilesMergeInTimeOrderWithFilterStreamsAndACutTail) {
   }
   if (!why.empty()) GTEST_SKIP() << "capture test skipped: " << why;
   send_alternating(pa, pb, 100);
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_TRUE(captured(d + "/a.pcap", 100, d + "/na"));
+  EXPECT_TRUE(captured(d + "/b.pcap", 100, d + "/nb"));
   ASSERT_EQ(ta.stop(), 0);
   ASSERT_EQ(tb.stop(), 0);
   const auto times_a = tshark_times(d + "/a.pcap", d + "/ta");

@@ -73,7 +73,7 @@ TEST(CliReplay, ARoundTripThroughTcpdumpIsByteExactAndKeepsThePace) {
     }
     ::close(fd);
   }
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_TRUE(captured(d + "/feed.pcap", sent.size(), d + "/n0")) << "tcpdump missed the feed";
   ASSERT_EQ(orig.stop(), 0);
   ASSERT_EQ(tshark_payloads(d + "/feed.pcap", d + "/p0"), sent) << "tcpdump missed the feed";
   CliRun r = reel("import " + d + "/S " + d + "/feed.pcap --stream feed");
@@ -94,7 +94,7 @@ TEST(CliReplay, ARoundTripThroughTcpdumpIsByteExactAndKeepsThePace) {
            "/S --stream feed --speed 1 --stats --out udp://127.0.0.1:" + std::to_string(pb));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.err.find("150 records"), std::string::npos) << r.err;
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_TRUE(captured(d + "/replay.pcap", sent.size(), d + "/n1")) << "tcpdump missed the replay";
   ASSERT_EQ(again.stop(), 0);
   EXPECT_EQ(tshark_payloads(d + "/replay.pcap", d + "/p1"), sent);
   // The pace, judged by the event a busy machine cannot fake: no datagram
@@ -210,7 +210,7 @@ TEST(CliReplay, MergedStreamsAtTenTimesOntoMulticastAreCapturedByteExact) {
                   "--out 'udp://239.1.1.1:5000?iface=" +
                   net.here + "'");
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_TRUE(captured(d + "/mc.pcap", all.size(), d + "/n"));
   ASSERT_EQ(dump.stop(), 0) << testing::read_all(d + "/dump.err");
   std::vector<std::string> want;
   for (const auto& t : all) want.push_back(std::get<2>(t));
