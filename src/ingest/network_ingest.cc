@@ -25,22 +25,16 @@ Result<std::unique_ptr<NetworkIngest>> NetworkIngest::open(Store* store, IngestO
     if (!s) return s.status();
     in->tcp_ = std::move(*s);
   }
+  if (in->udp_) in->sources_.push_back(in->udp_.get());
+  if (in->tcp_) in->sources_.push_back(in->tcp_.get());
   return in;
 }
 
-std::vector<IngestSource*> NetworkIngest::sources() const {
-  std::vector<IngestSource*> out;
-  if (udp_) out.push_back(udp_.get());
-  if (tcp_) out.push_back(tcp_.get());
-  return out;
-}
-
 size_t NetworkIngest::round(std::chrono::milliseconds wait) {
-  const auto all = sources();
   size_t taken = 0;
-  auto each = all.empty() ? wait : wait / static_cast<int64_t>(all.size());
+  auto each = sources_.empty() ? wait : wait / static_cast<int64_t>(sources_.size());
   if (wait.count() > 0 && each.count() == 0) each = std::chrono::milliseconds(1);
-  for (IngestSource* source : all) {
+  for (IngestSource* source : sources_) {
     if (!failure_) break;
     auto n = source->poll(each, recorder_);
     if (!n) failure_ = n.status();
@@ -51,7 +45,7 @@ size_t NetworkIngest::round(std::chrono::milliseconds wait) {
 }
 
 std::chrono::milliseconds NetworkIngest::wait_budget() const {
-  for (const IngestSource* s : sources()) {
+  for (const IngestSource* s : sources_) {
     if (s->acks_pending()) return std::chrono::milliseconds(1);
   }
   return std::chrono::milliseconds(100);
@@ -71,11 +65,11 @@ Status NetworkIngest::finish() {
   }
   if (udp_) udp_->stop();
   bool owes_durable = false;
-  for (const IngestSource* s : sources()) owes_durable |= s->owes_durable();
+  for (const IngestSource* s : sources_) owes_durable |= s->owes_durable();
   if (failure_ && owes_durable) failure_ = store_->sync();
   Status closed = store_->close();
   const Watermarks w = store_->watermarks();
-  for (IngestSource* s : sources()) s->final_acks(w);
+  for (IngestSource* s : sources_) s->final_acks(w);
   observe(true);
   return closed;
 }

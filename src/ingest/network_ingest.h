@@ -64,13 +64,11 @@ class NetworkIngest {
   const TcpSource* tcp() const { return tcp_.get(); }
 
  private:
-  // The sources that exist, UDP first.
-  std::vector<IngestSource*> sources() const;
-
   Store* store_ = nullptr;
   SourceRecorder recorder_{nullptr};
   std::unique_ptr<UdpSource> udp_;
   std::unique_ptr<TcpSource> tcp_;
+  std::vector<IngestSource*> sources_;  // those that exist, UDP first; set at open
   std::unique_ptr<net::MetricsServer> metrics_;
   std::chrono::steady_clock::time_point last_metrics_{};
   uint64_t ring_peak_ = 0;

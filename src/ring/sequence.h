@@ -25,4 +25,13 @@ class alignas(kCacheLineSize) Sequence {
 
 static_assert(sizeof(Sequence) == kCacheLineSize);
 
+// Raises `a` to `v` if it is lower (a request's high-water mark: several
+// threads ask, the largest ask wins). acq_rel: pairs with the acquire load
+// of whoever serves the request.
+inline void raise_to(std::atomic<uint64_t>& a, uint64_t v) {
+  uint64_t cur = a.load(std::memory_order_relaxed);
+  while (cur < v && !a.compare_exchange_weak(cur, v, std::memory_order_acq_rel)) {
+  }
+}
+
 }  // namespace reel::ring

@@ -5,6 +5,8 @@
 
 #include <algorithm>
 
+#include "ring/sequence.h"
+
 namespace reel::store {
 
 IndexStage::IndexStage(const Parts& parts, const pipeline::RingIndexer::Options& indexer_options,
@@ -40,9 +42,7 @@ void IndexStage::wrote_records() {
 }
 
 void IndexStage::request(uint64_t seq) {
-  uint64_t cur = request_.load(std::memory_order_relaxed);
-  while (cur < seq && !request_.compare_exchange_weak(cur, seq, std::memory_order_acq_rel)) {
-  }
+  ring::raise_to(request_, seq);
   nudge_.notify();
 }
 

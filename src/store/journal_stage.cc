@@ -4,17 +4,13 @@
 
 #include <spdlog/spdlog.h>
 
+#include "ring/sequence.h"
+
 namespace reel::store {
 namespace {
 
 int64_t steady_now_ns() {
   return std::chrono::steady_clock::now().time_since_epoch().count();
-}
-
-void raise_to(std::atomic<uint64_t>& a, uint64_t v) {
-  uint64_t cur = a.load(std::memory_order_relaxed);
-  while (cur < v && !a.compare_exchange_weak(cur, v, std::memory_order_acq_rel)) {
-  }
 }
 
 }  // namespace
@@ -84,7 +80,7 @@ bool JournalStage::lead_sync(uint64_t seq) {
     // The journal thread is in a step (it may keep the lock through a burst
     // of ingest): it syncs for us at the end of that step; we take over if
     // we get the lock first.
-    raise_to(sync_request_, seq);
+    ring::raise_to(sync_request_, seq);
     mu_.lock();
   }
   RelockableLock lock(mu_, std::adopt_lock);
@@ -115,7 +111,7 @@ bool JournalStage::lead_sync(uint64_t seq) {
 }
 
 void JournalStage::request_sync(uint64_t seq) {
-  raise_to(sync_request_, seq);
+  ring::raise_to(sync_request_, seq);
   wake_.notify();
 }
 

@@ -24,22 +24,6 @@ Status make_dir(const std::string& path) {
   return Status::from_errno(path + ": cannot create directory", errno);
 }
 
-Status fsync_path(const std::string& path, int flags) {
-  int fd = ::open(path.c_str(), flags | O_CLOEXEC);
-  if (fd < 0) return Status::from_errno(path + ": open", errno);
-  int rc = ::fsync(fd);
-  int err = errno;
-  ::close(fd);
-  if (rc != 0) return Status::from_errno(path + ": fsync", err);
-  return Status::ok();
-}
-
-std::string parent_dir(const std::string& path) {
-  auto slash = path.rfind('/');
-  if (slash == std::string::npos) return ".";
-  if (slash == 0) return "/";
-  return path.substr(0, slash);
-}
 }  // namespace
 
 Status create_layout(const StorePaths& paths) {
@@ -47,8 +31,8 @@ Status create_layout(const StorePaths& paths) {
     Status s = make_dir(*dir);
     if (!s) return s;
   }
-  Status s = fsync_path(paths.root, O_RDONLY | O_DIRECTORY);
-  if (s) s = fsync_path(parent_dir(paths.root), O_RDONLY | O_DIRECTORY);
+  Status s = wal::fsync_directory(paths.root);
+  if (s) s = wal::fsync_directory(wal::parent_directory(paths.root));
   return s;
 }
 

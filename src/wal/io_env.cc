@@ -116,15 +116,7 @@ class UringEnv final : public IoEnv {
     return Status::from_errno(name + ": write-back from offset " + std::to_string(offset), errno);
   }
 
-  Status fsync_dir(const std::string& dir) override {
-    int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) return Status::from_errno(dir + ": open directory", errno);
-    int rc = ::fsync(fd);
-    int err = errno;
-    ::close(fd);
-    if (rc != 0) return Status::from_errno(dir + ": fsync directory", err);
-    return Status::ok();
-  }
+  Status fsync_dir(const std::string& dir) override { return fsync_directory(dir); }
 
   Status rename(const std::string& from, const std::string& to) override {
     // Never over an existing file: a reader may have the old one mapped.

@@ -8,13 +8,7 @@
 #include <cerrno>
 
 namespace reel::wal {
-namespace {
-
-Status fsync_dir_of(const std::string& path) {
-  const size_t slash = path.find_last_of('/');
-  const std::string dir = slash == std::string::npos ? "."
-                          : slash == 0               ? "/"
-                                                     : path.substr(0, slash);
+Status fsync_directory(const std::string& dir) {
   int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return Status::from_errno(dir + ": open directory", errno);
   const int rc = ::fsync(fd);
@@ -24,7 +18,12 @@ Status fsync_dir_of(const std::string& path) {
   return Status::ok();
 }
 
-}  // namespace
+std::string parent_directory(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  if (slash == std::string::npos) return ".";
+  if (slash == 0) return "/";
+  return path.substr(0, slash);
+}
 
 Status write_file_atomic(const std::string& path, std::string_view bytes) {
   const std::string tmp = path + ".tmp";
@@ -52,7 +51,7 @@ Status write_file_atomic(const std::string& path, std::string_view bytes) {
   if (::rename(tmp.c_str(), path.c_str()) != 0) {
     return Status::from_errno(path + ": rename from " + tmp, errno);
   }
-  return fsync_dir_of(path);
+  return fsync_directory(parent_directory(path));
 }
 
 Status lock_exclusive(int fd, const std::string& path) {

@@ -19,6 +19,10 @@ Status write_file_atomic(const std::string& path, std::string_view bytes);
 // flock(LOCK_EX | LOCK_NB) on `fd`, opened on `path`: kBusy when another
 // open file holds it.
 Status lock_exclusive(int fd, const std::string& path);
+// fsync(2) of directory `dir` (after a file in it was created or renamed).
+Status fsync_directory(const std::string& dir);
+// The directory `path` is in ("." for a bare name).
+std::string parent_directory(const std::string& path);
 // msync(MS_SYNC) of `bytes` at `addr`, a shared mapping of `name`.
 Status sync_mapping(void* addr, size_t bytes, const std::string& name);
 
