@@ -90,6 +90,11 @@ TEST(CliGaps, AStreamsRecordedRuleIsUsedWithoutAFlag) {
           "itch", rule, {reinterpret_cast<const uint8_t*>(p.data()), p.size()}, 0, &counts));
     }
     EXPECT_EQ(counts.gaps.gaps(), 1u);
+    // Beside the live writer (another process reads the WAL and the rule).
+    ASSERT_TRUE((*store)->flush());
+    const CliRun live = reel("gaps " + S);
+    ASSERT_EQ(live.exit_code, 0) << live.err;
+    EXPECT_NE(live.out.find("itch: source seq 11..14 missing (4)"), std::string::npos) << live.out;
     ASSERT_TRUE((*store)->close());
   }
   auto r = reel("gaps " + S);
