@@ -7,6 +7,8 @@
 
 #include <filesystem>
 
+#include <lmdb.h>
+
 #include <gtest/gtest.h>
 
 #include "fault_env.h"
@@ -270,6 +272,63 @@ TEST(Recovery, FullDiskAtSegmentCreationLosesNoAcknowledgedRecord) {
   ASSERT_TRUE(reader);
   for (uint64_t s = 1; s <= appended; ++s) ASSERT_TRUE((*reader)->get(s)) << s;
   EXPECT_EQ((*reader)->get(appended + 1)->payload(), "after");
+}
+
+// Counts index commits, and reports the index damaged (MDB_CORRUPTED) at
+// commit number `fail_at` (1 = the first; 0: never).
+class CorruptCommitEnv final : public testing::UringForwardingEnv {
+ public:
+  explicit CorruptCommitEnv(int fail_at) : fail_at_(fail_at) {}
+  int commits = 0;
+  bool fired = false;
+  int index_call(const std::function<int()>& call, const std::string& what) override {
+    if (what == "index: commit" && ++commits == fail_at_) {
+      fired = true;
+      return MDB_CORRUPTED;
+    }
+    return UringForwardingEnv::index_call(call, what);
+  }
+
+ private:
+  const int fail_at_;
+};
+
+// An index whose damage shows only after recovery, at the last commit of
+// the open (the store's id written to it; a file system that lost writes
+// left such an index): the index is rebuilt from the WAL and the store
+// opens, instead of refusing.
+TEST(Recovery, IndexDamageFoundAfterRecoveryRebuildsTheIndex) {
+  TempDir dir;
+  {
+    auto store = Store::open(dir.path());
+    ASSERT_TRUE(store);
+    for (int i = 1; i <= 100; ++i) ASSERT_TRUE((*store)->append("s", testing::numbered("r", i)));
+    ASSERT_TRUE((*store)->close());
+  }
+  // How many commits a clean open makes (the same each time).
+  int at_open = 0;
+  {
+    auto counting = std::make_unique<CorruptCommitEnv>(0);
+    auto* counted = counting.get();
+    auto store = store::open_store_with_env(dir.path(), StoreOptions{}, std::move(counting));
+    ASSERT_TRUE(store);
+    at_open = counted->commits;  // before close, which commits too
+    ASSERT_TRUE((*store)->close());
+  }
+  ASSERT_GT(at_open, 0);
+  auto env = std::make_unique<CorruptCommitEnv>(at_open);
+  auto* seen = env.get();
+  {
+    auto again = store::open_store_with_env(dir.path(), StoreOptions{}, std::move(env));
+    ASSERT_TRUE(again) << again.status().to_string();
+    EXPECT_TRUE(seen->fired);
+    EXPECT_EQ((*again)->last_seq(), 100u);
+    ASSERT_TRUE((*again)->close());
+  }
+  auto reader = Reader::open(dir.path());
+  ASSERT_TRUE(reader);
+  EXPECT_TRUE((*reader)->indexed());
+  for (int i = 1; i <= 100; ++i) EXPECT_EQ((*reader)->get(i)->payload(), testing::numbered("r", i));
 }
 
 TEST(Recovery, RealFullDiskOnATinyTmpfs) {

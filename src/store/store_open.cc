@@ -120,16 +120,27 @@ Result<OpenedIndex> open_index_or_start_afresh(const store::StorePaths& paths, u
   return out;
 }
 
-// Recovery; and once more from an empty index when LMDB finds the index
-// damaged deeper than its meta pages (seen after a file system lost writes).
+// Recovery, then the store's id (a new one if none was found) written to
+// the index and synced; all once more from an empty index when LMDB finds
+// the index damaged deeper than its meta pages, in recovery or in that
+// write (seen after a file system lost writes).
 Result<store::RecoveryResult> recover_rebuilding_a_damaged_index(
     const store::StorePaths& paths, wal::IoEnv* env, uint64_t map_bytes,
     std::unique_ptr<index::Index>* index, uint64_t* store_id, store::RecoveryOptions ro) {
-  auto result = store::recover(paths, env, index->get(), store_id, ro);
+  auto attempt = [&](const store::RecoveryOptions& o) -> Result<store::RecoveryResult> {
+    auto result = store::recover(paths, env, index->get(), store_id, o);
+    if (!result) return result;
+    if (*store_id == 0) *store_id = random_store_id();
+    Status s = (*index)->set_store_id(*store_id);
+    if (s) s = (*index)->sync();
+    if (!s) return s;
+    return result;
+  };
+  auto result = attempt(ro);
   if (result || !index_damaged(result.status())) return result;
   if (Status s = replace_damaged_index(paths, map_bytes, env, result.status(), index); !s) return s;
   ro.force_rebuild = true;
-  return store::recover(paths, env, index->get(), store_id, std::move(ro));
+  return attempt(ro);
 }
 
 }  // namespace
@@ -162,10 +173,7 @@ Status Store::Impl::open_locked() {
   auto recovered = recover_rebuilding_a_damaged_index(paths, env.get(), options.index_map_bytes,
                                                       &index, &store_id, std::move(ro));
   if (!recovered) return recovered.status();
-  if (store_id == 0) store_id = random_store_id();
-  s = index->set_store_id(store_id);
-  if (s) s = index->sync();
-  if (s) s = head.open_for_write(paths.head, store_id, env.get());
+  s = head.open_for_write(paths.head, store_id, env.get());
   if (!s) return s;
   const std::string bfbs(reinterpret_cast<const char*>(embedded::kRecordBfbs),
                          embedded::kRecordBfbsSize);
@@ -324,8 +332,6 @@ Status reindex_store(const std::string& dir, uint64_t* records_indexed,
   auto result = recover_rebuilding_a_damaged_index(paths, io.get(), StoreOptions().index_map_bytes,
                                                    &idx->index, &store_id, std::move(ro));
   if (!result) return result.status();
-  s = idx->index->sync();
-  if (!s) return s;
   HeadFile head;
   s = head.open_for_write(paths.head, store_id, io.get());
   if (!s) return s;
