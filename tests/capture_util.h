@@ -34,7 +34,11 @@ struct Tcpdump {
       freopen(err.c_str(), "w", stderr);
       std::vector<std::string> all;
       if (!netns.empty()) all = {"ip", "netns", "exec", netns};
-      all.push_back("tcpdump");
+      // Immediate mode gives each packet a ring frame of the snap length:
+      // at the default 256 KiB, the default 2 MiB buffer holds 8 packets,
+      // and a loaded machine made the kernel drop some before tcpdump read
+      // them. The tests' datagrams are far under 9 KiB.
+      all.insert(all.end(), {"tcpdump", "-s", "9216", "-B", "32768"});
       all.insert(all.end(), args.begin(), args.end());
       std::vector<char*> argv;
       for (auto& a : all) argv.push_back(a.data());
@@ -63,6 +67,25 @@ struct Tcpdump {
     return rc;
   }
 };
+
+// A UDP port the kernel picked as free on 127.0.0.1 (and let go again).
+// Tests that capture by port take theirs this way: ports made from the pid
+// collided between test processes started one after another (one's port + 1
+// was the next one's port), and each capture took the other's packets.
+inline int free_udp_port() {
+  const int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+    if (fd >= 0) ::close(fd);
+    return 0;
+  }
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
 
 inline std::string unhex(const std::string& h) {
   std::string out;

@@ -67,7 +67,7 @@ TEST(CliCapture, ImportAndTcpreplayIntoServeKeepEveryDatagram) {
   const uint64_t seed = testing::test_seed();
   testing::TempDir dir;
   const std::string d = dir.path();
-  const int port = 20000 + static_cast<int>(::getpid() % 20000);
+  const int port = free_udp_port();
   Tcpdump dump;
   const std::string why =
       dump.start({"-i", net.here, "-n", "-U", "--immediate-mode", "--time-stamp-precision=nano",
@@ -167,7 +167,9 @@ TEST(CliCapture, FilesMergeInTimeOrderWithFilterStreamsAndACutTail) {
   if (::geteuid() != 0) GTEST_SKIP() << "capture test skipped: tcpdump needs root";
   testing::TempDir dir;
   const std::string d = dir.path();
-  const int pa = 20000 + static_cast<int>(::getpid() % 20000), pb = pa + 1;
+  const int pa = free_udp_port();
+  int pb = free_udp_port();
+  while (pb == pa) pb = free_udp_port();
   Tcpdump ta, tb;
   std::string why =
       ta.start({"-i", "lo", "-n", "-U", "--immediate-mode", "--time-stamp-precision=nano", "-w",

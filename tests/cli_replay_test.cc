@@ -51,7 +51,9 @@ TEST(CliReplay, ARoundTripThroughTcpdumpIsByteExactAndKeepsThePace) {
   std::mt19937_64 rng(seed);
   testing::TempDir dir;
   const std::string d = dir.path();
-  const int pa = 20000 + static_cast<int>(::getpid() % 20000), pb = pa + 1;
+  const int pa = free_udp_port();
+  int pb = free_udp_port();
+  while (pb == pa) pb = free_udp_port();
   // The original feed: 150 datagrams, irregular gaps (0.2-3 ms, one 40 ms).
   Tcpdump orig;
   std::string why =
