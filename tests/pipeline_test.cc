@@ -1,7 +1,9 @@
 // The ingest pipeline behind Store, end to end: many producers, wait levels,
 // backpressure, the Tailer (in this process and in another), and a writer
 // process killed with SIGKILL under load.
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -176,6 +178,66 @@ TEST(Pipeline, FullRingWaitsOrSaysBusyAndLosesNothing) {
   ASSERT_TRUE(stats);
   EXPECT_EQ(stats->last_seq, last);
   EXPECT_EQ(stats->record_count, last);
+}
+
+// Takes every free descriptor under a lowered limit until released (or
+// destroyed), then restores the limit.
+struct DescriptorsTaken {
+  rlimit old{};
+  std::vector<int> fds;
+  explicit DescriptorsTaken(rlim_t limit) {
+    ::getrlimit(RLIMIT_NOFILE, &old);
+    rlimit low = old;
+    low.rlim_cur = std::min(old.rlim_cur, limit);
+    ::setrlimit(RLIMIT_NOFILE, &low);
+    for (int fd; (fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0;) fds.push_back(fd);
+  }
+  void release() {
+    for (int fd : fds) ::close(fd);
+    fds.clear();
+    ::setrlimit(RLIMIT_NOFILE, &old);
+  }
+  ~DescriptorsTaken() { release(); }
+};
+
+// Out of file descriptors when the next segment is created (a real EMFILE:
+// every free descriptor taken under a lowered limit): the store stalls as
+// on a full disk instead of failing; append() says kNoSpace once the ring
+// is full, and once descriptors return everything appended is written.
+TEST(Pipeline, OutOfDescriptorsAtSegmentCreationStallsAndLosesNothing) {
+  TempDir dir;
+  auto store = Store::open(dir.path(), small(8192));
+  ASSERT_TRUE(store);
+  ASSERT_TRUE((*store)->append("s", "before"));
+  ASSERT_TRUE((*store)->flush());
+  Status failure;
+  uint64_t last = 0;
+  {
+    DescriptorsTaken taken(512);
+    for (int i = 0; i < 1000 && failure; ++i) {
+      auto seq = (*store)->append("s", std::string(200, 'a' + i % 26));
+      if (seq) last = *seq;
+      failure = seq.status();
+    }
+    taken.release();
+  }
+  EXPECT_EQ(failure.code(), Code::kNoSpace) << failure.to_string();
+  EXPECT_NE(failure.message().find("Too many open files"), std::string::npos) << failure.message();
+  ASSERT_GT(last, 30u);  // past the first segment
+  Status s = (*store)->flush();
+  ASSERT_TRUE(s) << s.to_string();
+  auto after = (*store)->append("s", "after");
+  ASSERT_TRUE(after) << after.status().to_string();
+  EXPECT_EQ(*after, last + 1);
+  ASSERT_TRUE((*store)->close());
+  auto reader = Reader::open(dir.path());
+  ASSERT_TRUE(reader);
+  for (uint64_t q = 2; q <= last; ++q) {
+    auto r = (*reader)->get(q);
+    ASSERT_TRUE(r) << q;
+    EXPECT_EQ(r->payload(), std::string(200, 'a' + (q - 2) % 26)) << q;
+  }
+  EXPECT_EQ((*reader)->get(last + 1)->payload(), "after");
 }
 
 TEST(Tailer, DeliversHistoryThenLiveRecordsWithNoGapOrDuplicate) {

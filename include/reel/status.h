@@ -22,8 +22,9 @@ enum class Code {
   kIoError,
   kInvalidArgument,
   kBusy,     // locked by another writer; the ring is full; a wait timed out
-  kNoSpace,  // no room: a segment could not be preallocated (a writer stalls and
-             // retries), or an open could not index or create what it needs
+  kNoSpace,  // no room: a segment could not be created for a full disk or a
+             // process out of file descriptors (a writer stalls and retries),
+             // or an open could not index or create what it needs
   kFailed,   // an earlier write or sync failed; the store no longer acknowledges
 };
 

@@ -1,12 +1,16 @@
 #include "reel/status.h"
 
+#include <cerrno>
 #include <cstring>
 
 namespace reel {
 
 Status Status::from_errno(const std::string& what, int err) {
   std::string msg = what + ": " + std::strerror(err);
-  if (err == ENOSPC || err == EDQUOT) return Status(Code::kNoSpace, std::move(msg));
+  // Out of file descriptors is no room too: transient, like a full disk.
+  if (err == ENOSPC || err == EDQUOT || err == EMFILE || err == ENFILE) {
+    return Status(Code::kNoSpace, std::move(msg));
+  }
   if (err == ENOENT) return Status(Code::kNotFound, std::move(msg));
   return Status(Code::kIoError, std::move(msg));
 }

@@ -18,6 +18,7 @@ uint64_t page_bytes() {
 
 SegmentWriter::~SegmentWriter() {
   if (fd_ >= 0) env_->close(fd_);
+  if (named_.fd >= 0) env_->close(named_.fd);
 }
 
 Status SegmentWriter::fail(Status s) {
@@ -30,6 +31,15 @@ Status SegmentWriter::fail(Status s) {
 Status SegmentWriter::start_segment(uint64_t first_seq, uint32_t segment_no) {
   if (!failure_.is_ok()) return failure_;
   if (fd_ >= 0) return Status::invalid_argument(path_ + ": previous segment not sealed");
+  if (named_.fd >= 0) {
+    if (named_.header.first_seq != first_seq) {
+      return Status::invalid_argument(named_.path + ": a segment for seq " +
+                                      std::to_string(first_seq) + " asked for instead");
+    }
+    const Named named = named_;
+    named_ = {};
+    return sync_name_and_activate(named.header, named.path, named.fd);
+  }
   SegmentHeader header;
   header.store_id = store_id_;
   header.first_seq = first_seq;
@@ -52,16 +62,33 @@ Status SegmentWriter::start_segment(uint64_t first_seq, uint32_t segment_no) {
   Status s = write_all(env_, *fd, bytes, 0, temp, pad);
   if (s) s = env_->datasync(*fd, temp);
   if (s) s = env_->rename(temp, path);
-  if (s) s = env_->fsync_dir(wal_dir_);
   if (!s) {
     zeroer_.reset();
     env_->close(*fd);
     (void)env_->remove(temp);
-    return fail(s);
+    // No room (disk, descriptors) holds no record yet: a later call starts
+    // over.
+    return s.code() == Code::kNoSpace ? s : fail(s);
+  }
+  return sync_name_and_activate(header, path, *fd);
+}
+
+Status SegmentWriter::sync_name_and_activate(const SegmentHeader& header, const std::string& path,
+                                             int fd) {
+  // Named: readers may see it from here on, so this file is the segment,
+  // whatever follows. Its records wait for the name to be durable.
+  if (Status s = env_->fsync_dir(wal_dir_); !s) {
+    if (s.code() != Code::kNoSpace) {
+      zeroer_.reset();
+      env_->close(fd);
+      return fail(s);
+    }
+    named_ = {fd, header, path};
+    return s;
   }
   header_ = header;
   path_ = path;
-  fd_ = *fd;
+  fd_ = fd;
   end_offset_ = kSegmentHeaderBytes;
   writeback_from_ = 0;
   synced_end_ = end_offset_;
@@ -145,6 +172,7 @@ Status SegmentWriter::sync() {
   // fdatasync could succeed without the pages it lost.
   if (!sync_failure_.is_ok()) return fail(sync_failure_);
   if (fd_ < 0 || synced_end_ >= end_offset_) return Status::ok();
+  counted_sync();
   Status s = env_->datasync(fd_, path_);
   if (!s) return fail(s);
   synced_end_ = end_offset_;
@@ -164,6 +192,7 @@ SegmentWriter::SyncTicket SegmentWriter::begin_sync() {
 
 void SegmentWriter::run_sync(SyncTicket& t) {
   if (t.fd >= 0) {
+    counted_sync();
     t.status = env_->datasync(t.fd, t.path);
     if (t.status) {
       // Still the active segment: sealing it takes sync_mu_. A sync() that

@@ -39,8 +39,11 @@ class SegmentWriter {
 
   // Creates, preallocates and makes durable a new segment whose first frame
   // will carry `first_seq`. The previous segment must have been sealed. A full
-  // disk fails here with kNoSpace and leaves nothing behind; it does not fail
-  // the writer, so a later call may succeed once space returns.
+  // disk or a process out of file descriptors fails here with kNoSpace and
+  // holds no record; it does not fail the writer, so a later call (for the
+  // same seq) may succeed once space returns. Once the file is renamed into
+  // place, readers may have seen it: a later call only retries the
+  // directory's sync, on that same file.
   Status start_segment(uint64_t first_seq, uint32_t segment_no);
 
   // Keep up to `window` bytes past the end of each segment written with
@@ -113,11 +116,17 @@ class SegmentWriter {
   const std::string& path() const { return path_; }
   uint64_t capacity_bytes() const { return capacity_; }
   const Status& failure() const { return failure_; }
+  // Counts every fdatasync of a segment's data in *counter (borrowed; it
+  // must outlive the writer). Set before the first write.
+  void count_syncs_in(std::atomic<uint64_t>* counter) { sync_counter_ = counter; }
   // The active segment's Zeroer, or null (zeroing off or not possible).
   const Zeroer* zeroer() const { return zeroer_.get(); }
 
  private:
   Status fail(Status s);
+  // Makes the new segment's directory entry durable and makes it the
+  // active segment; kNoSpace leaves it named but not active (unnamed_).
+  Status sync_name_and_activate(const SegmentHeader& header, const std::string& path, int fd);
   uint64_t tail_pad(uint64_t end) const;  // zeros after `end`, to its page's end
   void open_zeroer(const std::string& path, bool first_window);
 
@@ -144,6 +153,18 @@ class SegmentWriter {
   Status failure_;
   uint64_t zero_window_ = 0;
   std::unique_ptr<Zeroer> zeroer_;
+  std::atomic<uint64_t>* sync_counter_ = nullptr;
+  void counted_sync() {
+    if (sync_counter_ != nullptr) sync_counter_->fetch_add(1, std::memory_order_relaxed);
+  }
+  // A segment renamed into place (readers may have seen it) whose directory
+  // sync failed for want of room (descriptors): start_segment() of the same
+  // seq tries that sync again instead of building another file.
+  struct Named {
+    int fd = -1;
+    SegmentHeader header;
+    std::string path;
+  } named_;
 };
 
 }  // namespace reel::wal
