@@ -345,7 +345,10 @@ Row tcp_reel(const std::string& root, uint64_t count) {
   auto store = Store::open(root + "/tcp");
   if (!store) die(store.status().to_string());
   auto ep = feed::parse_endpoint(feed::Endpoint::Kind::kTcp, "127.0.0.1:0,stream=tcp");
-  auto rx = net::TcpReceiver::open({*ep}, 1 << 20, 16);
+  net::TcpLimits limits;
+  limits.max_record = 1 << 20;
+  limits.max_connections = 16;
+  auto rx = net::TcpReceiver::open({*ep}, limits);
   if (!rx) die(rx.status().to_string());
   const pid_t child = ::fork();
   if (child == 0) tcp_sender((*rx)->port(0), count);
@@ -354,17 +357,18 @@ Row tcp_reel(const std::string& root, uint64_t count) {
   auto t0 = Clock::now();
   bool started = false;
   while (taken < count) {
-    auto got = (*rx)->poll(std::chrono::milliseconds(100), [&](const net::TcpRecord& rec) {
-      auto seq = (*store)->append(
-          "tcp", {reinterpret_cast<const char*>(rec.payload.data()), rec.payload.size()});
-      if (!seq) die(seq.status().to_string());
-      if (taken++ % 64 == 0) {
-        uint64_t sent;
-        std::memcpy(&sent, rec.payload.data(), 8);
-        r.latencies_ns.push_back(static_cast<double>(mono_ns() - sent));
-      }
-      return *seq;
-    });
+    auto got =
+        (*rx)->poll(std::chrono::milliseconds(100), [&](const net::TcpRecord& rec, std::string*) {
+          auto seq = (*store)->append(
+              "tcp", {reinterpret_cast<const char*>(rec.payload.data()), rec.payload.size()});
+          if (!seq) die(seq.status().to_string());
+          if (taken++ % 64 == 0) {
+            uint64_t sent;
+            std::memcpy(&sent, rec.payload.data(), 8);
+            r.latencies_ns.push_back(static_cast<double>(mono_ns() - sent));
+          }
+          return *seq;
+        });
     if (!got) die(got.status().to_string());
     if (!started && taken > 0) {
       started = true;

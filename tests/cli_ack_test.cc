@@ -42,13 +42,15 @@ void expect_records(const std::string& S, const std::vector<std::string>& sent, 
   }
 }
 
+// Each level's acknowledgements follow the store's own progress (durable:
+// the sync policy's syncs).
 TEST(CliAck, PublisherIsAcknowledgedOnlyForWhatTheStoreHolds) {
   const uint64_t seed = testing::test_seed();
   std::mt19937_64 rng(seed);
   testing::TempDir dir;
   const std::string S = dir.path() + "/S";
   Server server;
-  start(&server, {"reel", "serve", S, "--tcp", "127.0.0.1:0", "--sync", "none"},
+  start(&server, {"reel", "serve", S, "--tcp", "127.0.0.1:0", "--sync", "interval:20ms"},
         dir.path() + "/out", dir.path() + "/err");
   const int port = server.port();
   ASSERT_GT(port, 0) << testing::read_all(dir.path() + "/err");

@@ -17,15 +17,6 @@
 namespace reel {
 namespace {
 
-// `GET path` on 127.0.0.1:port through socat; the whole response.
-std::string scrape(int port, const std::string& path, const std::string& scratch) {
-  testing::write_all(scratch + ".req", "GET " + path + " HTTP/1.0\r\n\r\n");
-  const std::string cmd = "socat -t 5 - TCP:127.0.0.1:" + std::to_string(port) + " < " + scratch +
-                          ".req > " + scratch + ".resp 2>/dev/null";
-  if (std::system(cmd.c_str()) != 0) return "";
-  return testing::read_all(scratch + ".resp");
-}
-
 TEST(CliServeOps, MetricsReportTheEndpointsTheRingAndTheSeqs) {
   testing::TempDir dir;
   const std::string d = dir.path();

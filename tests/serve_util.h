@@ -71,8 +71,11 @@ struct Server {
   }
 };
 
-inline void start(Server* s, const std::vector<std::string>& argv, const std::string& out,
-                  const std::string& err) {
+// Runs `program` with `argv` (argv[0] included), its stdout and stderr in
+// files.
+inline void start_program(Server* s, const std::string& program,
+                          const std::vector<std::string>& argv, const std::string& out,
+                          const std::string& err) {
   s->err_path = err;
   s->pid = ::fork();
   ASSERT_GE(s->pid, 0);
@@ -82,10 +85,17 @@ inline void start(Server* s, const std::vector<std::string>& argv, const std::st
     std::vector<char*> args;
     for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
     args.push_back(nullptr);
-    ::execv(REEL_BINARY, args.data());
+    ::execv(program.c_str(), args.data());
     _exit(127);
   }
 }
+
+#ifdef REEL_BINARY
+inline void start(Server* s, const std::vector<std::string>& argv, const std::string& out,
+                  const std::string& err) {
+  start_program(s, REEL_BINARY, argv, out, err);
+}
+#endif
 
 // A UDP socket and the loopback address of `port`.
 inline int udp_to(int port, sockaddr_in* to) {
@@ -112,8 +122,19 @@ inline int listen_loopback(uint16_t* port) {
   return fd;
 }
 
-inline int connect_to(int port) {
+// A TCP connection to 127.0.0.1:port, from the local address `from` when
+// given (any 127.x.y.z is this machine); -1 when it fails.
+inline int connect_to(int port, const char* from = nullptr) {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (from != nullptr) {
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    inet_pton(AF_INET, from, &a.sin_addr);
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+      ::close(fd);
+      return -1;
+    }
+  }
   sockaddr_in to{};
   to.sin_family = AF_INET;
   to.sin_port = htons(static_cast<uint16_t>(port));
@@ -132,6 +153,16 @@ inline void send_all(int fd, const std::string& bytes, std::mt19937_64& rng) {
     ASSERT_GT(w, 0);
     at += static_cast<size_t>(w);
   }
+}
+
+// `GET path` on 127.0.0.1:port through socat (a real client); the whole
+// response, "" when socat failed.
+inline std::string scrape(int port, const std::string& path, const std::string& scratch) {
+  testing::write_all(scratch + ".req", "GET " + path + " HTTP/1.0\r\n\r\n");
+  const std::string cmd = "socat -t 5 - TCP:127.0.0.1:" + std::to_string(port) + " < " + scratch +
+                          ".req > " + scratch + ".resp 2>/dev/null";
+  if (std::system(cmd.c_str()) != 0) return "";
+  return testing::read_all(scratch + ".resp");
 }
 
 inline int sh(const std::string& cmd) {

@@ -132,6 +132,13 @@ struct StoreOptions {
   RecoveryMode recovery = RecoveryMode::kTruncateTornTail;
 };
 
+// The largest payload + key that append() can store with these options,
+// whatever the stream: a frame takes at most half the ring, which is at most
+// the segment size. Store::open accepts a max_record_bytes above it (records
+// that size fail to append, kInvalidArgument); the reel commands refuse such
+// flags at start.
+REEL_EXPORT uint64_t largest_record_bytes(const StoreOptions& options);
+
 // Per-record options for Store::append.
 struct AppendOptions {
   std::string_view key;     // empty: no key; otherwise indexed by (stream, key)

@@ -87,6 +87,9 @@ class REEL_EXPORT Store {
 
   Watermarks watermarks() const;
   RingFill ring_fill() const;
+  // fdatasyncs of the WAL's data since open (group commit: one covers every
+  // record written before it). Any thread.
+  uint64_t wal_syncs() const;
   uint64_t last_seq() const;  // last seq handed out by append()
   const std::string& dir() const;
 

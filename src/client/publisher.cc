@@ -11,6 +11,7 @@
 
 #include "client/connect.h"
 #include "util/coding.h"
+#include "util/log_limit.h"
 #include "wire/ack_protocol.h"
 
 namespace reel {
@@ -43,6 +44,7 @@ struct Publisher::Impl {
     return broken;
   }
   Status read_acks();
+  Status refused(uint64_t length);
   Status write_some();
   // Sends everything buffered; with `all_acked`, also waits for every ack.
   Status pump(bool all_acked, std::chrono::nanoseconds timeout);
@@ -62,6 +64,7 @@ Status Publisher::Impl::read_acks() {
     in_len += static_cast<size_t>(n);
     if (in_len == sizeof in) {
       const feed::Ack a = feed::decode_ack(in);
+      if (a.count == feed::kAckRefusal) return refused(a.last_seq);
       if (a.count < acked.count || a.count > published) {
         return lost("bad acknowledgement (count " + std::to_string(a.count) + ")");
       }
@@ -69,6 +72,25 @@ Status Publisher::Impl::read_acks() {
       in_len = 0;
     }
   }
+}
+
+// The server refused the connection (wire/ack_protocol.h): its reason, read
+// within a second, is the error.
+Status Publisher::Impl::refused(uint64_t length) {
+  std::string reason(std::min<uint64_t>(length, feed::kMaxRefusalBytes), '\0');
+  size_t got = 0;
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+  while (got < reason.size() && std::chrono::steady_clock::now() < until) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 100) <= 0) continue;
+    const ssize_t n = ::recv(fd, reason.data() + got, reason.size() - got, MSG_DONTWAIT);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+    if (n <= 0) break;
+    got += static_cast<size_t>(n);
+  }
+  reason.resize(got);
+  broken = Status::failed(peer + ": refused by the server: " + printable(reason));
+  return broken;
 }
 
 Status Publisher::Impl::write_some() {

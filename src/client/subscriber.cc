@@ -222,7 +222,10 @@ bool Subscriber::next(RecordView* out, std::chrono::nanoseconds timeout) {
     Status s = m.take(out, &got, deadline, no_deadline);
     if (got) return true;
     if (m.done) return false;
-    if (s) continue;                            // a heartbeat
+    if (s) {  // a heartbeat: a server that sends nothing else still ends the wait
+      if (!no_deadline && Clock::now() >= deadline) return false;
+      continue;
+    }
     if (s.code() == Code::kBusy) return false;  // the timeout
     if (s.code() == Code::kIoError && m.options.reconnect) {
       m.drop_connection();  // the server went away: ask again after last_seq

@@ -47,6 +47,9 @@ void common(std::string* out, const std::vector<feed::Endpoint>& eps,
          [&](size_t i) { return st[i].gaps.missing(); });
   family(out, (p + "duplicates_total").c_str(), "counter", "Source seqs seen again (stored).", eps,
          [&](size_t i) { return st[i].gaps.duplicates(); });
+  family(out, (p + "rejected_total").c_str(), "counter",
+         "Records the store refused (too large for its ring), not stored.", eps,
+         [&](size_t i) { return st[i].rejected; });
 }
 
 }  // namespace
@@ -79,6 +82,21 @@ std::string prometheus_text(const IngestView& v) {
     family(&out, "reel_serve_tcp_idle_closed_total", "counter",
            "Connections closed by --idle-timeout.", eps,
            [&](size_t i) { return rx.counts(i).idle_closed; });
+    family(&out, "reel_serve_tcp_evicted_total", "counter",
+           "Idle connections closed for a new one past --max-connections.", eps,
+           [&](size_t i) { return rx.counts(i).evicted; });
+    family(&out, "reel_serve_tcp_peers_not_allowed_total", "counter",
+           "Connections from peers outside --allow, closed at once.", eps,
+           [&](size_t i) { return rx.counts(i).refused_peers; });
+    family(&out, "reel_serve_tcp_memory_closed_total", "counter",
+           "Connections closed for unfinished records over --max-buffered.", eps,
+           [&](size_t i) { return rx.counts(i).memory_closed; });
+    family(&out, "reel_serve_tcp_producers_refused_total", "counter",
+           "Producers refused at their hello (durable acks under --sync none).", eps,
+           [&](size_t i) { return rx.counts(i).hellos_refused; });
+    family(&out, "reel_serve_tcp_accept_failures_total", "counter",
+           "Accepts that failed (out of descriptors: paused 100 ms).", eps,
+           [&](size_t i) { return rx.counts(i).accept_failures; });
   }
   const RingFill f = v.store->ring_fill();
   const Watermarks w = v.store->watermarks();
@@ -90,6 +108,8 @@ std::string prometheus_text(const IngestView& v) {
   scalar(&out, "reel_store_written_seq", "gauge", "Last seq written.", w.written_seq);
   scalar(&out, "reel_store_indexed_seq", "gauge", "Last seq indexed.", w.indexed_seq);
   scalar(&out, "reel_store_durable_seq", "gauge", "Last seq durable.", w.durable_seq);
+  scalar(&out, "reel_wal_syncs_total", "counter", "fdatasyncs of the WAL since start.",
+         v.store->wal_syncs());
   return out;
 }
 

@@ -9,9 +9,9 @@ namespace reel::ingest {
 Result<std::unique_ptr<NetworkIngest>> NetworkIngest::open(Store* store, IngestOptions o) {
   auto in = std::make_unique<NetworkIngest>();
   in->store_ = store;
-  in->recorder_ = SourceRecorder(store);
+  in->recorder_ = SourceRecorder(store, std::move(o.keep_waiting));
   if (o.metrics) {
-    auto m = net::MetricsServer::start(o.metrics->address, o.metrics->port);
+    auto m = net::MetricsServer::start(o.metrics->address, o.metrics->port, o.allow);
     if (!m) return m.status();
     in->metrics_ = std::move(*m);
   }
@@ -21,7 +21,16 @@ Result<std::unique_ptr<NetworkIngest>> NetworkIngest::open(Store* store, IngestO
     in->udp_ = std::move(*s);
   }
   if (!o.tcp.empty()) {
-    auto s = TcpSource::open(std::move(o.tcp), o.max_record, o.max_connections, o.idle_timeout);
+    net::TcpLimits limits;
+    limits.max_record = o.max_record;
+    limits.max_connections = o.max_connections;
+    limits.max_buffered = o.max_buffered;
+    limits.durable_acks = o.durable_acks;
+    limits.allow = o.allow;
+    limits.durable_refusal =
+        "this server's store never syncs on its own (--sync none), so no record would be "
+        "acknowledged as durable: ask for written or indexed";
+    auto s = TcpSource::open(std::move(o.tcp), limits, o.idle_timeout);
     if (!s) return s.status();
     in->tcp_ = std::move(*s);
   }

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -28,9 +29,18 @@ struct IngestOptions {
   std::vector<feed::Endpoint> tcp;
   size_t max_record = 65535;  // a datagram is at most 65535 bytes whatever this says
   size_t max_connections = 1024;
+  size_t max_buffered = size_t{256} << 20;  // unfinished TCP records, all connections
+  // False when the store never syncs on its own (SyncPolicy kNone): TCP
+  // producers asking for durable acknowledgements are refused.
+  bool durable_acks = true;
   std::chrono::nanoseconds idle_timeout = std::chrono::minutes(5);  // 0: never
   std::optional<feed::Endpoint> metrics;                            // where to serve GET /metrics
-  WarningFn warn;                                                   // one-time notices per endpoint
+  net::AllowList allow;  // peers the TCP and metrics ports accept (empty: any)
+  WarningFn warn;        // one-time notices per endpoint
+  // Asked while the store is stalled (disk full, out of descriptors): true
+  // holds the record and tries again (the sources wait; TCP senders slow),
+  // false ends the ingest with the stall. Unset: the stall ends it.
+  std::function<bool()> keep_waiting;
 };
 
 class NetworkIngest {
@@ -51,10 +61,9 @@ class NetworkIngest {
   // The first error of a source or the store; ok while recording.
   const Status& failure() const { return failure_; }
   // Stops receiving: takes what already arrived, stops the datagram
-  // sources, syncs when a producer waits for a durable acknowledgement
-  // (whatever the sync policy), closes the store and sends the last
-  // acknowledgements. Returns close()'s status. The TCP source stays
-  // readable for a report until the NetworkIngest is destroyed.
+  // sources, syncs when a producer waits for a durable acknowledgement,
+  // closes the store and sends the last acknowledgements. Returns close()'s status. The TCP source
+  // stays readable for a report until the NetworkIngest is destroyed.
   Status finish();
 
   // The sources and counts, for a report (ingest_view.h).

@@ -1,5 +1,8 @@
 #include "ingest/source_recorder.h"
 
+#include <chrono>
+#include <thread>
+
 #include <spdlog/spdlog.h>
 
 namespace reel::ingest {
@@ -19,13 +22,31 @@ Result<uint64_t> SourceRecorder::record(const std::string& stream, const feed::S
   } else if (rule.kind != feed::SeqSpec::Kind::kNone) {
     ++counts->no_seq;
   }
-  auto seq =
-      store_->append(stream, {reinterpret_cast<const char*>(payload.data()), payload.size()}, ao);
-  if (!seq) return seq.status();
+  auto seq = append(stream, payload, ao);
+  if (!seq) {
+    if (record_refused(seq.status())) ++counts->rejected;
+    return seq.status();
+  }
   if (s) (void)counts->gaps.observe(*s, *seq, ts_ns);
   ++counts->records;
   counts->bytes += payload.size();
   return *seq;
+}
+
+bool record_refused(const Status& s) {
+  return s.code() == Code::kInvalidArgument;
+}
+
+Result<uint64_t> SourceRecorder::append(const std::string& stream, std::span<const uint8_t> payload,
+                                        const AppendOptions& ao) {
+  const std::string_view bytes{reinterpret_cast<const char*>(payload.data()), payload.size()};
+  for (;;) {
+    auto seq = store_->append(stream, bytes, ao);
+    if (seq || seq.status().code() != Code::kNoSpace || !keep_waiting_ || !keep_waiting_()) {
+      return seq;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));  // the stall retries on its own
+  }
 }
 
 void SourceRecorder::note_rule(const std::string& stream, const feed::SeqSpec& rule) {

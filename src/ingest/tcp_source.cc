@@ -3,9 +3,9 @@
 namespace reel::ingest {
 
 Result<std::unique_ptr<TcpSource>> TcpSource::open(std::vector<feed::Endpoint> endpoints,
-                                                   size_t max_record, size_t max_connections,
+                                                   const net::TcpLimits& limits,
                                                    std::chrono::nanoseconds idle_timeout) {
-  auto rx = net::TcpReceiver::open(endpoints, max_record, max_connections);
+  auto rx = net::TcpReceiver::open(endpoints, limits);
   if (!rx) return rx.status();
   auto s = std::make_unique<TcpSource>();
   s->counts_.resize(endpoints.size());
@@ -17,12 +17,17 @@ Result<std::unique_ptr<TcpSource>> TcpSource::open(std::vector<feed::Endpoint> e
 
 Result<size_t> TcpSource::poll(std::chrono::milliseconds wait, SourceRecorder& recorder) {
   Status failure;
-  auto n = rx_->poll(wait, [&](const net::TcpRecord& r) -> uint64_t {
+  auto n = rx_->poll(wait, [&](const net::TcpRecord& r, std::string* refusal) -> uint64_t {
     if (!failure) return 0;
     const feed::Endpoint& e = endpoints_[r.endpoint];
     auto seq = recorder.record(e.stream, e.seq, r.payload, r.ts_ns, &counts_[r.endpoint]);
-    if (!seq) failure = seq.status();
-    return seq ? *seq : 0;
+    if (seq) return *seq;
+    if (record_refused(seq.status())) {
+      *refusal = seq.status().message();  // this connection closes; the others go on
+    } else {
+      failure = seq.status();
+    }
+    return 0;
   });
   if (!failure) return failure;
   return n;
@@ -32,9 +37,6 @@ void TcpSource::after_poll(Store& store) {
   if (!rx_) return;
   if (rx_->acks_pending()) {
     const Watermarks w = store.watermarks();
-    if (const uint64_t want = rx_->pending_seq(Level::kDurable); want > w.durable_seq) {
-      (void)store.request(want, Level::kDurable);
-    }
     if (const uint64_t want = rx_->pending_seq(Level::kIndexed); want > w.indexed_seq) {
       (void)store.request(want, Level::kIndexed);
     }

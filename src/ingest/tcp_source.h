@@ -16,14 +16,15 @@ namespace reel::ingest {
 class TcpSource final : public IngestSource {
  public:
   static Result<std::unique_ptr<TcpSource>> open(std::vector<feed::Endpoint> endpoints,
-                                                 size_t max_record, size_t max_connections,
+                                                 const net::TcpLimits& limits,
                                                  std::chrono::nanoseconds idle_timeout);
 
   Result<size_t> poll(std::chrono::milliseconds wait, SourceRecorder& recorder) override;
-  // Sends the acks the watermarks allow; asks the store for a sync when a
-  // connection waits for the durable level (whatever the sync policy), and
-  // for the index now when one waits for the indexed level; closes idle
-  // connections.
+  // Sends the acks the watermarks allow; asks the store for the index now
+  // when a connection waits for the indexed level; closes idle connections.
+  // The durable level is the sync policy's to reach: however many
+  // producers wait for it, they cost no fdatasync beyond the policy's (a
+  // store that never syncs refuses durable producers: TcpLimits).
   void after_poll(Store& store) override;
   void final_acks(const Watermarks& w) override {
     if (rx_) rx_->acknowledge(w);

@@ -26,7 +26,14 @@ Result<size_t> UdpSource::poll(std::chrono::milliseconds wait, SourceRecorder& r
       }
       return;
     }
-    failure = recorder.record(e.stream, e.seq, d.payload, d.ts_ns, &c).status();
+    Status s = recorder.record(e.stream, e.seq, d.payload, d.ts_ns, &c).status();
+    if (record_refused(s)) {
+      if (c.rejected == 1 && warn_) {
+        warn_(feed::endpoint_name(e) + ": a datagram was not stored: " + s.message());
+      }
+      return;
+    }
+    failure = std::move(s);
   });
   if (!failure) return failure;
   return n;

@@ -16,6 +16,8 @@
 #include "net/ack_ledger.h"
 #include "net/buffer_ring.h"
 #include "util/coding.h"
+#include "util/log_limit.h"
+#include "wire/ack_protocol.h"
 #include "wire/framing.h"
 
 namespace reel::net {
@@ -25,6 +27,8 @@ constexpr unsigned kBuffers = 256;  // a power of two
 constexpr size_t kBufferBytes = 64 << 10;
 constexpr uint16_t kBufferGroup = 9;
 constexpr uint64_t kAcceptTag = uint64_t{1} << 63;  // user_data: accept of endpoint i
+constexpr auto kAcceptPause = std::chrono::milliseconds(100);
+constexpr auto kRefusedLinger = std::chrono::seconds(2);
 
 uint64_t now_ns() {
   timespec t;
@@ -69,6 +73,11 @@ struct Connection {
   size_t hello_len = 0;
   std::optional<AckLedger> acks;
   bool read_done = false;  // the peer half-closed; open until its acks are sent
+  // Refused at its hello: its bytes are dropped until it closes or until
+  // `refused_at` + kRefusedLinger.
+  bool refused = false;
+  std::chrono::steady_clock::time_point refused_at{};
+  size_t held = 0;  // its deframer's memory, counted in Impl::held_total
 };
 
 }  // namespace
@@ -78,9 +87,14 @@ struct TcpReceiver::Impl {
   std::vector<int> listeners;
   std::vector<uint16_t> ports;
   std::vector<TcpEndpointCounts> counts;
-  size_t max_record = 0, max_connections = 0;
+  TcpLimits limits;
+  size_t held_total = 0;                 // memory of unfinished records, all connections
   std::map<uint64_t, Connection> conns;  // by id (the recv's user_data)
   uint64_t next_id = 1;
+  // Listeners whose accept stopped for want of descriptors: re-armed at
+  // this time (a time_point's zero: armed).
+  std::vector<std::chrono::steady_clock::time_point> accept_paused;
+  RateLimitedLog log;
   io_uring ring{};
   bool ring_ready = false;
   BufferRing buffers;  // outlives the ring: ~Impl tears the ring down first
@@ -105,12 +119,19 @@ struct TcpReceiver::Impl {
     io_uring_sqe_set_data64(sqe, id);
   }
   void accepted(size_t i, int fd);
+  void accept_failed(size_t i, int err);
+  void resume_accepts();
+  // At --max-connections: closes the connection idle longest that waits for
+  // nothing, to make room; false when every one waits for the store.
+  bool evict_idlest(size_t for_endpoint);
   void close_conn(uint64_t id);
-  void log_close(const Connection& c, const std::string& why) const {
-    std::fprintf(stderr, "reel serve: %s: closing %s: %s\n",
-                 feed::endpoint_name(endpoints[c.endpoint]).c_str(), c.peer.c_str(), why.c_str());
+  void log_close(const Connection& c, const std::string& why) {
+    log.line("close",
+             feed::endpoint_name(endpoints[c.endpoint]) + ": closing " + c.peer + ": " + why);
   }
   std::span<const uint8_t> take_hello(Connection* c, std::span<const uint8_t> data);
+  void refuse(Connection* c, const std::string& reason);
+  bool within_memory(Connection* c);
   // Records of one receive; false when the connection must be closed.
   bool take(Connection* c, std::span<const uint8_t> data, const RecordFn& fn);
   void ended(uint64_t id, Connection* c);
@@ -129,30 +150,70 @@ Status TcpReceiver::Impl::setup() {
 
 void TcpReceiver::Impl::accepted(size_t i, int fd) {
   ++counts[i].connections;
-  if (conns.size() >= max_connections) {
+  std::string peer;
+  if (!limits.allow.allows_socket(fd, &peer)) {
+    ++counts[i].refused_peers;
+    log.line("allow", feed::endpoint_name(endpoints[i]) + ": refusing " + peer +
+                          ": not in --allow " + limits.allow.describe());
+    ::close(fd);
+    return;
+  }
+  if (conns.size() >= limits.max_connections && !evict_idlest(i)) {
     ++counts[i].refused;
     ::close(fd);
     return;
   }
-  sockaddr_in peer{};
-  socklen_t len = sizeof peer;
-  ::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &len);
-  char ip[INET_ADDRSTRLEN] = "?";
-  inet_ntop(AF_INET, &peer.sin_addr, ip, sizeof ip);
   const uint64_t id = next_id++;
-  conns.emplace(
-      std::piecewise_construct, std::forward_as_tuple(id),
-      std::forward_as_tuple(i, fd, std::string(ip) + ":" + std::to_string(ntohs(peer.sin_port)),
-                            feed::Deframer(endpoints[i].framing, max_record),
-                            endpoints[i].framing == feed::Framing::kLengthPrefixed));
+  conns.emplace(std::piecewise_construct, std::forward_as_tuple(id),
+                std::forward_as_tuple(i, fd, std::move(peer),
+                                      feed::Deframer(endpoints[i].framing, limits.max_record),
+                                      endpoints[i].framing == feed::Framing::kLengthPrefixed));
   ++counts[i].open;
   arm_recv(id, fd);
+}
+
+bool TcpReceiver::Impl::evict_idlest(size_t for_endpoint) {
+  auto idlest = conns.end();
+  for (auto it = conns.begin(); it != conns.end(); ++it) {
+    const Connection& c = it->second;
+    if (c.acks && !c.acks->settled()) continue;  // its records wait for the store
+    if (idlest == conns.end() || c.last_active < idlest->second.last_active) idlest = it;
+  }
+  if (idlest == conns.end()) return false;
+  ++counts[idlest->second.endpoint].evicted;
+  log_close(idlest->second, "idle longest of " + std::to_string(conns.size()) +
+                                " connections (--max-connections), for a new one on " +
+                                feed::endpoint_name(endpoints[for_endpoint]));
+  close_conn(idlest->first);
+  return true;
+}
+
+// Out of descriptors (EMFILE, ENFILE): the multishot accept has ended; it
+// is re-armed after a pause instead of at once, which would fail again and
+// spin. Waiting connections stay in the listen backlog meanwhile.
+void TcpReceiver::Impl::accept_failed(size_t i, int err) {
+  ++counts[i].accept_failures;
+  if (err != EMFILE && err != ENFILE) return;
+  accept_paused[i] = std::chrono::steady_clock::now() + kAcceptPause;
+  log.line("accept", feed::endpoint_name(endpoints[i]) + ": cannot accept: " + std::strerror(err) +
+                         "; trying again in 100 ms");
+}
+
+void TcpReceiver::Impl::resume_accepts() {
+  const auto now = std::chrono::steady_clock::now();
+  for (size_t i = 0; i < accept_paused.size(); ++i) {
+    if (accept_paused[i] != std::chrono::steady_clock::time_point{} && now >= accept_paused[i]) {
+      accept_paused[i] = {};
+      arm_accept(i);
+    }
+  }
 }
 
 void TcpReceiver::Impl::close_conn(uint64_t id) {
   auto it = conns.find(id);
   if (it == conns.end()) return;
   --counts[it->second.endpoint].open;
+  held_total -= it->second.held;
   ::shutdown(it->second.fd, SHUT_RDWR);  // ends the multishot recv
   ::close(it->second.fd);
   conns.erase(it);
@@ -170,6 +231,10 @@ std::span<const uint8_t> TcpReceiver::Impl::take_hello(Connection* c,
   c->hello_pending = false;
   const uint32_t word = decode_fixed32(c->hello);
   if (auto level = feed::parse_ack_hello(word)) {
+    if (*level == Level::kDurable && !limits.durable_acks) {
+      refuse(c, limits.durable_refusal);
+      return {};
+    }
     c->acks.emplace(*level);
     ++counts[c->endpoint].acked_connections;
   } else {
@@ -178,14 +243,40 @@ std::span<const uint8_t> TcpReceiver::Impl::take_hello(Connection* c,
   return data;
 }
 
+void TcpReceiver::Impl::refuse(Connection* c, const std::string& reason) {
+  ++counts[c->endpoint].hellos_refused;
+  log_close(*c, "refused: " + reason);
+  const std::string bytes = feed::encode_refusal(reason);
+  (void)::send(c->fd, bytes.data(), bytes.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+  ::shutdown(c->fd, SHUT_WR);
+  c->refused = true;
+  c->refused_at = std::chrono::steady_clock::now();
+}
+
+// Counts the connection's unfinished-record memory after a receive; false
+// when all connections together hold more than max_buffered (this one is
+// then closed: it made the total grow).
+bool TcpReceiver::Impl::within_memory(Connection* c) {
+  const size_t held = c->deframer.held_bytes();
+  held_total = held_total - c->held + held;
+  c->held = held;
+  if (held_total <= limits.max_buffered) return true;
+  ++counts[c->endpoint].memory_closed;
+  log_close(*c, "unfinished records of all connections hold " + std::to_string(held_total) +
+                    " bytes, over the limit of " + std::to_string(limits.max_buffered));
+  return false;
+}
+
 bool TcpReceiver::Impl::take(Connection* c, std::span<const uint8_t> data, const RecordFn& fn) {
   c->last_active = std::chrono::steady_clock::now();
+  if (c->refused) return true;  // dropped: the reason is on its way
   const uint64_t ts = now_ns();
   uint64_t taken = 0, last_seq = 0;
   bool unstored = false;
+  std::string refusal;
   auto on_record = [&](std::span<const uint8_t> r) {
     if (unstored) return;
-    const uint64_t seq = fn({c->endpoint, r, ts});
+    const uint64_t seq = fn({c->endpoint, r, ts}, &refusal);
     unstored = seq == 0;
     if (!unstored) {
       last_seq = seq;
@@ -195,6 +286,7 @@ bool TcpReceiver::Impl::take(Connection* c, std::span<const uint8_t> data, const
   Status s;
   if (c->hello_pending) {
     data = take_hello(c, data);
+    if (c->refused) return true;
     if (!c->hello_pending && !c->acks) {
       // Not a hello: the first record's length (that record may be empty).
       s = c->deframer.feed({c->hello, sizeof c->hello}, on_record);
@@ -208,10 +300,11 @@ bool TcpReceiver::Impl::take(Connection* c, std::span<const uint8_t> data, const
     return false;
   }
   if (unstored) {
-    log_close(*c, "a record could not be stored");
+    log_close(*c, refusal.empty() ? "a record could not be stored"
+                                  : "a record could not be stored: " + refusal);
     return false;
   }
-  return true;
+  return within_memory(c);
 }
 
 // The peer closed its side (or the connection failed).
@@ -227,8 +320,15 @@ Status TcpReceiver::Impl::handle(const io_uring_cqe* cqe, const RecordFn& fn) {
   const uint64_t tag = io_uring_cqe_get_data64(cqe);
   if (tag & kAcceptTag) {
     const size_t i = static_cast<size_t>(tag & ~kAcceptTag);
-    if (cqe->res >= 0) accepted(i, cqe->res);
-    if (!(cqe->flags & IORING_CQE_F_MORE)) arm_accept(i);
+    if (cqe->res >= 0) {
+      accepted(i, cqe->res);
+    } else {
+      accept_failed(i, -cqe->res);
+    }
+    if (!(cqe->flags & IORING_CQE_F_MORE) &&
+        accept_paused[i] == std::chrono::steady_clock::time_point{}) {
+      arm_accept(i);
+    }
     return Status::ok();
   }
   auto it = conns.find(tag);
@@ -254,11 +354,10 @@ TcpReceiver::TcpReceiver(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 TcpReceiver::~TcpReceiver() = default;
 
 Result<std::unique_ptr<TcpReceiver>> TcpReceiver::open(const std::vector<feed::Endpoint>& endpoints,
-                                                       size_t max_record, size_t max_connections) {
+                                                       const TcpLimits& limits) {
   auto impl = std::make_unique<Impl>();
   impl->endpoints = endpoints;
-  impl->max_record = max_record;
-  impl->max_connections = max_connections;
+  impl->limits = limits;
   for (const auto& e : endpoints) {
     auto fd = listen_on(e);
     if (!fd) return fd.status();
@@ -268,16 +367,18 @@ Result<std::unique_ptr<TcpReceiver>> TcpReceiver::open(const std::vector<feed::E
     ::getsockname(*fd, reinterpret_cast<sockaddr*>(&bound), &len);
     impl->ports.push_back(ntohs(bound.sin_port));
     impl->counts.emplace_back();
+    impl->accept_paused.emplace_back();
   }
   if (Status s = impl->setup(); !s) return s;
   return std::unique_ptr<TcpReceiver>(new TcpReceiver(std::move(impl)));
 }
 
 Result<size_t> TcpReceiver::poll(std::chrono::milliseconds timeout, const RecordFn& fn) {
+  impl_->resume_accepts();
   size_t handled = 0;
-  RecordFn count = [&](const TcpRecord& r) {
+  RecordFn count = [&](const TcpRecord& r, std::string* refusal) {
     ++handled;
-    return fn(r);
+    return fn(r, refusal);
   };
   Status s = drain_completions(&impl_->ring, timeout,
                                [&](const io_uring_cqe* cqe) { return impl_->handle(cqe, count); });
@@ -321,8 +422,13 @@ uint64_t TcpReceiver::pending_seq(Level level) const {
 }
 
 void TcpReceiver::expire_idle(std::chrono::steady_clock::duration idle) {
-  if (idle.count() <= 0) return;
   const auto now = std::chrono::steady_clock::now();
+  std::vector<uint64_t> refused;
+  for (const auto& [id, c] : impl_->conns) {
+    if (c.refused && now - c.refused_at >= kRefusedLinger) refused.push_back(id);
+  }
+  for (uint64_t id : refused) impl_->close_conn(id);
+  if (idle.count() <= 0) return;
   std::vector<uint64_t> idle_ids;
   for (const auto& [id, c] : impl_->conns) {
     // Waiting for the store is not idleness; a client that does not read

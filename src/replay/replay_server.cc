@@ -25,6 +25,7 @@
 #include "replay/outgoing.h"
 #include "replay/pacer.h"
 #include "util/coding.h"
+#include "util/log_limit.h"
 #include "wal/frame_format.h"
 #include "wire/replay_protocol.h"
 #include "wire/replay_wire.h"
@@ -67,7 +68,9 @@ struct ReplayServer::Impl {
   std::list<Session> sessions;
   std::set<int> fds;  // open subscriber sockets, shut down at stop
   std::atomic<uint64_t> subscribers{0}, open{0}, refused{0}, bad_requests{0}, lagging{0};
+  std::atomic<uint64_t> refused_peers{0};
   std::atomic<uint64_t> frames{0}, bytes{0};
+  RateLimitedLog log;
 
   void accept_loop();
   void serve(int fd);
@@ -190,7 +193,7 @@ bool ReplayServer::Impl::send_batch(Outgoing* out, bool control) {
     }
     if (!why.empty()) {
       ++lagging;
-      std::fprintf(stderr, "reel serve: replay: disconnecting a subscriber: %s\n", why.c_str());
+      log.line("lag", "replay: disconnecting a subscriber: " + why);
       end_lagging(out, sender, whole, why);
       return false;
     }
@@ -329,8 +332,8 @@ void ReplayServer::Impl::serve(int fd) {
   auto ask = read_request(fd);
   if (!ask) {
     ++bad_requests;
-    std::fprintf(stderr, "reel serve: replay: closing a subscriber: %s\n",
-                 ask.status().message().c_str());
+    // The message may quote the request: escaped and cut.
+    log.line("request", "replay: closing a subscriber: " + printable(ask.status().message()));
     (void)send_header(fd, ask.status().message());
     ::shutdown(fd, SHUT_WR);  // the header, then FIN; read what is left so no RST eats it
     char sink[4096];
@@ -350,6 +353,13 @@ void ReplayServer::Impl::accept_loop() {
     const int fd = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
     if (fd < 0) {  // out of descriptors, say: do not spin on a readable listener
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      continue;
+    }
+    if (std::string peer; !options.allow.allows_socket(fd, &peer)) {
+      ++refused_peers;
+      log.line("allow",
+               "replay: refusing " + peer + ": not in --allow " + options.allow.describe());
+      ::close(fd);
       continue;
     }
     ++subscribers;
@@ -443,6 +453,7 @@ ReplayServerCounts ReplayServer::counts() const {
   c.refused = impl_->refused.load();
   c.bad_requests = impl_->bad_requests.load();
   c.lagging = impl_->lagging.load();
+  c.refused_peers = impl_->refused_peers.load();
   c.frames = impl_->frames.load();
   c.bytes = impl_->bytes.load();
   return c;

@@ -27,14 +27,15 @@
 #include <memory>
 #include <string>
 
+#include "net/allow_list.h"
 #include "reel/status.h"
 #include "replay/frame_sender.h"
 
 namespace reel::replay {
 
 struct ReplayServerOptions {
-  std::string address = "0.0.0.0";
-  uint16_t port = 0;  // 0: the kernel picks (port() says which)
+  std::string address = "127.0.0.1";  // readable from this machine only unless widened
+  uint16_t port = 0;                  // 0: the kernel picks (port() says which)
   size_t max_subscribers = 64;
   std::chrono::milliseconds heartbeat{1000};  // sent when nothing new for this long
   uint64_t max_lag_records = 50'000'000;      // 0: never disconnect a slow subscriber
@@ -43,10 +44,12 @@ struct ReplayServerOptions {
   // closed with a reason (a follower is judged by max_lag_records).
   std::chrono::seconds stalled_range_timeout{600};
   SendMode send_mode = SendMode::kUring;
+  net::AllowList allow;  // peers that may connect (empty: any); others are closed at once
 };
 
 struct ReplayServerCounts {
   uint64_t subscribers = 0, open = 0, refused = 0, bad_requests = 0, lagging = 0;
+  uint64_t refused_peers = 0;  // not in ReplayServerOptions::allow
   uint64_t frames = 0, bytes = 0;
 };
 

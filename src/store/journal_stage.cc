@@ -27,6 +27,7 @@ JournalStage::JournalStage(const Parts& parts, std::unique_ptr<wal::SegmentWrite
       host_(parts.host),
       writer_(std::move(writer)),
       wake_(parts.wait_mode, ring::Sleepers::kOneSleeper) {
+  writer_->count_syncs_in(&wal_syncs_);
   journaller_ =
       std::make_unique<pipeline::Journaller>(ring_, writer_.get(), host_, journal_options, start);
 }

@@ -115,6 +115,8 @@ class JournalStage {
   uint64_t steps() const { return steps_.load(std::memory_order_acquire); }
   // The journal thread has ended (after stop(), or a failure).
   bool done() const { return done_.load(); }
+  // fdatasyncs of the WAL's data so far (either thread).
+  uint64_t wal_syncs() const { return wal_syncs_.load(std::memory_order_relaxed); }
 
   // --- Closing ---
   // Asks the journal thread to write everything claimed and stop; join()
@@ -196,6 +198,7 @@ class JournalStage {
   std::atomic<uint64_t> sync_request_{0};  // an fdatasync is asked for up to here
   std::atomic<bool> retry_{false};         // a waiter asks a stalled journaller to retry now
   std::atomic<uint64_t> steps_{0};         // journal steps finished (either thread)
+  std::atomic<uint64_t> wal_syncs_{0};     // counted by the SegmentWriter
   // steady_clock ns of the last write by the journal thread or a producer;
   // relaxed, a heuristic.
   std::atomic<int64_t> last_write_ns_{0};

@@ -75,7 +75,7 @@ Result<uint64_t> Store::Impl::append(std::string_view stream, std::string_view p
                                     " bytes exceeds the limit of " +
                                     std::to_string(index::kMaxKeyBytes));
   }
-  if (stream.empty() || stream.size() > 255) {
+  if (stream.empty() || stream.size() > wal::kMaxStreamNameBytes) {
     return Status::invalid_argument("stream name must be 1 to 255 bytes");
   }
   if (closing_.load(std::memory_order_relaxed)) {
@@ -263,6 +263,10 @@ Status Store::close() {
 
 Watermarks Store::watermarks() const {
   return impl_->head.watermarks();
+}
+
+uint64_t Store::wal_syncs() const {
+  return impl_->journal->wal_syncs();
 }
 
 RingFill Store::ring_fill() const {

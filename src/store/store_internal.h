@@ -25,6 +25,13 @@ struct TestSeams {
   std::atomic<uint64_t>* journal_deadline_wakeups = nullptr;
 };
 
+// The ring's size for these options: ring_bytes rounded down to the largest
+// power of two that divides the segment size (ring positions are WAL
+// positions). Under 4096 the options are refused at open.
+uint64_t ring_bytes_for(const StoreOptions& o);
+// The largest frame such a ring takes (half of it, less a segment header).
+uint64_t largest_frame_for_ring(uint64_t ring_bytes);
+
 // Opens a store whose WAL file operations go through `env` (tests pass a
 // fault-injecting wrapper).
 Result<std::unique_ptr<Store>> open_store_with_env(const std::string& dir,

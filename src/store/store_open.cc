@@ -17,6 +17,7 @@
 #include "store/store_internal.h"
 #include "util/embedded_schema.h"
 #include "util/read_file.h"
+#include "wal/frame.h"
 
 namespace reel {
 namespace {
@@ -202,10 +203,7 @@ Status Store::Impl::open_locked() {
 
 Status Store::Impl::start_pipeline(const store::RecoveryResult& recovered) {
   const uint64_t segment_bytes = options.segment_bytes_max;
-  // Ring positions are WAL positions (ring/byte_ring.h, "Segments"): the ring
-  // size must divide the segment size.
-  const uint64_t ring_bytes = std::min(std::bit_floor(std::max<uint64_t>(options.ring_bytes, 8192)),
-                                       segment_bytes & (~segment_bytes + 1));
+  const uint64_t ring_bytes = store::ring_bytes_for(options);
   if (ring_bytes < 4096) {
     return Status::invalid_argument("segment size " + std::to_string(segment_bytes) +
                                     " must be a multiple of 4096 bytes");
@@ -240,7 +238,7 @@ Status Store::Impl::start_pipeline(const store::RecoveryResult& recovered) {
                  paths.root, segment_bytes);
   }
   ring = std::make_unique<pipeline::FrameRing>(
-      ring_bytes, ring_bytes / 2 - wal::kSegmentHeaderBytes, 2, recovered.last_seq + 1, start,
+      ring_bytes, store::largest_frame_for_ring(ring_bytes), 2, recovered.last_seq + 1, start,
       segment_bytes, wal::kSegmentHeaderBytes);
   pipeline::Journaller::Options jo;
   jo.sync = options.sync;
@@ -283,6 +281,38 @@ Status Store::Impl::start_pipeline(const store::RecoveryResult& recovered) {
   journal->start();
   index_stage->start();
   return Status::ok();
+}
+
+namespace store {
+
+uint64_t ring_bytes_for(const StoreOptions& o) {
+  // Ring positions are WAL positions (ring/byte_ring.h, "Segments"): the ring
+  // size must divide the segment size.
+  const uint64_t segment = o.segment_bytes_max;
+  return std::min(std::bit_floor(std::max<uint64_t>(o.ring_bytes, 8192)), segment & (~segment + 1));
+}
+
+uint64_t largest_frame_for_ring(uint64_t ring_bytes) {
+  return ring_bytes / 2 - wal::kSegmentHeaderBytes;
+}
+
+}  // namespace store
+
+uint64_t largest_record_bytes(const StoreOptions& options) {
+  const uint64_t ring = store::ring_bytes_for(options);
+  if (ring < 4096) return 0;
+  const uint64_t frame = store::largest_frame_for_ring(ring);
+  // largest_frame_bytes() grows with its argument: the largest that fits.
+  uint64_t lo = 0, hi = frame;
+  while (lo < hi) {
+    const uint64_t mid = lo + (hi - lo + 1) / 2;
+    if (wal::largest_frame_bytes(mid) <= frame) {
+      lo = mid;
+    } else {
+      hi = mid - 1;
+    }
+  }
+  return std::min<uint64_t>(lo, wal::kMaxFrameBodyBytes);
 }
 
 namespace store {

@@ -27,6 +27,14 @@ constexpr uint32_t align4(uint32_t n) {
 
 }  // namespace
 
+size_t largest_frame_bytes(size_t record_bytes) {
+  // As prepare(), with a key, a new stream's longest name, and the most
+  // padding a split of `record_bytes` between payload and key can add.
+  const size_t table_end = kTableOffset + kPayloadField + 4 + 4 + 4;
+  const size_t body = table_end + (4 + record_bytes + 3) + (4 + 3) + (4 + kMaxStreamNameBytes + 1);
+  return frame_bytes_for_body(body);
+}
+
 size_t FrameEncoder::prepare(const RecordFields& f) {
   fields_ = f;
   uint32_t at = kTableOffset + kPayloadField + 4;

@@ -22,6 +22,13 @@ struct RecordFields {
   std::string_view stream_name;  // empty = not declared in this record
 };
 
+// The longest a stream's name may be (bytes).
+inline constexpr size_t kMaxStreamNameBytes = 255;
+
+// An upper bound on the frame of any record whose payload and key hold
+// `record_bytes` in all (with a new stream's longest name).
+size_t largest_frame_bytes(size_t record_bytes);
+
 // Builds frames. The Record FlatBuffer is written straight into the
 // destination (a ring slot), in one fixed layout (schemas/format.md, "Record
 // layout"), so a frame is serialised exactly once, where it will live; no

@@ -13,6 +13,11 @@
 //                       u64 LE  records of this connection that reached the
 //                               level, counted from the first
 //                       u64 LE  store seq of the last of them
+//                     or, once, a refusal, after which the server stores
+//                     nothing more from the connection and closes it:
+//                       u64 LE  0xFFFFFFFFFFFFFFFF (no count is that)
+//                       u64 LE  N, the reason's length (at most 512)
+//                       N bytes of the reason, UTF-8 text
 //
 // A client that half-closes (shutdown SHUT_WR) gets its last ack and then
 // the server's close; a connection the server closes early (a framing error,
@@ -21,6 +26,8 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
+#include <string_view>
 
 #include "reel/types.h"
 #include "util/coding.h"
@@ -61,6 +68,20 @@ inline void put_u64le(uint8_t* p, uint64_t v) {
 }
 inline uint64_t get_u64le(const uint8_t* p) {
   return decode_fixed64(p);
+}
+
+inline constexpr uint64_t kAckRefusal = ~uint64_t{0};
+inline constexpr size_t kMaxRefusalBytes = 512;
+
+// A refusal's bytes (the reason cut to kMaxRefusalBytes).
+inline std::string encode_refusal(std::string_view reason) {
+  reason = reason.substr(0, kMaxRefusalBytes);
+  std::string out(kAckBytes + reason.size(), '\0');
+  auto* p = reinterpret_cast<uint8_t*>(out.data());
+  encode_fixed64(p, kAckRefusal);
+  encode_fixed64(p + 8, reason.size());
+  out.replace(kAckBytes, reason.size(), reason);
+  return out;
 }
 
 struct Ack {

@@ -113,12 +113,20 @@ Status Deframer::feed(std::span<const uint8_t> bytes, const RecordFn& on_record)
     consumed_ += used;
     partial_.erase(partial_.begin(), partial_.begin() + static_cast<ptrdiff_t>(used));
   }
-  if (bytes.empty()) return Status::ok();
-  const size_t used = take(bytes);
-  if (!error_.is_ok()) return error_;
-  consumed_ += used;
-  partial_.assign(bytes.begin() + static_cast<ptrdiff_t>(used), bytes.end());
+  if (!bytes.empty()) {
+    const size_t used = take(bytes);
+    if (!error_.is_ok()) return error_;
+    consumed_ += used;
+    partial_.assign(bytes.begin() + static_cast<ptrdiff_t>(used), bytes.end());
+  }
+  shrink();
   return Status::ok();
+}
+
+void Deframer::shrink() {
+  if (partial_.capacity() > kKeepBytes && partial_.size() <= kKeepBytes) {
+    std::vector<uint8_t>(partial_.begin(), partial_.end()).swap(partial_);
+  }
 }
 
 }  // namespace reel::feed

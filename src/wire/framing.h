@@ -45,8 +45,11 @@ class Deframer {
 
   uint64_t records() const { return records_; }
   uint64_t bytes_consumed() const { return consumed_; }
-  // Bytes of an unfinished record held back.
+  // Bytes of an unfinished record held back, and the memory holding them.
+  // Past kKeepBytes, that memory is given back once the record is complete.
   size_t buffered() const { return partial_.size(); }
+  size_t held_bytes() const { return partial_.capacity(); }
+  static constexpr size_t kKeepBytes = 64 << 10;
 
  private:
   size_t header_bytes() const;
@@ -56,6 +59,7 @@ class Deframer {
   size_t take_whole(std::span<const uint8_t> data, const RecordFn& on_record);
   size_t take_lines(std::span<const uint8_t> data, const RecordFn& on_record);
   Status oversize(uint64_t length, uint64_t at);
+  void shrink();
 
   Framing framing_;
   size_t max_record_;

@@ -1,5 +1,7 @@
 #include "reel/store_flags.h"
 
+#include <algorithm>
+
 #include "util/time_format.h"
 
 namespace reel::cli {
@@ -36,6 +38,16 @@ Result<StoreOptions> parse_store_flags(const Args& args, uint64_t max_record_lim
                                     "' (1 byte to " + std::to_string(max_record_limit) + " bytes)");
   }
   o.max_record_bytes = *max_record;
+  // The default is lowered to what fits; a value given is refused.
+  if (const uint64_t fits = largest_record_bytes(o); !args.has("--max-record")) {
+    o.max_record_bytes = std::min(o.max_record_bytes, fits);
+  } else if (o.max_record_bytes > fits) {
+    return Status::invalid_argument(
+        "--max-record " + args.get("--max-record") + " does not fit --segment-size " +
+        args.get("--segment-size") + ": the largest record that fits is " + std::to_string(fits) +
+        " bytes (a frame takes at most half the ring: " + std::to_string(o.ring_bytes >> 20) +
+        " MiB, or the largest power of two dividing the segment size if less)");
+  }
   auto zero = parse_size_bytes(args.get("--zero-ahead"));
   if (!zero) {
     return Status::invalid_argument("bad --zero-ahead '" + args.get("--zero-ahead") +

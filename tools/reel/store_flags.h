@@ -12,7 +12,9 @@ namespace reel::cli {
 
 // --sync, --segment-size, --max-record (1 byte to `max_record_limit`) and
 // --zero-ahead, from `args` (whose defaults come from the command's help),
-// into StoreOptions. An error names the flag and its value.
+// into StoreOptions. An error names the flag and its value. A --max-record
+// given that the ring cannot take (largest_record_bytes()) is an error; the
+// default is lowered to what it takes.
 Result<StoreOptions> parse_store_flags(const Args& args, uint64_t max_record_limit);
 
 // The largest --max-record any command takes (a frame's body is at most
