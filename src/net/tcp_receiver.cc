@@ -29,6 +29,9 @@ constexpr uint16_t kBufferGroup = 9;
 constexpr uint64_t kAcceptTag = uint64_t{1} << 63;  // user_data: accept of endpoint i
 constexpr auto kAcceptPause = std::chrono::milliseconds(100);
 constexpr auto kRefusedLinger = std::chrono::seconds(2);
+// Past --max-connections, only a connection quiet this long, holding no
+// unfinished record and owed no ack, is closed for a new one.
+constexpr auto kEvictableIdle = std::chrono::seconds(1);
 
 uint64_t now_ns() {
   timespec t;
@@ -174,9 +177,12 @@ void TcpReceiver::Impl::accepted(size_t i, int fd) {
 
 bool TcpReceiver::Impl::evict_idlest(size_t for_endpoint) {
   auto idlest = conns.end();
+  const auto now = std::chrono::steady_clock::now();
   for (auto it = conns.begin(); it != conns.end(); ++it) {
     const Connection& c = it->second;
     if (c.acks && !c.acks->settled()) continue;  // its records wait for the store
+    if (c.deframer.buffered() != 0) continue;    // inside a record: it would be lost
+    if (now - c.last_active < kEvictableIdle) continue;  // busy: a flood must not push it out
     if (idlest == conns.end() || c.last_active < idlest->second.last_active) idlest = it;
   }
   if (idlest == conns.end()) return false;
@@ -193,7 +199,7 @@ bool TcpReceiver::Impl::evict_idlest(size_t for_endpoint) {
 // spin. Waiting connections stay in the listen backlog meanwhile.
 void TcpReceiver::Impl::accept_failed(size_t i, int err) {
   ++counts[i].accept_failures;
-  if (err != EMFILE && err != ENFILE) return;
+  if (err == ECONNABORTED) return;  // that peer gave up: the next one is fine
   accept_paused[i] = std::chrono::steady_clock::now() + kAcceptPause;
   log.line("accept", feed::endpoint_name(endpoints[i]) + ": cannot accept: " + std::strerror(err) +
                          "; trying again in 100 ms");

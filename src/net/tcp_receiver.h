@@ -8,10 +8,10 @@
 // connection only, and is counted and logged with the peer's address
 // (util/log_limit.h: rate-limited). --max-connections is enforced per
 // receiver: a new connection over it closes the open one idle longest
-// whose records wait for nothing (counted as evicted), or, when every one
-// waits for the store, is itself closed at once (refused). An accept that
-// fails for want of descriptors pauses that listener for 100 ms (the
-// backlog holds the peers) instead of spinning.
+// among those quiet for a second or more, inside no record and owed no ack
+// (counted as evicted), or, when there is none, is itself closed at once
+// (refused). An accept that fails (out of descriptors, say) pauses that
+// listener for 100 ms (the backlog holds the peers) instead of spinning.
 //
 // Back-pressure: the callback may block (the store's ring is full); then no
 // connection is read, the kernel's socket buffers fill and TCP slows the

@@ -1,5 +1,6 @@
 #include "util/log_limit.h"
 
+#include <algorithm>
 #include <cstdio>
 
 namespace reel {

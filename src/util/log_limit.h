@@ -9,6 +9,7 @@
 #include <map>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "util/mutex.h"
 #include "util/thread_annotations.h"

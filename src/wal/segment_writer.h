@@ -102,7 +102,7 @@ class SegmentWriter {
   // flight holds the disk for about a millisecond, and a write that reaches
   // it waits for it.
   void zero_ahead() {
-    if (zeroer_) zeroer_->start_ahead(end_offset_);
+    if (zeroer_ && fd_ >= 0) zeroer_->start_ahead(end_offset_);
   }
 
   // sync() and close the active segment, before starting the next one.
@@ -125,7 +125,7 @@ class SegmentWriter {
  private:
   Status fail(Status s);
   // Makes the new segment's directory entry durable and makes it the
-  // active segment; kNoSpace leaves it named but not active (unnamed_).
+  // active segment; kNoSpace leaves it named but not active (named_).
   Status sync_name_and_activate(const SegmentHeader& header, const std::string& path, int fd);
   uint64_t tail_pad(uint64_t end) const;  // zeros after `end`, to its page's end
   void open_zeroer(const std::string& path, bool first_window);

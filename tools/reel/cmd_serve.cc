@@ -114,10 +114,11 @@ Result<ingest::IngestOptions> ingest_options(const Args& args, const StoreOption
                                     "' (e.g. 30s, 5m; 0 for none)");
   }
   auto buffered = parse_size_bytes(args.get("--max-buffered"));
-  if (!buffered || *buffered < o.max_record_bytes) {
+  // A record arriving in pieces may hold up to twice its size while it grows.
+  if (!buffered || *buffered < 2 * o.max_record_bytes) {
     return Status::invalid_argument("bad --max-buffered '" + args.get("--max-buffered") +
-                                    "' (a size, at least --max-record's " +
-                                    std::to_string(o.max_record_bytes) + " bytes)");
+                                    "' (a size, at least twice --max-record: " +
+                                    std::to_string(2 * o.max_record_bytes) + " bytes)");
   }
   auto allow = allow_list(args);
   if (!allow) return allow.status();
