@@ -180,8 +180,8 @@ bool TcpReceiver::Impl::evict_idlest(size_t for_endpoint) {
   const auto now = std::chrono::steady_clock::now();
   for (auto it = conns.begin(); it != conns.end(); ++it) {
     const Connection& c = it->second;
-    if (c.acks && !c.acks->settled()) continue;  // its records wait for the store
-    if (c.deframer.buffered() != 0) continue;    // inside a record: it would be lost
+    if (c.acks && !c.acks->settled()) continue;          // its records wait for the store
+    if (c.deframer.buffered() != 0) continue;            // inside a record: it would be lost
     if (now - c.last_active < kEvictableIdle) continue;  // busy: a flood must not push it out
     if (idlest == conns.end() || c.last_active < idlest->second.last_active) idlest = it;
   }
