@@ -359,6 +359,9 @@ TEST(ReplayServer, AGatheredFrameLeavesWhileOtherStreamsAreScanned) {
   SubscribeOptions o;
   o.from_seq = 1;
   o.streams = {"a", "b"};  // two streams: the server filters
+  // The header waits for the server's stats over 2M records: under TSan on
+  // a loaded machine more than the default 5 s.
+  o.connect_timeout = std::chrono::seconds(300);
   auto sub = Subscriber::connect(addr(server->port()), o);
   ASSERT_TRUE(sub);
   RecordView v;

@@ -33,7 +33,10 @@
 namespace reel::replay {
 namespace {
 
-constexpr int kLagGraceSeconds = 10;
+// How long a subscriber disconnected for lag has, with no progress, to read
+// the rest of its message and then the reason (it is behind by the socket
+// buffers' worth: on a loaded machine draining them took over 10 s).
+constexpr int kLagGraceSeconds = 30;
 
 // Reads n bytes by `deadline` (one deadline for the whole request: a
 // client trickling a byte at a time cannot hold a session).
