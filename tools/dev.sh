@@ -125,7 +125,7 @@ test_all() {
   log "tests: TSan, concurrent parts (build-tsan/)"
   configure_build build-tsan -DCMAKE_BUILD_TYPE=Debug -DREEL_SANITIZE=thread -DREEL_BENCH=OFF
   (cd build-tsan && TSAN_OPTIONS=halt_on_error=1 \
-    ctest -j "$JOBS" --output-on-failure --timeout 900 -R 'Threads|Background|Watermarks|SecondWriter|ByteRing|BlockingWait|FrameRing|Journaller|RingIndexer|Pipeline|Zeroer\.Store|QuietWrite|SyncTicket|IndexDelay|Tailer|LiveReaders|CliLive|^ReplayServer\.')
+    ctest -j "$JOBS" --output-on-failure --timeout 900 -R 'Threads|Background|Watermarks|SecondWriter|ByteRing|BlockingWait|FrameRing|Journaller|RingIndexer|Pipeline|Zeroer\.Store|QuietWrite|SyncTicket|IndexDelay|Tailer|LiveReaders|CliLive|^ReplayServer\.|ServeAttack|NetworkIngest|LogLimit')
 
   fuzz_build_and_run 20
 
