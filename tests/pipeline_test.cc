@@ -205,6 +205,11 @@ struct DescriptorsTaken {
 // on a full disk instead of failing; append() says kNoSpace once the ring
 // is full, and once descriptors return everything appended is written.
 TEST(Pipeline, OutOfDescriptorsAtSegmentCreationStallsAndLosesNothing) {
+#ifdef __SANITIZE_ADDRESS__
+  // UBSan (built with ASan here) checks a virtual call's object through a
+  // pipe: with no descriptor free it reports every such call as invalid.
+  GTEST_SKIP() << "needs every descriptor taken: not under ASan + UBSan";
+#endif
   TempDir dir;
   auto store = Store::open(dir.path(), small(8192));
   ASSERT_TRUE(store);
