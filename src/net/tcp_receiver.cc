@@ -109,17 +109,32 @@ struct TcpReceiver::Impl {
   }
 
   Status setup();
-  void arm_accept(size_t i) {
+  // A submission slot: when the queue is full (many connections accepted in
+  // one round arm a recv each), what is queued is submitted first. Null only
+  // when that submit failed.
+  io_uring_sqe* next_sqe() {
     io_uring_sqe* sqe = io_uring_get_sqe(&ring);
+    if (sqe == nullptr && io_uring_submit(&ring) >= 0) sqe = io_uring_get_sqe(&ring);
+    return sqe;
+  }
+  void arm_accept(size_t i) {
+    io_uring_sqe* sqe = next_sqe();
+    if (sqe == nullptr) {  // tried again after a pause (resume_accepts)
+      accept_paused[i] = std::chrono::steady_clock::now() + kAcceptPause;
+      return;
+    }
     io_uring_prep_multishot_accept(sqe, listeners[i], nullptr, nullptr, SOCK_CLOEXEC);
     io_uring_sqe_set_data64(sqe, kAcceptTag | i);
   }
-  void arm_recv(uint64_t id, int fd) {
-    io_uring_sqe* sqe = io_uring_get_sqe(&ring);
+  // False when no slot could be had: the caller closes the connection.
+  bool arm_recv(uint64_t id, int fd) {
+    io_uring_sqe* sqe = next_sqe();
+    if (sqe == nullptr) return false;
     io_uring_prep_recv_multishot(sqe, fd, nullptr, 0, 0);
     sqe->flags |= IOSQE_BUFFER_SELECT;
     sqe->buf_group = buffers.group();
     io_uring_sqe_set_data64(sqe, id);
+    return true;
   }
   void accepted(size_t i, int fd);
   void accept_failed(size_t i, int err);
@@ -172,7 +187,7 @@ void TcpReceiver::Impl::accepted(size_t i, int fd) {
                                       feed::Deframer(endpoints[i].framing, limits.max_record),
                                       endpoints[i].framing == feed::Framing::kLengthPrefixed));
   ++counts[i].open;
-  arm_recv(id, fd);
+  if (!arm_recv(id, fd)) close_conn(id);
 }
 
 bool TcpReceiver::Impl::evict_idlest(size_t for_endpoint) {
@@ -344,11 +359,12 @@ Status TcpReceiver::Impl::handle(const io_uring_cqe* cqe, const RecordFn& fn) {
     Connection& c = it->second;
     if (!take(&c, {buffers.data(bid), static_cast<size_t>(cqe->res)}, fn)) {
       close_conn(tag);
-    } else if (!(cqe->flags & IORING_CQE_F_MORE)) {
-      arm_recv(tag, c.fd);
+    } else if (!(cqe->flags & IORING_CQE_F_MORE) && !arm_recv(tag, c.fd)) {
+      close_conn(tag);
     }
   } else if (it != conns.end() && cqe->res == -ENOBUFS) {
-    arm_recv(tag, it->second.fd);  // buffers run out: they are back before the next submit
+    // Buffers ran out: they are back before the next submit.
+    if (!arm_recv(tag, it->second.fd)) close_conn(tag);
   } else if (it != conns.end() && !(cqe->flags & IORING_CQE_F_MORE)) {
     ended(tag, &it->second);
   }
