@@ -95,7 +95,7 @@ TEST(ServeAttack, AnOversizeRecordCostsOnlyItsOwnConnection) {
   ASSERT_GE(attacker, 0);
   std::string big(4 + (2 << 20), 'x');
   const uint32_t len = 40u << 20;
-  std::memcpy(big.data(), &len, 4);                              // lp: u32 LE, 40 MiB announced
+  encode_fixed32(reinterpret_cast<uint8_t*>(big.data()), len);   // lp: u32 LE, 40 MiB announced
   (void)::send(attacker, big.data(), big.size(), MSG_NOSIGNAL);  // cut off part-way
   producer.join();
   ::close(attacker);

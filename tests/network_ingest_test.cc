@@ -3,7 +3,6 @@
 #include "ingest/network_ingest.h"
 
 #include <atomic>
-#include <cstring>
 #include <string>
 #include <thread>
 
@@ -12,6 +11,7 @@
 #include "reel/reel.h"
 #include "serve_util.h"
 #include "test_util.h"
+#include "util/coding.h"
 
 namespace reel {
 namespace {
@@ -45,7 +45,7 @@ TEST(NetworkIngest, ARecordTheStoreRefusesClosesOnlyItsConnection) {
   // Over the ring (about 32 MiB), under the record limit.
   std::string big(4 + (34 << 20), 'x');
   const uint32_t len = 34u << 20;
-  std::memcpy(big.data(), &len, 4);
+  encode_fixed32(reinterpret_cast<uint8_t*>(big.data()), len);
   std::thread attacker([&] {
     const int fd = connect_to(port);
     if (fd < 0) return;
